@@ -1,0 +1,107 @@
+# ngx_infer: build the dynamic module against the nginx that Debian ships
+# (nginx-dev), run it, test it.
+#
+#   make deps     install what the build and the tests need (Debian, PyPI)
+#   make          build build/ngx_http_infer_module.so
+#   make run      deps + build + nginx in the foreground on the quick start
+#   make test     deps + build + the whole test suite (prove)
+#   make unit     the kernels' own unit tests only
+
+NGX_SRC     ?= /usr/share/nginx/src
+NGINX       ?= /usr/sbin/nginx
+PYTHON      ?= python3
+PORT        ?= 8080
+BUILD       := build
+NGX_BUILD   := $(BUILD)/nginx
+MODULE      := $(BUILD)/ngx_http_infer_module.so
+FIXTURES    := $(BUILD)/fixtures
+
+CC          ?= cc
+CFLAGS_OPT  ?= -O2 -g
+WARN        := -Wall -Wextra -Wno-unused-parameter
+KCFLAGS     := -std=gnu99 $(CFLAGS_OPT) $(WARN) -Werror -Ikernels
+
+KERNEL_SRCS := kernels/infer_safetensors.c kernels/infer_model.c \
+               kernels/infer_kserve.c kernels/cpu/infer_cpu.c
+MODULE_SRCS := $(wildcard ngx_infer_module/*.c ngx_infer_module/*.h) \
+               $(wildcard kernels/*.h) $(KERNEL_SRCS) config
+
+APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
+               libopenblas-dev libtest-base-perl libwww-perl curl wrk \
+               build-essential
+PIP_PKGS    := numpy safetensors scikit-learn
+
+.PHONY: all deps run test unit fixtures clean
+
+all: $(MODULE)
+
+$(NGX_BUILD)/Makefile: config
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -r $(NGX_SRC) $(NGX_BUILD)
+	. $(NGX_BUILD)/conf_flags && cd $(NGX_BUILD) && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$(CFLAGS_OPT) -Wextra -Wno-unused-parameter" \
+	        --add-dynamic-module=$(CURDIR) >configure.log 2>&1 \
+	    || { tail -30 configure.log; exit 1; }
+
+$(MODULE): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_infer_module.so $@
+
+SHELL := /bin/bash
+
+deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    missing=$$(for p in $(APT_PKGS); do \
+	        dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	            | grep -q 'ok installed' || echo $$p; done); \
+	    if [ -n "$$missing" ]; then \
+	        echo "apt-get install $$missing"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	            apt-get install -y -qq --no-install-recommends $$missing \
+	            >/dev/null; \
+	    fi; \
+	fi
+	@$(PYTHON) -c 'import numpy, safetensors, sklearn' 2>/dev/null \
+	    || $(PYTHON) -m pip install -q $(PIP_PKGS)
+
+$(BUILD)/test_kernels: kernels/test/test_kernels.c $(KERNEL_SRCS) $(wildcard kernels/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kernels.c \
+	    kernels/infer_safetensors.c kernels/infer_model.c \
+	    kernels/cpu/infer_cpu.c -ljansson -lopenblas -lm
+
+$(BUILD)/test_kserve: kernels/test/test_kserve.c kernels/infer_kserve.c kernels/infer_kserve.h
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c kernels/infer_kserve.c \
+	    -ljansson -lm
+
+unit: $(BUILD)/test_kernels $(BUILD)/test_kserve
+
+fixtures: $(FIXTURES)/manifest.json
+
+$(FIXTURES)/manifest.json: t/lib/gen_models.py
+	$(PYTHON) t/lib/gen_models.py --fixtures $(FIXTURES)
+
+run: deps $(MODULE)
+	@mkdir -p $(BUILD)/run/logs
+	@echo
+	@echo "ngx_infer serves models/digits on http://127.0.0.1:$(PORT)/ ; try:"
+	@echo
+	@echo "  curl -s http://127.0.0.1:$(PORT)/v2/models/digits/infer -d '{\"inputs\":[{\"name\":\"input\",\"shape\":[1,64],\"datatype\":\"FP32\",\"data\":[0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3,15,2,0,11,8,0,0,4,12,0,0,8,8,0,0,5,8,0,0,9,8,0,0,4,11,0,1,12,7,0,0,2,14,5,10,12,0,0,0,0,6,13,10,0,0,0]}]}'"
+	@echo
+	sed 's/listen  *8080;/listen $(PORT);/' conf-examples/quickstart.conf \
+	    > $(BUILD)/run/quickstart.conf
+	exec $(NGINX) -p $(CURDIR)/ -c $(BUILD)/run/quickstart.conf \
+	    -g 'daemon off; master_process on;'
+
+test: deps $(MODULE) unit fixtures
+	TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_MODULE=$(CURDIR)/$(MODULE) \
+	TEST_NGINX_REPO=$(CURDIR) \
+	TEST_NGINX_FIXTURES=$(CURDIR)/$(FIXTURES) \
+	    prove -I t/lib -r t/
+
+clean:
+	rm -rf $(BUILD) t/servroot

@@ -1,0 +1,771 @@
+
+/*
+ * ngx_infer: the KServe v2 HTTP API (health, server and model metadata,
+ * inference) and the JSON answers, errors included, that every endpoint
+ * of the module writes.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_infer_module.h"
+
+
+#define NGX_HTTP_INFER_READ     (NGX_HTTP_GET|NGX_HTTP_HEAD)
+
+
+static void ngx_http_infer_body_handler(ngx_http_request_t *r);
+static u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
+static ngx_int_t ngx_http_infer_check_shape(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m, infer_ks_input_t *in);
+static ngx_int_t ngx_http_infer_server_metadata(ngx_http_request_t *r);
+static ngx_int_t ngx_http_infer_model_metadata(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m);
+static ngx_int_t ngx_http_infer_ready(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m);
+static ngx_int_t ngx_http_infer_method(ngx_http_request_t *r,
+    ngx_uint_t allowed);
+static ngx_uint_t ngx_http_infer_model_ready(ngx_http_infer_model_t *m);
+static u_char *ngx_http_infer_write_shape(u_char *p, int64_t rows,
+    int ndim, int64_t *shape);
+
+
+ngx_int_t
+ngx_http_infer_kserve_handler(ngx_http_request_t *r)
+{
+    u_char                  *p, *q, *end;
+    ngx_str_t                name, version;
+    ngx_http_infer_model_t  *m;
+
+    /* the API's paths start at "/v2", wherever the location puts it */
+
+    p = r->uri.data;
+    end = r->uri.data + r->uri.len;
+
+    for ( /* void */ ; p + 3 <= end; p++) {
+        if (p[0] == '/' && p[1] == 'v' && p[2] == '2'
+            && (p + 3 == end || p[3] == '/'))
+        {
+            break;
+        }
+    }
+
+    if (p + 3 > end) {
+        goto not_found;
+    }
+
+    p += 3;
+
+    if (p == end || (p + 1 == end && *p == '/')) {
+        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
+            return ngx_http_infer_not_allowed(r, 0);
+        }
+
+        return ngx_http_infer_server_metadata(r);
+    }
+
+    if ((size_t) (end - p) == sizeof("/health/live") - 1
+        && ngx_strncmp(p, "/health/live", sizeof("/health/live") - 1) == 0)
+    {
+        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
+            return ngx_http_infer_not_allowed(r, 0);
+        }
+
+        return ngx_http_infer_ready(r, NULL);
+    }
+
+    if ((size_t) (end - p) == sizeof("/health/ready") - 1
+        && ngx_strncmp(p, "/health/ready", sizeof("/health/ready") - 1) == 0)
+    {
+        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
+            return ngx_http_infer_not_allowed(r, 0);
+        }
+
+        return ngx_http_infer_ready(r, (ngx_http_infer_model_t *) -1);
+    }
+
+    if ((size_t) (end - p) <= sizeof("/models/") - 1
+        || ngx_strncmp(p, "/models/", sizeof("/models/") - 1) != 0)
+    {
+        goto not_found;
+    }
+
+    p += sizeof("/models/") - 1;
+
+    for (q = p; q < end && *q != '/'; q++) { /* void */ }
+
+    name.data = p;
+    name.len = q - p;
+
+    m = ngx_http_infer_model_by_name(r, &name);
+    if (m == NULL) {
+        return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
+                                         "unknown model \"%V\"", &name);
+    }
+
+    p = q;
+
+    if ((size_t) (end - p) > sizeof("/versions/") - 1
+        && ngx_strncmp(p, "/versions/", sizeof("/versions/") - 1) == 0)
+    {
+        p += sizeof("/versions/") - 1;
+
+        for (q = p; q < end && *q != '/'; q++) { /* void */ }
+
+        version.data = p;
+        version.len = q - p;
+
+        if (version.len != 1 || version.data[0] != '1') {
+            return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
+                                             "model \"%V\" has no version "
+                                             "\"%V\"", &name, &version);
+        }
+
+        p = q;
+    }
+
+    if (p == end) {
+        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
+            return ngx_http_infer_not_allowed(r, 0);
+        }
+
+        return ngx_http_infer_model_metadata(r, m);
+    }
+
+    if ((size_t) (end - p) == sizeof("/ready") - 1
+        && ngx_strncmp(p, "/ready", sizeof("/ready") - 1) == 0)
+    {
+        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
+            return ngx_http_infer_not_allowed(r, 0);
+        }
+
+        return ngx_http_infer_ready(r, m);
+    }
+
+    if ((size_t) (end - p) == sizeof("/infer") - 1
+        && ngx_strncmp(p, "/infer", sizeof("/infer") - 1) == 0)
+    {
+        if (r->method != NGX_HTTP_POST) {
+            return ngx_http_infer_not_allowed(r, 1);
+        }
+
+        return ngx_http_infer_model_infer(r, m);
+    }
+
+not_found:
+
+    return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
+                                     "no KServe v2 endpoint at \"%V\"",
+                                     &r->uri);
+}
+
+
+static ngx_int_t
+ngx_http_infer_method(ngx_http_request_t *r, ngx_uint_t allowed)
+{
+    return (r->method & allowed) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* POST of an inference request to model m */
+
+ngx_int_t
+ngx_http_infer_model_infer(ngx_http_request_t *r, ngx_http_infer_model_t *m)
+{
+    ngx_int_t                  rc;
+    ngx_http_infer_ctx_t      *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->client_max_body_size
+        && r->headers_in.content_length_n > clcf->client_max_body_size)
+    {
+        return ngx_http_infer_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         "request body of %O bytes is "
+                                         "larger than client_max_body_size "
+                                         "%O", r->headers_in.content_length_n,
+                                         clcf->client_max_body_size);
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_infer_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->model = m;
+    ctx->start = ngx_current_msec;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_infer_module);
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_infer_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        r->keepalive = 0;
+
+        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            return ngx_http_infer_send_error(r, rc, "request body is larger "
+                                             "than client_max_body_size %O",
+                                             clcf->client_max_body_size);
+        }
+
+        if (rc == NGX_HTTP_BAD_REQUEST) {
+            return ngx_http_infer_send_error(r, rc, "the request body could "
+                                             "not be read");
+        }
+
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_infer_body_handler(ngx_http_request_t *r)
+{
+    u_char                  *body;
+    size_t                   len;
+    ngx_int_t                rc;
+    ngx_uint_t               i;
+    infer_ks_input_t         in;
+    infer_ks_request_t       req;
+    ngx_http_infer_ctx_t    *ctx;
+    ngx_http_infer_model_t  *m;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
+    m = ctx->model;
+
+    body = ngx_http_infer_body(r, &len);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (len == 0) {
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "empty request body, expected a "
+                                       "KServe v2 inference request");
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    if (ngx_http_infer_slot_alloc(m, ctx) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "infer: queue of model \"%V\" is full (%ui requests)",
+                      &m->name, m->queue);
+
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "the queue of model \"%V\" is full, "
+                                       "retry later", &m->name);
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    /* the tensor goes straight into the slot */
+
+    ngx_memzero(&in, sizeof(infer_ks_input_t));
+    in.name = m->model->input_name;
+    in.dst = ngx_http_infer_slot_input(m, ctx->slot);
+    in.cap = m->max_batch * m->model->input_size;
+
+    ngx_memzero(&req, offsetof(infer_ks_request_t, err));
+    req.inputs = &in;
+    req.ninputs = 1;
+    req.err[0] = '\0';
+
+    if (infer_ks_decode_request(&req, (char *) body, len) != 0) {
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST, "%s",
+                                       req.err);
+        goto failed;
+    }
+
+    rc = ngx_http_infer_check_shape(r, m, &in);
+    if (rc != NGX_OK) {
+        goto failed;
+    }
+
+    for (i = 0; i < (ngx_uint_t) req.noutputs; i++) {
+        if (req.outputs[i].len != ngx_strlen(m->model->output_name)
+            || ngx_strncmp(req.outputs[i].p, m->model->output_name,
+                           req.outputs[i].len)
+               != 0)
+        {
+            rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "outputs[%ui].name: model \"%V\" "
+                                           "has no output \"%*s\" (it has "
+                                           "\"%s\")", i, &m->name,
+                                           req.outputs[i].len,
+                                           req.outputs[i].p,
+                                           m->model->output_name);
+            goto failed;
+        }
+    }
+
+    ctx->rows = (ngx_uint_t) in.shape[0];
+
+    if (req.id.len) {
+        ctx->id.data = (u_char *) req.id.p;
+        ctx->id.len = req.id.len;
+    }
+
+    if (ngx_http_infer_park(r, ctx) != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto failed;
+    }
+
+    ngx_http_infer_slot_enqueue(m, ctx);
+
+    return;
+
+failed:
+
+    ngx_http_infer_slot_release(m, ctx);
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_infer_check_shape(ngx_http_request_t *r, ngx_http_infer_model_t *m,
+    infer_ks_input_t *in)
+{
+    u_char  *p;
+    u_char   got[256], want[256];
+    int      i;
+
+    if (in->ndim == m->model->input_ndim + 1) {
+        for (i = 0; i < m->model->input_ndim; i++) {
+            if (in->shape[i + 1] != m->model->input_shape[i]) {
+                break;
+            }
+        }
+
+        if (i == m->model->input_ndim) {
+            goto rows;
+        }
+    }
+
+    p = ngx_http_infer_write_shape(got, -2, in->ndim, in->shape);
+    *p = '\0';
+    p = ngx_http_infer_write_shape(want, -1, m->model->input_ndim,
+                                   m->model->input_shape);
+    *p = '\0';
+
+    return ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "inputs[0].shape %s does not match "
+                                     "model \"%V\", which takes %s "
+                                     "(-1: any number of rows)",
+                                     got, &m->name, want);
+
+rows:
+
+    if (in->shape[0] == 0) {
+        return ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "inputs[0].shape: a batch of 0 rows "
+                                         "has nothing to infer");
+    }
+
+    if (in->shape[0] > (int64_t) m->max_batch) {
+        return ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "inputs[0].shape: %L rows exceed "
+                                         "max_batch %ui of model \"%V\"",
+                                         in->shape[0], m->max_batch,
+                                         &m->name);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request body as one piece of memory: the buffer nginx read it into,
+ * or, when it went to a temporary file or several buffers, a copy.
+ */
+
+static u_char *
+ngx_http_infer_body(ngx_http_request_t *r, size_t *len)
+{
+    u_char       *p, *body;
+    off_t         size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    *len = 0;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return (u_char *) "";
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        *len = cl->buf->last - cl->buf->pos;
+        return cl->buf->pos;
+    }
+
+    size = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        size += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+    }
+
+    body = ngx_pnalloc(r->pool, size + 1);
+    if (body == NULL) {
+        return NULL;
+    }
+
+    p = body;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                          b->file_pos);
+
+        if (n != b->file_last - b->file_pos) {
+            ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                          "infer: read only %z of %O bytes of the request "
+                          "body from \"%V\"", n, b->file_last - b->file_pos,
+                          &b->file->name);
+            return NULL;
+        }
+
+        p += n;
+    }
+
+    *len = p - body;
+
+    return body;
+}
+
+
+/* the answer to an inference request, from the outputs in its slot */
+
+ngx_int_t
+ngx_http_infer_send_response(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
+{
+    u_char                  *p;
+    float                   *out;
+    size_t                   len, n, i;
+    ngx_buf_t               *b;
+    const char              *oname;
+    infer_model_t           *model;
+    ngx_http_infer_model_t  *m;
+
+    m = ctx->model;
+    model = m->model;
+    oname = model->output_name;
+    n = ctx->rows * model->output_size;
+
+    len = sizeof("{\"model_name\":,\"model_version\":\"1\",\"id\":,"
+                 "\"outputs\":[{\"name\":,\"datatype\":\"FP32\","
+                 "\"shape\":[,],\"data\":[]}]}")
+          + 6 * m->name.len + 2 + ctx->id.len + 6 * ngx_strlen(oname) + 2
+          + 2 * NGX_INT64_LEN + n * 17;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->last;
+    p = ngx_cpymem(p, "{\"model_name\":", sizeof("{\"model_name\":") - 1);
+    p += infer_ks_write_string((char *) p, (char *) m->name.data,
+                               m->name.len);
+    p = ngx_cpymem(p, ",\"model_version\":\"1\"",
+                   sizeof(",\"model_version\":\"1\"") - 1);
+
+    if (ctx->id.len) {
+        p = ngx_cpymem(p, ",\"id\":", sizeof(",\"id\":") - 1);
+        p = ngx_cpymem(p, ctx->id.data, ctx->id.len);
+    }
+
+    p = ngx_cpymem(p, ",\"outputs\":[{\"name\":",
+                   sizeof(",\"outputs\":[{\"name\":") - 1);
+    p += infer_ks_write_string((char *) p, oname, ngx_strlen(oname));
+    p = ngx_sprintf(p, ",\"datatype\":\"FP32\",\"shape\":[%ui,%L],\"data\":[",
+                    ctx->rows, model->output_size);
+
+    out = ngx_http_infer_slot_output(m, ctx->slot);
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p += infer_ks_write_float((char *) p, out[i]);
+    }
+
+    p = ngx_cpymem(p, "]}]}", sizeof("]}]}") - 1);
+
+    b->last = p;
+
+    return ngx_http_infer_send_json(r, NGX_HTTP_OK, b);
+}
+
+
+static ngx_int_t
+ngx_http_infer_server_metadata(ngx_http_request_t *r)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = (u_char *) "{\"name\":\"ngx_infer\",\"version\":\""
+                        NGX_HTTP_INFER_VERSION "\",\"extensions\":[]}";
+    b->last = b->pos + ngx_strlen(b->pos);
+    b->memory = 1;
+
+    return ngx_http_infer_send_json(r, NGX_HTTP_OK, b);
+}
+
+
+static ngx_int_t
+ngx_http_infer_model_metadata(ngx_http_request_t *r, ngx_http_infer_model_t *m)
+{
+    u_char         *p;
+    size_t          len;
+    ngx_buf_t      *b;
+    infer_model_t  *model;
+
+    model = m->model;
+
+    len = 512 + 6 * m->name.len + 6 * ngx_strlen(model->input_name)
+          + 6 * ngx_strlen(model->output_name) + m->device.len
+          + (INFER_MAX_DIMS + 2) * NGX_INT64_LEN;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->last;
+    p = ngx_cpymem(p, "{\"name\":", sizeof("{\"name\":") - 1);
+    p += infer_ks_write_string((char *) p, (char *) m->name.data,
+                               m->name.len);
+    p = ngx_sprintf(p, ",\"versions\":[\"1\"],\"platform\":\"ngx_infer_%s\","
+                    "\"inputs\":[{\"name\":", model->architecture);
+    p += infer_ks_write_string((char *) p, model->input_name,
+                               ngx_strlen(model->input_name));
+    p = ngx_sprintf(p, ",\"datatype\":\"%s\",\"shape\":",
+                    model->input_datatype);
+    p = ngx_http_infer_write_shape(p, -1, model->input_ndim,
+                                   model->input_shape);
+    p = ngx_cpymem(p, "}],\"outputs\":[{\"name\":",
+                   sizeof("}],\"outputs\":[{\"name\":") - 1);
+    p += infer_ks_write_string((char *) p, model->output_name,
+                               ngx_strlen(model->output_name));
+    p = ngx_sprintf(p, ",\"datatype\":\"FP32\",\"shape\":[-1,%L]}],"
+                    "\"parameters\":{\"device\":\"%V\",\"max_batch\":%ui}}",
+                    model->output_size, &m->device, m->max_batch);
+
+    b->last = p;
+
+    return ngx_http_infer_send_json(r, NGX_HTTP_OK, b);
+}
+
+
+/*
+ * m == NULL: liveness; m == -1: the server is ready when every model is;
+ * otherwise model m's readiness
+ */
+
+static ngx_int_t
+ngx_http_infer_ready(ngx_http_request_t *r, ngx_http_infer_model_t *m)
+{
+    u_char                      *p;
+    ngx_buf_t                   *b;
+    ngx_uint_t                   i, ready;
+    ngx_http_infer_model_t     **mp;
+    ngx_http_infer_main_conf_t  *imcf;
+
+    b = ngx_create_temp_buf(r->pool, 64 + (m && m != (void *) -1
+                                           ? 6 * m->name.len : 0));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->last;
+
+    if (m == NULL) {
+        p = ngx_cpymem(p, "{\"live\":true}", sizeof("{\"live\":true}") - 1);
+        b->last = p;
+        return ngx_http_infer_send_json(r, NGX_HTTP_OK, b);
+    }
+
+    if (m == (ngx_http_infer_model_t *) -1) {
+        imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
+        mp = imcf->models.elts;
+        ready = 1;
+
+        for (i = 0; i < imcf->models.nelts; i++) {
+            if (!ngx_http_infer_model_ready(mp[i])) {
+                ready = 0;
+            }
+        }
+
+        p = ngx_sprintf(p, "{\"ready\":%s}", ready ? "true" : "false");
+
+    } else {
+        ready = ngx_http_infer_model_ready(m);
+
+        p = ngx_cpymem(p, "{\"name\":", sizeof("{\"name\":") - 1);
+        p += infer_ks_write_string((char *) p, (char *) m->name.data,
+                                   m->name.len);
+        p = ngx_sprintf(p, ",\"ready\":%s}", ready ? "true" : "false");
+    }
+
+    b->last = p;
+
+    return ngx_http_infer_send_json(r, ready ? NGX_HTTP_OK
+                                             : NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    b);
+}
+
+
+static ngx_uint_t
+ngx_http_infer_model_ready(ngx_http_infer_model_t *m)
+{
+    return __atomic_load_n(&m->sh->ready, __ATOMIC_ACQUIRE) > 0;
+}
+
+
+static u_char *
+ngx_http_infer_write_shape(u_char *p, int64_t rows, int ndim, int64_t *shape)
+{
+    int  i;
+
+    *p++ = '[';
+
+    if (rows != -2) {
+        p = ngx_sprintf(p, "%L", rows);
+    }
+
+    for (i = 0; i < ndim; i++) {
+        if (i || rows != -2) {
+            *p++ = ',';
+        }
+
+        p = ngx_sprintf(p, "%L", shape[i]);
+    }
+
+    *p++ = ']';
+
+    return p;
+}
+
+
+/* post: the endpoint takes POST, else GET and HEAD */
+
+ngx_int_t
+ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+
+    if (post) {
+        ngx_str_set(&h->value, "POST");
+
+    } else {
+        ngx_str_set(&h->value, "GET, HEAD");
+    }
+
+    return ngx_http_infer_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                     "method %V is not allowed here, use %V",
+                                     &r->method_name, &h->value);
+}
+
+
+ngx_int_t
+ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...)
+{
+    u_char           *p;
+    va_list           args;
+    ngx_buf_t        *b;
+    ngx_table_elt_t  *h;
+    u_char            msg[NGX_MAX_ERROR_STR];
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+    va_end(args);
+
+    b = ngx_create_temp_buf(r->pool, sizeof("{\"error\":}") + 6 * (p - msg)
+                                     + 2);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, "{\"error\":", sizeof("{\"error\":") - 1);
+    b->last += infer_ks_write_string((char *) b->last, (char *) msg,
+                                     p - msg);
+    *b->last++ = '}';
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "1");
+    }
+
+    return ngx_http_infer_send_json(r, status, b);
+}
+
+
+ngx_int_t
+ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

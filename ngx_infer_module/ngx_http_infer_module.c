@@ -1,0 +1,921 @@
+
+/*
+ * ngx_infer: machine-learning models served by nginx itself.
+ *
+ * This file holds the directives, the content handler of "infer", the
+ * owner's side of a request (parked, woken, answered, timed out, gone) and
+ * the per-process start and stop of wake-ups and executors.  The queue and
+ * the executors are in ngx_http_infer_queue.c, the KServe v2 API in
+ * ngx_http_infer_kserve.c, the models and the math in kernels/.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <sys/stat.h>
+
+#include "ngx_http_infer_module.h"
+
+
+static ngx_int_t ngx_http_infer_handler(ngx_http_request_t *r);
+static void ngx_http_infer_timeout_handler(ngx_event_t *ev);
+static void ngx_http_infer_cleanup(void *data);
+static void ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx);
+
+static ngx_int_t ngx_http_infer_batch_size_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_infer_time_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static ngx_int_t ngx_http_infer_add_variables(ngx_conf_t *cf);
+static void *ngx_http_infer_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_infer_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_infer_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_infer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_infer_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_http_infer_model_cleanup(void *data);
+static ngx_int_t ngx_http_infer_init_process(ngx_cycle_t *cycle);
+static void ngx_http_infer_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_infer_commands[] = {
+
+    { ngx_string("infer_model"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_infer_model,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("infer"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_infer,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("infer_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_infer_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("infer_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_infer_loc_conf_t, timeout),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_infer_module_ctx = {
+    ngx_http_infer_add_variables,          /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_infer_create_main_conf,       /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_infer_create_loc_conf,        /* create location configuration */
+    ngx_http_infer_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_infer_module = {
+    NGX_MODULE_V1,
+    &ngx_http_infer_module_ctx,            /* module context */
+    ngx_http_infer_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_infer_init_process,           /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_infer_exit_process,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_infer_vars[] = {
+
+    { ngx_string("infer_batch_size"), NULL,
+      ngx_http_infer_batch_size_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("infer_queue_time"), NULL,
+      ngx_http_infer_time_variable,
+      offsetof(ngx_http_infer_ctx_t, queue_time_us),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("infer_compute_time"), NULL,
+      ngx_http_infer_time_variable,
+      offsetof(ngx_http_infer_ctx_t, compute_time_us),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* the models of the running configuration, for the wake-up handler */
+static ngx_http_infer_main_conf_t  *ngx_http_infer_running;
+
+
+static ngx_int_t
+ngx_http_infer_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                   name;
+    ngx_http_infer_model_t     *m;
+    ngx_http_infer_loc_conf_t  *ilcf;
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_http_infer_not_allowed(r, 1);
+    }
+
+    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
+
+    if (ngx_http_complex_value(r, ilcf->model, &name) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    m = ngx_http_infer_model_by_name(r, &name);
+    if (m == NULL) {
+        return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
+                                         "unknown model \"%V\"", &name);
+    }
+
+    return ngx_http_infer_model_infer(r, m);
+}
+
+
+ngx_http_infer_model_t *
+ngx_http_infer_model_by_name(ngx_http_request_t *r, ngx_str_t *name)
+{
+    ngx_uint_t                   i;
+    ngx_http_infer_model_t     **mp;
+    ngx_http_infer_main_conf_t  *imcf;
+
+    imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
+    mp = imcf->models.elts;
+
+    for (i = 0; i < imcf->models.nelts; i++) {
+        if (mp[i]->name.len == name->len
+            && ngx_strncmp(mp[i]->name.data, name->data, name->len) == 0)
+        {
+            return mp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_http_infer_model_t *
+ngx_http_infer_find_zone(uint32_t zone_id)
+{
+    ngx_uint_t                i;
+    ngx_http_infer_model_t  **mp;
+
+    if (ngx_http_infer_running == NULL) {
+        return NULL;
+    }
+
+    mp = ngx_http_infer_running->models.elts;
+
+    for (i = 0; i < ngx_http_infer_running->models.nelts; i++) {
+        if (mp[i]->sh->zone_id == zone_id) {
+            return mp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Called by ngx_http_infer_model_infer() once the request sits in the
+ * queue: the request waits, with a timer, for the wake-up; a client that
+ * goes away meanwhile is noticed and its slot cancelled.
+ */
+
+ngx_int_t
+ngx_http_infer_park(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
+{
+    ngx_msec_t                  elapsed, timeout;
+    ngx_http_cleanup_t         *cln;
+    ngx_http_infer_loc_conf_t  *ilcf;
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_infer_cleanup;
+    cln->data = ctx;
+
+    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
+
+    /* the timeout counts from the request's arrival */
+    elapsed = ngx_current_msec - ctx->start;
+    timeout = (elapsed < ilcf->timeout) ? ilcf->timeout - elapsed : 1;
+
+    ctx->timer.handler = ngx_http_infer_timeout_handler;
+    ctx->timer.data = ctx;
+    ctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&ctx->timer, timeout);
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_infer_complete(ngx_http_infer_model_t *m, uint32_t slot,
+    uint64_t ticket)
+{
+    ngx_http_infer_ctx_t  *ctx;
+
+    if (slot >= m->queue) {
+        return;
+    }
+
+    ctx = m->pending[slot];
+
+    if (ctx == NULL || ctx->ticket != ticket || ctx->done) {
+        return;
+    }
+
+    ngx_http_infer_answer(ctx);
+}
+
+
+static void
+ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx)
+{
+    ngx_int_t                rc;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_infer_slot_t   *s;
+    ngx_http_infer_model_t  *m;
+
+    r = ctx->request;
+    c = r->connection;
+    m = ctx->model;
+    s = &m->sh->slots[ctx->slot];
+
+    ctx->done = 1;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    ctx->batch_rows = s->batch_rows;
+    ctx->queue_time_us = (s->t_start - s->t_enqueue) / 1000;
+    ctx->compute_time_us = (s->t_end - s->t_start) / 1000;
+
+    if (s->failed) {
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "model \"%V\" failed: %s",
+                                       &m->name, s->err);
+
+    } else {
+        rc = ngx_http_infer_send_response(r, ctx);
+    }
+
+    ngx_http_infer_slot_release(m, ctx);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_infer_timeout_handler(ngx_event_t *ev)
+{
+    ngx_int_t                rc;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_infer_ctx_t    *ctx;
+    ngx_http_infer_model_t  *m;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+    m = ctx->model;
+
+    /* a wake-up that could not be delivered: the answer is there */
+    if (m->sh->slots[ctx->slot].ticket == ctx->ticket
+        && m->sh->slots[ctx->slot].state == NGX_HTTP_INFER_DONE)
+    {
+        ngx_http_infer_answer(ctx);
+        return;
+    }
+
+    ctx->done = 1;
+
+    ngx_http_infer_slot_release(m, ctx);
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                  "infer: model \"%V\" did not answer in time", &m->name);
+
+    rc = ngx_http_infer_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                   "model \"%V\" did not answer within "
+                                   "infer_timeout", &m->name);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the request is freed before it was answered: the client went away */
+
+static void
+ngx_http_infer_cleanup(void *data)
+{
+    ngx_http_infer_ctx_t *ctx = data;
+
+    if (ctx->done) {
+        return;
+    }
+
+    ctx->done = 1;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    ngx_http_infer_slot_release(ctx->model, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_infer_batch_size_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                *p;
+    ngx_http_infer_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
+
+    if (ctx == NULL || ctx->batch_rows == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%ui", ctx->batch_rows) - p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+/* milliseconds with microseconds, like $request_time */
+
+static ngx_int_t
+ngx_http_infer_time_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                *p;
+    ngx_msec_t             us;
+    ngx_http_infer_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
+
+    if (ctx == NULL || ctx->batch_rows == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    us = *(ngx_msec_t *) ((u_char *) ctx + data);
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%M.%03M", us / 1000, us % 1000) - p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_infer_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_infer_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_infer_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_infer_main_conf_t  *imcf;
+
+    imcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_infer_main_conf_t));
+    if (imcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&imcf->models, cf->pool, 4,
+                       sizeof(ngx_http_infer_model_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return imcf;
+}
+
+
+static void *
+ngx_http_infer_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_infer_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_infer_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->model = NULL;
+     *     conf->api = NGX_HTTP_INFER_API_NONE;
+     */
+
+    conf->timeout = NGX_CONF_UNSET_MSEC;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_infer_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_infer_loc_conf_t *prev = parent;
+    ngx_http_infer_loc_conf_t *conf = child;
+
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 30000);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * infer_model name path [device=cpu] [max_batch=N] [batch_timeout=TIME]
+ *             [queue=N] [instances=N];
+ */
+
+static char *
+ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_infer_main_conf_t *imcf = conf;
+
+    u_char                     *p;
+    char                        err[INFER_ERRLEN];
+    size_t                      size;
+    uint32_t                    hash;
+    ngx_int_t                   n;
+    ngx_str_t                  *value, s, zname, file;
+    ngx_uint_t                  i;
+    struct stat                 st;
+    ngx_msec_t                  ms;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_infer_model_t     *m, **mp;
+
+    value = cf->args->elts;
+
+    for (i = 0; i < imcf->models.nelts; i++) {
+        mp = imcf->models.elts;
+
+        if (mp[i]->name.len == value[1].len
+            && ngx_strncmp(mp[i]->name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "model \"%V\" is already declared in %s:%ui",
+                               &value[1], mp[i]->conf_file,
+                               mp[i]->conf_line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (!(isalnum(*p) || *p == '_' || *p == '-' || *p == '.')) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid model name \"%V\": use letters, "
+                               "digits, \"_\", \"-\" and \".\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    m = ngx_pcalloc(cf->pool, sizeof(ngx_http_infer_model_t));
+    if (m == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    m->name = value[1];
+    m->path = value[2];
+    m->conf_file = cf->conf_file->file.name.data;
+    m->conf_line = cf->conf_file->line;
+
+    if (ngx_conf_full_name(cf->cycle, &m->path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&m->device, "cpu");
+    m->max_batch = 64;
+    m->batch_timeout = 2;
+    m->queue = 1024;
+    m->instances = NGX_CONF_UNSET_UINT;
+
+    for (i = 3; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "device=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            if (s.len == 3 && ngx_strncmp(s.data, "cpu", 3) == 0) {
+                m->device = s;
+                continue;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "model \"%V\": device \"%V\" is not supported "
+                               "by this build, use \"cpu\"", &m->name, &s);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_strncmp(value[i].data, "max_batch=", 10) == 0) {
+            n = ngx_atoi(value[i].data + 10, value[i].len - 10);
+            if (n < 1 || n > 65536) {
+                goto invalid;
+            }
+
+            m->max_batch = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "batch_timeout=", 14) == 0) {
+            s.data = value[i].data + 14;
+            s.len = value[i].len - 14;
+
+            ms = ngx_parse_time(&s, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR || ms > 10000) {
+                goto invalid;
+            }
+
+            m->batch_timeout = ms;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n < 1 || n > 1048576) {
+                goto invalid;
+            }
+
+            m->queue = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "instances=", 10) == 0) {
+            n = ngx_atoi(value[i].data + 10, value[i].len - 10);
+            if (n < 1 || n > 256) {
+                goto invalid;
+            }
+
+            m->instances = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\": unknown option \"%V\"",
+                           &m->name, &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    m->model = infer_model_load((char *) m->path.data, err, sizeof(err));
+    if (m->model == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "model \"%V\": %s",
+                           &m->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        infer_model_free(m->model);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_infer_model_cleanup;
+    cln->data = m->model;
+
+    /*
+     * The zone's name carries a fingerprint of the model's files and of the
+     * queue's geometry: a reload that changes neither keeps the queue and
+     * what is in it; one that changes the model gets a new queue, and the
+     * old workers finish their requests on the old weights.
+     */
+
+    hash = ngx_crc32_short(m->path.data, m->path.len);
+
+    for (i = 0; i < 2; i++) {
+        if (i == 0) {
+            ngx_str_set(&file, "config.json");
+
+        } else {
+            ngx_str_set(&file, "model.safetensors");
+        }
+
+        p = ngx_pnalloc(cf->temp_pool, m->path.len + file.len + 2);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        (void) ngx_sprintf(p, "%V/%V%Z", &m->path, &file);
+
+        if (stat((char *) p, &st) == 0) {
+            hash ^= ngx_crc32_short((u_char *) &st.st_mtim,
+                                    sizeof(st.st_mtim));
+            hash = hash * 31 + (uint32_t) st.st_size + (uint32_t) st.st_ino;
+        }
+    }
+
+    size = ngx_http_infer_zone_size(m);
+
+    zname.data = ngx_pnalloc(cf->pool, sizeof("infer::") + m->name.len
+                                       + 2 * NGX_INT_T_LEN);
+    if (zname.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zname.len = ngx_sprintf(zname.data, "infer:%V:%08xD:%uz", &m->name, hash,
+                            size)
+                - zname.data;
+
+    m->shm_zone = ngx_shared_memory_add(cf, &zname, size,
+                                        &ngx_http_infer_module);
+    if (m->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    m->shm_zone->init = ngx_http_infer_init_zone;
+    m->shm_zone->data = m;
+
+    if (m->instances == NGX_CONF_UNSET_UINT) {
+        /* a CPU model: one executor per worker */
+        m->instances = ((ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                                         ngx_core_module))
+                       ->worker_processes;
+
+        if (m->instances == (ngx_uint_t) NGX_CONF_UNSET
+            || m->instances == 0)
+        {
+            m->instances = 1;
+        }
+    }
+
+    mp = ngx_array_push(&imcf->models);
+    if (mp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *mp = m;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "model \"%V\": invalid value \"%V\"",
+                       &m->name, &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static void
+ngx_http_infer_model_cleanup(void *data)
+{
+    infer_model_free(data);
+}
+
+
+static char *
+ngx_http_infer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_infer_loc_conf_t *ilcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_uint_t                         i, found;
+    ngx_http_infer_model_t           **mp;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_infer_main_conf_t        *imcf;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (ilcf->model || ilcf->api) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ilcf->model = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (ilcf->model == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = ilcf->model;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ilcf->model->lengths == NULL) {
+        /* a literal name: it must be declared above */
+
+        imcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_infer_module);
+        mp = imcf->models.elts;
+        found = 0;
+
+        for (i = 0; i < imcf->models.nelts; i++) {
+            if (mp[i]->name.len == value[1].len
+                && ngx_strncmp(mp[i]->name.data, value[1].data,
+                               value[1].len)
+                   == 0)
+            {
+                found = 1;
+                break;
+            }
+        }
+
+        if (!found) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown model \"%V\": declare it with "
+                               "\"infer_model\" in the http block first",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_infer_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_infer_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_infer_loc_conf_t *ilcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (ilcf->model || ilcf->api) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len != 6 || ngx_strncmp(value[1].data, "kserve", 6) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown API \"%V\", the supported one is "
+                           "\"kserve\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ilcf->api = NGX_HTTP_INFER_API_KSERVE;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_infer_kserve_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_infer_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                   i, worker, nworkers;
+    ngx_core_conf_t             *ccf;
+    ngx_http_infer_model_t     **mp;
+    ngx_http_infer_main_conf_t  *imcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    imcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_infer_module);
+
+    if (imcf == NULL || imcf->models.nelts == 0) {
+        return NGX_OK;
+    }
+
+    ngx_http_infer_running = imcf;
+
+    if (ngx_http_infer_wakeup_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ngx_process == NGX_PROCESS_SINGLE) {
+        worker = 0;
+        nworkers = 1;
+
+    } else {
+        worker = ngx_worker;
+        nworkers = ccf->worker_processes;
+    }
+
+    mp = imcf->models.elts;
+
+    for (i = 0; i < imcf->models.nelts; i++) {
+        mp[i]->pending = ngx_pcalloc(cycle->pool, mp[i]->queue
+                                                * sizeof(ngx_http_infer_ctx_t *));
+        if (mp[i]->pending == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_infer_executors_start(cycle, mp[i], worker, nworkers)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_infer_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                   i;
+    ngx_http_infer_model_t     **mp;
+    ngx_http_infer_main_conf_t  *imcf;
+
+    imcf = ngx_http_infer_running;
+
+    if (imcf == NULL) {
+        return;
+    }
+
+    mp = imcf->models.elts;
+
+    for (i = 0; i < imcf->models.nelts; i++) {
+        ngx_http_infer_executors_stop(mp[i]);
+    }
+
+    ngx_http_infer_wakeup_done(cycle);
+
+    ngx_http_infer_running = NULL;
+}

@@ -1,0 +1,196 @@
+
+/*
+ * ngx_infer: what the module's files share.
+ *
+ * Four layers of state, as in nginx's own shared-memory modules:
+ * ngx_http_infer_shctx_t lives in the model's shared memory zone (slots,
+ * FIFO, free list, counters); ngx_http_infer_model_t is the per-process
+ * view of a declared model; ngx_http_infer_loc_conf_t says what a location
+ * serves; ngx_http_infer_ctx_t is one request's state.
+ */
+
+
+#ifndef _NGX_HTTP_INFER_MODULE_H_INCLUDED_
+#define _NGX_HTTP_INFER_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "infer_model.h"
+#include "infer_backend.h"
+#include "infer_kserve.h"
+
+
+#define NGX_HTTP_INFER_VERSION        "0.1.0"
+
+
+/* slot states */
+#define NGX_HTTP_INFER_FREE           0
+#define NGX_HTTP_INFER_FILLING        1   /* owner decodes into it */
+#define NGX_HTTP_INFER_QUEUED         2   /* in the FIFO */
+#define NGX_HTTP_INFER_RUNNING        3   /* claimed by an executor */
+#define NGX_HTTP_INFER_DONE           4   /* outputs written, owner woken */
+#define NGX_HTTP_INFER_CANCELLED      5   /* owner gone; the executor that
+                                             holds it frees it */
+
+
+typedef struct {
+    uint32_t                    state;
+    uint32_t                    rows;
+    ngx_pid_t                   owner;
+    uint32_t                    batch_rows;  /* rows in the batch that ran it */
+    uint64_t                    ticket;      /* tells reuses of a slot apart */
+    int64_t                     t_enqueue;   /* CLOCK_MONOTONIC, ns */
+    int64_t                     t_start;
+    int64_t                     t_end;
+    uint32_t                    failed;      /* the backend failed the batch */
+    char                        err[128];
+} ngx_http_infer_slot_t;
+
+
+typedef struct {
+    uint32_t                    zone_id;
+
+    /* the futex word executors sleep on, bumped on every enqueue */
+    uint32_t                    seq;
+    uint32_t                    sleepers;
+    uint32_t                    filling;
+    uint32_t                    ready;       /* executors up */
+
+    uint32_t                    nslots;
+    uint32_t                    head;        /* FIFO ring of slot numbers */
+    uint32_t                    queued;
+    uint32_t                    nfree;       /* free list, a stack: the */
+                                             /* warmest slot is reused */
+    uint64_t                    next_ticket;
+
+    size_t                      slot_size;   /* bytes of data per slot */
+    size_t                      in_size;     /* floats per input row */
+    size_t                      out_size;    /* floats per output row */
+
+    uint32_t                   *fifo;
+    uint32_t                   *free;
+    ngx_http_infer_slot_t      *slots;
+    u_char                     *data;
+} ngx_http_infer_shctx_t;
+
+
+typedef struct ngx_http_infer_ctx_s  ngx_http_infer_ctx_t;
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_str_t                   path;
+    ngx_str_t                   device;
+
+    ngx_uint_t                  max_batch;
+    ngx_msec_t                  batch_timeout;
+    ngx_uint_t                  queue;
+    ngx_uint_t                  instances;
+
+    infer_model_t              *model;
+
+    ngx_shm_zone_t             *shm_zone;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_infer_shctx_t     *sh;
+
+    /* per process: requests this worker has parked, by slot */
+    ngx_http_infer_ctx_t      **pending;
+
+    /* per process: the executor threads this worker hosts */
+    ngx_array_t                 executors;
+
+    u_char                     *conf_file;
+    ngx_uint_t                  conf_line;
+} ngx_http_infer_model_t;
+
+
+typedef struct {
+    ngx_array_t                 models;      /* ngx_http_infer_model_t */
+} ngx_http_infer_main_conf_t;
+
+
+#define NGX_HTTP_INFER_API_NONE       0
+#define NGX_HTTP_INFER_API_KSERVE     1
+
+
+typedef struct {
+    ngx_http_complex_value_t   *model;       /* infer name | $var */
+    ngx_uint_t                  api;         /* infer_api kserve */
+    ngx_msec_t                  timeout;
+} ngx_http_infer_loc_conf_t;
+
+
+struct ngx_http_infer_ctx_s {
+    ngx_http_request_t         *request;
+    ngx_http_infer_model_t     *model;
+
+    uint32_t                    slot;
+    uint64_t                    ticket;
+    ngx_uint_t                  rows;
+
+    ngx_str_t                   id;          /* raw JSON, with quotes */
+    ngx_uint_t                  want_output; /* 0: the request named an
+                                                output that we lack */
+
+    ngx_event_t                 timer;
+
+    ngx_msec_t                  start;
+    ngx_uint_t                  batch_rows;
+    ngx_msec_t                  queue_time_us;
+    ngx_msec_t                  compute_time_us;
+
+    unsigned                    parked:1;
+    unsigned                    done:1;
+};
+
+
+extern ngx_module_t  ngx_http_infer_module;
+
+
+/* ngx_http_infer_queue.c */
+size_t ngx_http_infer_zone_size(ngx_http_infer_model_t *m);
+ngx_int_t ngx_http_infer_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+ngx_int_t ngx_http_infer_slot_alloc(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx);
+void ngx_http_infer_slot_enqueue(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx);
+void ngx_http_infer_slot_release(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx);
+float *ngx_http_infer_slot_input(ngx_http_infer_model_t *m, uint32_t slot);
+float *ngx_http_infer_slot_output(ngx_http_infer_model_t *m, uint32_t slot);
+
+ngx_int_t ngx_http_infer_wakeup_init(ngx_cycle_t *cycle);
+void ngx_http_infer_wakeup_done(ngx_cycle_t *cycle);
+
+ngx_int_t ngx_http_infer_executors_start(ngx_cycle_t *cycle,
+    ngx_http_infer_model_t *m, ngx_uint_t worker, ngx_uint_t nworkers);
+void ngx_http_infer_executors_stop(ngx_http_infer_model_t *m);
+
+int64_t ngx_http_infer_now(void);
+
+/* ngx_http_infer_module.c: the owner's side */
+ngx_int_t ngx_http_infer_park(ngx_http_request_t *r,
+    ngx_http_infer_ctx_t *ctx);
+void ngx_http_infer_complete(ngx_http_infer_model_t *m, uint32_t slot,
+    uint64_t ticket);
+ngx_http_infer_model_t *ngx_http_infer_find_zone(uint32_t zone_id);
+
+/* ngx_http_infer_kserve.c */
+ngx_int_t ngx_http_infer_kserve_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_infer_model_infer(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m);
+ngx_int_t ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post);
+ngx_int_t ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...);
+ngx_int_t ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b);
+ngx_int_t ngx_http_infer_send_response(ngx_http_request_t *r,
+    ngx_http_infer_ctx_t *ctx);
+ngx_http_infer_model_t *ngx_http_infer_model_by_name(ngx_http_request_t *r,
+    ngx_str_t *name);
+
+
+#endif /* _NGX_HTTP_INFER_MODULE_H_INCLUDED_ */

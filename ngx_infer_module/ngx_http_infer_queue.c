@@ -1,0 +1,922 @@
+
+/*
+ * ngx_infer: the model's shared-memory queue, the executor threads that
+ * drain it, and the wake-up descriptor through which an executor (usually
+ * in another process) tells a worker that its requests are done.
+ *
+ * One zone per model: a FIFO ring of slot numbers, a free stack, and the
+ * slots, each with room for max_batch rows of input and output.  A zone is
+ * mapped before the fork at the same address in every process, so plain
+ * pointers into it are valid everywhere.  The zone's slab mutex guards the
+ * ring, the stack and the slot states; the data of a slot belongs to
+ * whoever holds the slot in its current state (owner: FILLING and DONE,
+ * executor: RUNNING), so it is read and written without the lock.
+ *
+ * Executors sleep on a futex word in the zone, bumped on every enqueue, so
+ * a worker in any process wakes them without knowing where they are.
+ * Owners are woken through an abstract AF_UNIX datagram socket named after
+ * their pid, made in init_process and registered in their event loop: any
+ * process can reach it, across reloads and restarts, without inheriting a
+ * descriptor, and a dead owner answers ECONNREFUSED.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <pthread.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+
+#include "ngx_http_infer_module.h"
+
+
+typedef struct {
+    uint32_t                    zone_id;
+    uint32_t                    slot;
+    uint64_t                    ticket;
+} ngx_http_infer_wakeup_msg_t;
+
+
+typedef struct {
+    pthread_t                   tid;
+    ngx_http_infer_model_t     *model;
+    ngx_log_t                  *log;
+    ngx_uint_t                  index;
+    volatile ngx_uint_t         stop;
+    ngx_uint_t                  running;
+} ngx_http_infer_executor_t;
+
+
+static void *ngx_http_infer_executor_cycle(void *data);
+static ngx_uint_t ngx_http_infer_claim(ngx_http_infer_executor_t *ex,
+    uint32_t *batch, ngx_uint_t *rows);
+static void ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
+    infer_backend_t *be, uint32_t *batch, uint64_t *tickets, ngx_uint_t n,
+    ngx_uint_t rows, float *in, float *out);
+static void ngx_http_infer_notify(ngx_http_infer_executor_t *ex, int fd,
+    uint32_t *batch, uint64_t *tickets, ngx_uint_t n);
+static void ngx_http_infer_wakeup_handler(ngx_event_t *ev);
+static socklen_t ngx_http_infer_wakeup_addr(struct sockaddr_un *sun,
+    ngx_pid_t pid);
+static void ngx_http_infer_futex_wait(uint32_t *addr, uint32_t val,
+    int64_t ns);
+static void ngx_http_infer_futex_wake(uint32_t *addr, int n);
+
+
+static ngx_connection_t  *ngx_http_infer_wakeup_conn;
+
+
+int64_t
+ngx_http_infer_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+
+static size_t
+ngx_http_infer_slot_bytes(ngx_http_infer_model_t *m)
+{
+    size_t  size;
+
+    size = m->max_batch * (m->model->input_size + m->model->output_size)
+           * sizeof(float);
+
+    return ngx_align(size, 64);
+}
+
+
+size_t
+ngx_http_infer_zone_size(ngx_http_infer_model_t *m)
+{
+    size_t  size;
+
+    size = sizeof(ngx_http_infer_shctx_t)
+           + m->queue * (2 * sizeof(uint32_t) + sizeof(ngx_http_infer_slot_t))
+           + 64 + m->queue * ngx_http_infer_slot_bytes(m);
+
+    /* the slab allocator's own page table and the pool header */
+    size += size / 64 + 16 * ngx_pagesize;
+
+    return ngx_align(size, ngx_pagesize);
+}
+
+
+ngx_int_t
+ngx_http_infer_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_infer_model_t  *om = data;
+
+    u_char                  *p;
+    size_t                   len;
+    uint32_t                 i;
+    ngx_http_infer_model_t  *m;
+    ngx_http_infer_shctx_t  *sh;
+
+    m = shm_zone->data;
+    m->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (om) {
+        /*
+         * a reload with the model unchanged: the zone's name carries the
+         * model's fingerprint, so the queue and what is in it go on
+         */
+        m->sh = om->sh;
+        return NGX_OK;
+    }
+
+    if (shm_zone->shm.exists) {
+        m->sh = m->shpool->data;
+        return NGX_OK;
+    }
+
+    len = sizeof(ngx_http_infer_shctx_t)
+          + m->queue * (2 * sizeof(uint32_t) + sizeof(ngx_http_infer_slot_t))
+          + 64 + m->queue * ngx_http_infer_slot_bytes(m);
+
+    p = ngx_slab_alloc(m->shpool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh = (ngx_http_infer_shctx_t *) p;
+    ngx_memzero(sh, sizeof(ngx_http_infer_shctx_t));
+    p += sizeof(ngx_http_infer_shctx_t);
+
+    sh->zone_id = (uint32_t) ((ngx_pid << 16) ^ ngx_random()) | 1;
+    sh->nslots = m->queue;
+    sh->slot_size = ngx_http_infer_slot_bytes(m);
+    sh->in_size = m->model->input_size;
+    sh->out_size = m->model->output_size;
+    sh->next_ticket = 1;
+
+    sh->fifo = (uint32_t *) p;
+    p += m->queue * sizeof(uint32_t);
+    sh->free = (uint32_t *) p;
+    p += m->queue * sizeof(uint32_t);
+    sh->slots = (ngx_http_infer_slot_t *) p;
+    p += m->queue * sizeof(ngx_http_infer_slot_t);
+    sh->data = ngx_align_ptr(p, 64);
+
+    /* the stack pops slot 0 first */
+    for (i = 0; i < sh->nslots; i++) {
+        sh->free[i] = sh->nslots - 1 - i;
+        sh->slots[i].state = NGX_HTTP_INFER_FREE;
+    }
+    sh->nfree = sh->nslots;
+
+    m->sh = sh;
+    m->shpool->data = sh;
+    m->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+float *
+ngx_http_infer_slot_input(ngx_http_infer_model_t *m, uint32_t slot)
+{
+    return (float *) (m->sh->data + (size_t) slot * m->sh->slot_size);
+}
+
+
+float *
+ngx_http_infer_slot_output(ngx_http_infer_model_t *m, uint32_t slot)
+{
+    return ngx_http_infer_slot_input(m, slot)
+           + m->max_batch * m->sh->in_size;
+}
+
+
+ngx_int_t
+ngx_http_infer_slot_alloc(ngx_http_infer_model_t *m, ngx_http_infer_ctx_t *ctx)
+{
+    uint32_t                 n;
+    ngx_http_infer_slot_t   *s;
+    ngx_http_infer_shctx_t  *sh;
+
+    sh = m->sh;
+
+    ngx_shmtx_lock(&m->shpool->mutex);
+
+    if (sh->nfree == 0) {
+        ngx_shmtx_unlock(&m->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    n = sh->free[--sh->nfree];
+    s = &sh->slots[n];
+
+    s->state = NGX_HTTP_INFER_FILLING;
+    s->owner = ngx_pid;
+    s->ticket = sh->next_ticket++;
+    s->failed = 0;
+    sh->filling++;
+
+    ngx_shmtx_unlock(&m->shpool->mutex);
+
+    ctx->slot = n;
+    ctx->ticket = s->ticket;
+    m->pending[n] = ctx;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_infer_slot_enqueue(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx)
+{
+    ngx_uint_t               wake;
+    ngx_http_infer_slot_t   *s;
+    ngx_http_infer_shctx_t  *sh;
+
+    sh = m->sh;
+    s = &sh->slots[ctx->slot];
+
+    s->rows = ctx->rows;
+    s->t_enqueue = ngx_http_infer_now();
+
+    ngx_shmtx_lock(&m->shpool->mutex);
+
+    s->state = NGX_HTTP_INFER_QUEUED;
+    sh->fifo[(sh->head + sh->queued) % sh->nslots] = ctx->slot;
+    sh->queued++;
+    sh->filling--;
+    sh->seq++;
+    wake = sh->sleepers;
+
+    ngx_shmtx_unlock(&m->shpool->mutex);
+
+    ctx->parked = 1;
+
+    if (wake) {
+        ngx_http_infer_futex_wake(&sh->seq, 1);
+    }
+}
+
+
+/*
+ * The owner is done with its slot: answered, failed before it was queued,
+ * or gone.  A slot an executor holds (queued or running) is only marked;
+ * the executor frees it when it comes to it.
+ */
+
+void
+ngx_http_infer_slot_release(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx)
+{
+    ngx_http_infer_slot_t   *s;
+    ngx_http_infer_shctx_t  *sh;
+
+    sh = m->sh;
+    s = &sh->slots[ctx->slot];
+
+    if (m->pending[ctx->slot] == ctx) {
+        m->pending[ctx->slot] = NULL;
+    }
+
+    ngx_shmtx_lock(&m->shpool->mutex);
+
+    if (s->ticket != ctx->ticket) {
+        ngx_shmtx_unlock(&m->shpool->mutex);
+        return;
+    }
+
+    switch (s->state) {
+
+    case NGX_HTTP_INFER_QUEUED:
+    case NGX_HTTP_INFER_RUNNING:
+        s->state = NGX_HTTP_INFER_CANCELLED;
+        break;
+
+    case NGX_HTTP_INFER_FILLING:
+        sh->filling--;
+        /* fall through */
+
+    case NGX_HTTP_INFER_DONE:
+        s->state = NGX_HTTP_INFER_FREE;
+        s->ticket = 0;
+        sh->free[sh->nfree++] = ctx->slot;
+        break;
+
+    default:
+        break;
+    }
+
+    ngx_shmtx_unlock(&m->shpool->mutex);
+}
+
+
+/* executors */
+
+
+ngx_int_t
+ngx_http_infer_executors_start(ngx_cycle_t *cycle, ngx_http_infer_model_t *m,
+    ngx_uint_t worker, ngx_uint_t nworkers)
+{
+    int                         err;
+    ngx_uint_t                  i;
+    pthread_attr_t              attr;
+    ngx_http_infer_executor_t  *ex;
+
+    if (ngx_array_init(&m->executors, cycle->pool, m->instances,
+                       sizeof(ngx_http_infer_executor_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    err = pthread_attr_init(&attr);
+    if (err) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
+                      "pthread_attr_init() failed");
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < m->instances; i++) {
+
+        /* executors are spread over the workers, round robin */
+        if (i % nworkers != worker) {
+            continue;
+        }
+
+        ex = ngx_array_push(&m->executors);
+        if (ex == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(ex, sizeof(ngx_http_infer_executor_t));
+        ex->model = m;
+        ex->log = cycle->log;
+        ex->index = i;
+
+        err = pthread_create(&ex->tid, &attr, ngx_http_infer_executor_cycle,
+                             ex);
+        if (err) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
+                          "infer: pthread_create() failed for model \"%V\"",
+                          &m->name);
+            m->executors.nelts--;
+            (void) pthread_attr_destroy(&attr);
+            return NGX_ERROR;
+        }
+
+        ex->running = 1;
+    }
+
+    (void) pthread_attr_destroy(&attr);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_infer_executors_stop(ngx_http_infer_model_t *m)
+{
+    ngx_uint_t                  i;
+    ngx_http_infer_executor_t  *ex;
+
+    ex = m->executors.elts;
+
+    if (m->executors.nelts == 0) {
+        return;
+    }
+
+    /* under the lock: an executor checks stop and reads seq in one go */
+
+    ngx_shmtx_lock(&m->shpool->mutex);
+
+    for (i = 0; i < m->executors.nelts; i++) {
+        ex[i].stop = 1;
+    }
+
+    m->sh->seq++;
+
+    ngx_shmtx_unlock(&m->shpool->mutex);
+
+    ngx_http_infer_futex_wake(&m->sh->seq, INT_MAX);
+
+    for (i = 0; i < m->executors.nelts; i++) {
+        if (ex[i].running) {
+            (void) pthread_join(ex[i].tid, NULL);
+            ex[i].running = 0;
+        }
+    }
+}
+
+
+static void *
+ngx_http_infer_executor_cycle(void *data)
+{
+    ngx_http_infer_executor_t *ex = data;
+
+    int                      fd;
+    char                     err[INFER_ERRLEN];
+    float                   *in, *out;
+    sigset_t                 set;
+    uint32_t                *batch;
+    uint64_t                *tickets;
+    ngx_uint_t               n, rows;
+    infer_backend_t         *be;
+    ngx_http_infer_model_t  *m;
+
+    m = ex->model;
+
+    /* signals are the event loop's business */
+    sigfillset(&set);
+    sigdelset(&set, SIGILL);
+    sigdelset(&set, SIGFPE);
+    sigdelset(&set, SIGSEGV);
+    sigdelset(&set, SIGBUS);
+    (void) pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    in = malloc(m->max_batch * m->model->input_size * sizeof(float));
+    out = malloc(m->max_batch * m->model->output_size * sizeof(float));
+    batch = malloc(m->max_batch * sizeof(uint32_t));
+    tickets = malloc(m->max_batch * sizeof(uint64_t));
+    fd = socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC, 0);
+
+    if (in == NULL || out == NULL || batch == NULL || tickets == NULL
+        || fd == -1)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ex->log, ngx_errno,
+                      "infer: executor %ui of model \"%V\" cannot start",
+                      ex->index, &m->name);
+        goto failed;
+    }
+
+    be = infer_backend_cpu_new(err, sizeof(err));
+
+    if (be == NULL || be->iface->load(be, m->model, m->max_batch, err,
+                                      sizeof(err))
+                      != 0)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ex->log, 0,
+                      "infer: executor %ui of model \"%V\": %s",
+                      ex->index, &m->name, err);
+        if (be) {
+            be->iface->free(be);
+        }
+        goto failed;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ex->log, 0,
+                  "infer: executor %ui of model \"%V\" started on %s, "
+                  "max_batch %ui", ex->index, &m->name,
+                  be->iface->name(be), m->max_batch);
+
+    __atomic_add_fetch(&m->sh->ready, 1, __ATOMIC_RELEASE);
+
+    for ( ;; ) {
+        n = ngx_http_infer_claim(ex, batch, &rows);
+        if (n == 0) {
+            break;
+        }
+
+        ngx_http_infer_run_batch(ex, be, batch, tickets, n, rows, in, out);
+        ngx_http_infer_notify(ex, fd, batch, tickets, n);
+    }
+
+    __atomic_sub_fetch(&m->sh->ready, 1, __ATOMIC_RELEASE);
+
+    be->iface->free(be);
+
+failed:
+
+    free(in);
+    free(out);
+    free(batch);
+    free(tickets);
+
+    if (fd != -1) {
+        close(fd);
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Claims up to max_batch rows in FIFO order.  Once it holds a request it
+ * waits, at most batch_timeout after that request was queued, for more to
+ * come, but only while some worker is decoding a request into a slot: a
+ * lone client pays nothing for the batch timer.  Returns the number of
+ * slots claimed, 0 when the executor is to stop.
+ */
+
+static ngx_uint_t
+ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
+    ngx_uint_t *rows)
+{
+    int64_t                  deadline, now;
+    uint32_t                 n, slot, seq;
+    ngx_uint_t               nrows;
+    ngx_http_infer_slot_t   *s;
+    ngx_http_infer_model_t  *m;
+    ngx_http_infer_shctx_t  *sh;
+
+    m = ex->model;
+    sh = m->sh;
+    n = 0;
+    nrows = 0;
+    deadline = 0;
+
+    ngx_shmtx_lock(&m->shpool->mutex);
+
+    for ( ;; ) {
+
+        while (sh->queued && nrows < m->max_batch) {
+            slot = sh->fifo[sh->head];
+            s = &sh->slots[slot];
+
+            if (s->state == NGX_HTTP_INFER_CANCELLED) {
+                s->state = NGX_HTTP_INFER_FREE;
+                s->ticket = 0;
+                sh->free[sh->nfree++] = slot;
+
+            } else {
+                if (nrows + s->rows > m->max_batch) {
+                    break;
+                }
+
+                if (n == 0) {
+                    deadline = s->t_enqueue
+                               + (int64_t) m->batch_timeout * 1000000;
+                }
+
+                s->state = NGX_HTTP_INFER_RUNNING;
+                batch[n++] = slot;
+                nrows += s->rows;
+            }
+
+            sh->head = (sh->head + 1) % sh->nslots;
+            sh->queued--;
+        }
+
+        if (ex->stop && n == 0) {
+            ngx_shmtx_unlock(&m->shpool->mutex);
+            return 0;
+        }
+
+        if (n && (nrows >= m->max_batch || sh->queued || sh->filling == 0
+                  || ex->stop))
+        {
+            break;
+        }
+
+        if (n) {
+            now = ngx_http_infer_now();
+            if (now >= deadline) {
+                break;
+            }
+
+        } else {
+            now = deadline = 0;
+        }
+
+        sh->sleepers++;
+        seq = sh->seq;
+
+        ngx_shmtx_unlock(&m->shpool->mutex);
+
+        ngx_http_infer_futex_wait(&sh->seq, seq, deadline - now);
+
+        ngx_shmtx_lock(&m->shpool->mutex);
+
+        sh->sleepers--;
+    }
+
+    ngx_shmtx_unlock(&m->shpool->mutex);
+
+    *rows = nrows;
+
+    return n;
+}
+
+
+static void
+ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex, infer_backend_t *be,
+    uint32_t *batch, uint64_t *tickets, ngx_uint_t n, ngx_uint_t rows,
+    float *in, float *out)
+{
+    int                      rc;
+    char                     err[INFER_ERRLEN];
+    size_t                   isz, osz;
+    int64_t                  t_start, t_end;
+    ngx_uint_t               i, off;
+    ngx_http_infer_slot_t   *s;
+    ngx_http_infer_model_t  *m;
+    ngx_http_infer_shctx_t  *sh;
+
+    m = ex->model;
+    sh = m->sh;
+    isz = sh->in_size;
+    osz = sh->out_size;
+
+    t_start = ngx_http_infer_now();
+
+    for (i = 0, off = 0; i < n; i++) {
+        s = &sh->slots[batch[i]];
+        ngx_memcpy(in + off * isz, ngx_http_infer_slot_input(m, batch[i]),
+                   s->rows * isz * sizeof(float));
+        off += s->rows;
+    }
+
+    rc = be->iface->run(be, in, (int) rows, out, err, sizeof(err));
+    if (rc == 0) {
+        rc = be->iface->synchronize(be, err, sizeof(err));
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, ex->log, 0,
+                      "infer: model \"%V\" failed a batch of %ui rows: %s",
+                      &m->name, rows, err);
+    }
+
+    t_end = ngx_http_infer_now();
+
+    /* the slots are ours while RUNNING: no lock for their data */
+
+    for (i = 0, off = 0; i < n; i++) {
+        s = &sh->slots[batch[i]];
+
+        if (rc == 0) {
+            ngx_memcpy(ngx_http_infer_slot_output(m, batch[i]),
+                       out + off * osz, s->rows * osz * sizeof(float));
+
+        } else {
+            ngx_cpystrn((u_char *) s->err, (u_char *) err, sizeof(s->err));
+        }
+
+        s->failed = (rc != 0);
+        s->batch_rows = rows;
+        s->t_start = t_start;
+        s->t_end = t_end;
+        off += s->rows;
+    }
+
+    ngx_shmtx_lock(&m->shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        s = &sh->slots[batch[i]];
+        tickets[i] = s->ticket;
+
+        if (s->state == NGX_HTTP_INFER_CANCELLED) {
+            s->state = NGX_HTTP_INFER_FREE;
+            s->ticket = 0;
+            sh->free[sh->nfree++] = batch[i];
+            tickets[i] = 0;
+            continue;
+        }
+
+        s->state = NGX_HTTP_INFER_DONE;
+    }
+
+    ngx_shmtx_unlock(&m->shpool->mutex);
+}
+
+
+/*
+ * One datagram per owner with all of its slots of the batch.  An owner
+ * that is gone (killed, exited) refuses it: its slots are freed here, as
+ * nobody else will.
+ */
+
+static void
+ngx_http_infer_notify(ngx_http_infer_executor_t *ex, int fd, uint32_t *batch,
+    uint64_t *tickets, ngx_uint_t n)
+{
+    ssize_t                       rc;
+    ngx_pid_t                     owner;
+    socklen_t                     len;
+    ngx_uint_t                    i, j, k;
+    struct sockaddr_un            sun;
+    ngx_http_infer_slot_t        *s;
+    ngx_http_infer_model_t       *m;
+    ngx_http_infer_shctx_t       *sh;
+    ngx_http_infer_wakeup_msg_t   msg[64];
+
+    m = ex->model;
+    sh = m->sh;
+
+    for (i = 0; i < n; i++) {
+        if (tickets[i] == 0) {
+            continue;
+        }
+
+        owner = sh->slots[batch[i]].owner;
+        k = 0;
+
+        for (j = i; j < n; j++) {
+            s = &sh->slots[batch[j]];
+
+            if (tickets[j] == 0 || s->owner != owner) {
+                continue;
+            }
+
+            msg[k].zone_id = sh->zone_id;
+            msg[k].slot = batch[j];
+            msg[k].ticket = tickets[j];
+
+            if (j != i) {
+                tickets[j] = 0;
+            }
+
+            if (++k == 64) {
+                break;
+            }
+        }
+
+        tickets[i] = 0;
+
+        len = ngx_http_infer_wakeup_addr(&sun, owner);
+
+        do {
+            rc = sendto(fd, msg, k * sizeof(ngx_http_infer_wakeup_msg_t), 0,
+                        (struct sockaddr *) &sun, len);
+        } while (rc == -1 && ngx_errno == NGX_EINTR);
+
+        if (rc != -1) {
+            continue;
+        }
+
+        if (ngx_errno == ECONNREFUSED || ngx_errno == ENOENT) {
+            ngx_log_error(NGX_LOG_WARN, ex->log, 0,
+                          "infer: worker %P that owned %ui requests of model "
+                          "\"%V\" is gone, their slots are freed",
+                          owner, k, &m->name);
+
+            ngx_shmtx_lock(&m->shpool->mutex);
+
+            for (j = 0; j < k; j++) {
+                s = &sh->slots[msg[j].slot];
+
+                if (s->ticket == msg[j].ticket
+                    && s->state == NGX_HTTP_INFER_DONE)
+                {
+                    s->state = NGX_HTTP_INFER_FREE;
+                    s->ticket = 0;
+                    sh->free[sh->nfree++] = msg[j].slot;
+                }
+            }
+
+            ngx_shmtx_unlock(&m->shpool->mutex);
+
+            continue;
+        }
+
+        /* the owner's timer will find the slot done */
+        ngx_log_error(NGX_LOG_ALERT, ex->log, ngx_errno,
+                      "infer: cannot wake worker %P", owner);
+    }
+}
+
+
+/* the owner's side */
+
+
+static socklen_t
+ngx_http_infer_wakeup_addr(struct sockaddr_un *sun, ngx_pid_t pid)
+{
+    u_char  *p;
+
+    ngx_memzero(sun, sizeof(struct sockaddr_un));
+    sun->sun_family = AF_UNIX;
+
+    /* sun_path[0] == '\0': the abstract namespace, no file to clean up */
+    p = ngx_sprintf((u_char *) sun->sun_path + 1, "ngx_infer/%P", pid);
+
+    return offsetof(struct sockaddr_un, sun_path) + (p - (u_char *) sun->sun_path);
+}
+
+
+ngx_int_t
+ngx_http_infer_wakeup_init(ngx_cycle_t *cycle)
+{
+    int                  fd, size;
+    socklen_t            len;
+    ngx_event_t         *rev;
+    ngx_connection_t    *c;
+    struct sockaddr_un   sun;
+
+    fd = socket(AF_UNIX, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
+                      "infer: socket() failed");
+        return NGX_ERROR;
+    }
+
+    size = 4 * 1024 * 1024;
+    (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(int));
+
+    len = ngx_http_infer_wakeup_addr(&sun, ngx_pid);
+
+    if (bind(fd, (struct sockaddr *) &sun, len) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
+                      "infer: bind() of the wake-up socket failed");
+        (void) close(fd);
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, cycle->log);
+    if (c == NULL) {
+        (void) close(fd);
+        return NGX_ERROR;
+    }
+
+    rev = c->read;
+    rev->log = cycle->log;
+    rev->handler = ngx_http_infer_wakeup_handler;
+    c->data = cycle;
+
+    if (ngx_add_event(rev, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_close_connection(c);
+        return NGX_ERROR;
+    }
+
+    ngx_http_infer_wakeup_conn = c;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_infer_wakeup_done(ngx_cycle_t *cycle)
+{
+    if (ngx_http_infer_wakeup_conn) {
+        ngx_close_connection(ngx_http_infer_wakeup_conn);
+        ngx_http_infer_wakeup_conn = NULL;
+    }
+}
+
+
+static void
+ngx_http_infer_wakeup_handler(ngx_event_t *ev)
+{
+    ssize_t                       n, i;
+    ngx_connection_t             *c;
+    ngx_http_infer_model_t       *m;
+    ngx_http_infer_wakeup_msg_t   msg[64];
+
+    c = ev->data;
+
+    /* edge-triggered: drain until EAGAIN */
+
+    for ( ;; ) {
+        n = recv(c->fd, msg, sizeof(msg), 0);
+
+        if (n == -1) {
+            if (ngx_socket_errno == NGX_EINTR) {
+                continue;
+            }
+
+            if (ngx_socket_errno != NGX_EAGAIN) {
+                ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_socket_errno,
+                              "infer: recv() on the wake-up socket failed");
+            }
+
+            break;
+        }
+
+        n /= sizeof(ngx_http_infer_wakeup_msg_t);
+
+        for (i = 0; i < n; i++) {
+            m = ngx_http_infer_find_zone(msg[i].zone_id);
+            if (m != NULL) {
+                ngx_http_infer_complete(m, msg[i].slot, msg[i].ticket);
+            }
+        }
+    }
+}
+
+
+static void
+ngx_http_infer_futex_wait(uint32_t *addr, uint32_t val, int64_t ns)
+{
+    struct timespec  ts, *tp;
+
+    tp = NULL;
+
+    if (ns > 0) {
+        ts.tv_sec = ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        tp = &ts;
+    }
+
+    /* shared between processes: no FUTEX_PRIVATE_FLAG */
+    (void) syscall(SYS_futex, addr, FUTEX_WAIT, val, tp, NULL, 0);
+}
+
+
+static void
+ngx_http_infer_futex_wake(uint32_t *addr, int n)
+{
+    (void) syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}

@@ -288,9 +288,9 @@ static int
 infer_config_input(infer_model_t *m, json_t *in, const char *fname,
     char *err, size_t errlen)
 {
-    size_t          i, n;
-    json_t         *shape, *d;
-    json_int_t      dim;
+    size_t              i, n;
+    json_t             *shape, *d;
+    json_int_t          dim;
     static const char  *keys[] = { "name", "shape", "datatype", NULL };
 
     if (!json_is_object(in)) {
@@ -877,14 +877,17 @@ infer_read_file(const char *path, size_t *len, char *err, size_t errlen)
 static char *
 infer_path(const char *dir, const char *name)
 {
-    char    *p;
-    size_t   n;
+    char        *p;
+    size_t       n;
+    const char  *sep;
 
-    n = strlen(dir) + strlen(name) + 2;
+    n = strlen(dir);
+    sep = (n && dir[n - 1] == '/') ? "" : "/";
+    n += strlen(name) + 2;
 
     p = malloc(n);
     if (p != NULL) {
-        snprintf(p, n, "%s/%s", dir, name);
+        snprintf(p, n, "%s%s%s", dir, sep, name);
     }
 
     return p;

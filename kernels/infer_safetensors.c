@@ -111,7 +111,12 @@ infer_safetensors_parse(infer_safetensors_t *st, const unsigned char *buf,
                               INFER_ST_MAX_HEADER);
     }
 
-    /* NUL bytes and "\u0000" in names are refused by jansson this way */
+    /* jansson skips raw NUL bytes, and refuses "\u0000" in strings */
+    if (memchr(buf + 8, '\0', (size_t) hlen) != NULL) {
+        return infer_st_error(err, errlen, "header is not valid JSON: it "
+                              "holds a NUL byte");
+    }
+
     root = json_loadb((const char *) buf + 8, (size_t) hlen,
                       JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -254,9 +259,9 @@ infer_st_tensor(infer_tensor_t *t, const char *name, json_t *v,
                                INFER_MAX_DIMS);
     }
 
-    /* the product is only taken while it stays within the byte count,
-     * so it never overflows; a zero dimension makes any product fit */
-    max = (uint64_t) (end - begin) / dt->size;
+    /* a product that would pass 2^64 bytes is not taken; a zero
+     * dimension makes any shape empty */
+    max = UINT64_MAX / dt->size;
     nelts = 1;
     big = 0;
     zero = 0;
@@ -273,24 +278,29 @@ infer_st_tensor(infer_tensor_t *t, const char *name, json_t *v,
         if (dim == 0) {
             zero = 1;
 
-        } else if ((uint64_t) dim > max / nelts) {
+        } else if (big || (uint64_t) dim > max / nelts) {
             big = 1;
 
-        } else if (!big) {
+        } else {
             nelts *= (uint64_t) dim;
         }
     }
 
     if (zero) {
         nelts = 0;
+
+    } else if (big) {
+        return infer_st_terror(err, errlen, name, "shape and dtype %s need "
+                               "more than 2^64 bytes", dt->name);
     }
 
-    if ((big && !zero) || nelts * dt->size != (uint64_t) (end - begin)) {
-        return infer_st_terror(err, errlen, name, "data_offsets [%lld, %lld] "
-                               "hold %lld bytes, which is not what the shape "
-                               "and dtype %s need", (long long) begin,
-                               (long long) end, (long long) (end - begin),
-                               dt->name);
+    if (nelts * dt->size != (uint64_t) (end - begin)) {
+        return infer_st_terror(err, errlen, name, "shape and dtype %s need "
+                               "%llu bytes, data_offsets [%lld, %lld] hold "
+                               "%lld", dt->name,
+                               (unsigned long long) (nelts * dt->size),
+                               (long long) begin, (long long) end,
+                               (long long) (end - begin));
     }
 
     t->ndim = (int) json_array_size(shape);

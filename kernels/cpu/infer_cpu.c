@@ -62,6 +62,12 @@ infer_backend_cpu_new(char *err, size_t errlen)
     b->iface = &infer_cpu_iface;
     b->context = ctx;
 
+    /*
+     * One executor, one core: executors are the unit of parallelism, and
+     * OpenBLAS's own threads would fight them, and each other, for cores.
+     */
+    openblas_set_num_threads(1);
+
     return b;
 }
 

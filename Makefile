@@ -14,7 +14,7 @@ PORT        ?= 8080
 BUILD       := build
 NGX_BUILD   := $(BUILD)/nginx
 MODULE      := $(BUILD)/ngx_http_infer_module.so
-FIXTURES    := $(BUILD)/fixtures
+FIXTURES    := t/fixtures
 
 CC          ?= cc
 CFLAGS_OPT  ?= -O2 -g
@@ -35,7 +35,7 @@ PIP_PKGS    := numpy safetensors scikit-learn
 
 all: $(MODULE)
 
-$(NGX_BUILD)/Makefile: config
+$(NGX_BUILD)/objs/Makefile: config
 	rm -rf $(NGX_BUILD)
 	mkdir -p $(BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)
@@ -45,7 +45,7 @@ $(NGX_BUILD)/Makefile: config
 	        --add-dynamic-module=$(CURDIR) >configure.log 2>&1 \
 	    || { tail -30 configure.log; exit 1; }
 
-$(MODULE): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
+$(MODULE): $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
 	cp $(NGX_BUILD)/objs/ngx_http_infer_module.so $@
 
@@ -82,7 +82,7 @@ unit: $(BUILD)/test_kernels $(BUILD)/test_kserve
 fixtures: $(FIXTURES)/manifest.json
 
 $(FIXTURES)/manifest.json: t/lib/gen_models.py
-	$(PYTHON) t/lib/gen_models.py --fixtures $(FIXTURES)
+	$(PYTHON) t/lib/gen_models.py --digits models/digits --fixtures $(FIXTURES)
 
 run: deps $(MODULE)
 	@mkdir -p $(BUILD)/run/logs

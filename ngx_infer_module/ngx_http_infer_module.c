@@ -495,7 +495,15 @@ ngx_http_infer_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_infer_loc_conf_t *prev = parent;
     ngx_http_infer_loc_conf_t *conf = child;
 
+    ngx_http_infer_main_conf_t  *imcf;
+
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 30000);
+
+    imcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_infer_module);
+
+    if (conf->timeout > imcf->max_timeout) {
+        imcf->max_timeout = conf->timeout;
+    }
 
     return NGX_CONF_OK;
 }
@@ -559,7 +567,7 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     m->conf_file = cf->conf_file->file.name.data;
     m->conf_line = cf->conf_file->line;
 
-    if (ngx_conf_full_name(cf->cycle, &m->path, 1) != NGX_OK) {
+    if (ngx_conf_full_name(cf->cycle, &m->path, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -912,7 +920,8 @@ ngx_http_infer_exit_process(ngx_cycle_t *cycle)
     mp = imcf->models.elts;
 
     for (i = 0; i < imcf->models.nelts; i++) {
-        ngx_http_infer_executors_stop(mp[i]);
+        ngx_http_infer_executors_stop(mp[i], !ngx_terminate,
+                                      imcf->max_timeout);
     }
 
     ngx_http_infer_wakeup_done(cycle);

@@ -108,7 +108,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_array_t                 models;      /* ngx_http_infer_model_t */
+    ngx_array_t                 models;      /* ngx_http_infer_model_t * */
+    ngx_msec_t                  max_timeout; /* the longest infer_timeout */
 } ngx_http_infer_main_conf_t;
 
 
@@ -167,7 +168,8 @@ void ngx_http_infer_wakeup_done(ngx_cycle_t *cycle);
 
 ngx_int_t ngx_http_infer_executors_start(ngx_cycle_t *cycle,
     ngx_http_infer_model_t *m, ngx_uint_t worker, ngx_uint_t nworkers);
-void ngx_http_infer_executors_stop(ngx_http_infer_model_t *m);
+void ngx_http_infer_executors_stop(ngx_http_infer_model_t *m,
+    ngx_uint_t drain, ngx_msec_t max_wait);
 
 int64_t ngx_http_infer_now(void);
 

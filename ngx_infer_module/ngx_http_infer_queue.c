@@ -46,6 +46,8 @@ typedef struct {
     ngx_log_t                  *log;
     ngx_uint_t                  index;
     volatile ngx_uint_t         stop;
+    int64_t                     drain_until;
+    ngx_uint_t                  ready;       /* counted in sh->ready */
     ngx_uint_t                  running;
 } ngx_http_infer_executor_t;
 
@@ -377,8 +379,17 @@ ngx_http_infer_executors_start(ngx_cycle_t *cycle, ngx_http_infer_model_t *m,
 }
 
 
+/*
+ * On a graceful exit (reload, quit) an executor goes on while requests of
+ * other workers still wait in its queue and no executor of a live worker
+ * is there to take them: after a reload that changed the model, the old
+ * workers' queue has only the old executors.  It stops when the queue is
+ * empty, another executor is up, or the longest infer_timeout has passed.
+ */
+
 void
-ngx_http_infer_executors_stop(ngx_http_infer_model_t *m)
+ngx_http_infer_executors_stop(ngx_http_infer_model_t *m, ngx_uint_t drain,
+    ngx_msec_t max_wait)
 {
     ngx_uint_t                  i;
     ngx_http_infer_executor_t  *ex;
@@ -394,6 +405,13 @@ ngx_http_infer_executors_stop(ngx_http_infer_model_t *m)
     ngx_shmtx_lock(&m->shpool->mutex);
 
     for (i = 0; i < m->executors.nelts; i++) {
+        if (ex[i].ready) {
+            ex[i].ready = 0;
+            m->sh->ready--;
+        }
+
+        ex[i].drain_until = drain ? ngx_http_infer_now()
+                                    + (int64_t) max_wait * 1000000 : 0;
         ex[i].stop = 1;
     }
 
@@ -472,7 +490,14 @@ ngx_http_infer_executor_cycle(void *data)
                   "max_batch %ui", ex->index, &m->name,
                   be->iface->name(be), m->max_batch);
 
-    __atomic_add_fetch(&m->sh->ready, 1, __ATOMIC_RELEASE);
+    ngx_shmtx_lock(&m->shpool->mutex);
+
+    if (!ex->stop) {
+        m->sh->ready++;
+        ex->ready = 1;
+    }
+
+    ngx_shmtx_unlock(&m->shpool->mutex);
 
     for ( ;; ) {
         n = ngx_http_infer_claim(ex, batch, &rows);
@@ -483,8 +508,6 @@ ngx_http_infer_executor_cycle(void *data)
         ngx_http_infer_run_batch(ex, be, batch, tickets, n, rows, in, out);
         ngx_http_infer_notify(ex, fd, batch, tickets, n);
     }
-
-    __atomic_sub_fetch(&m->sh->ready, 1, __ATOMIC_RELEASE);
 
     be->iface->free(be);
 
@@ -560,10 +583,7 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
             sh->queued--;
         }
 
-        if (ex->stop && n == 0) {
-            ngx_shmtx_unlock(&m->shpool->mutex);
-            return 0;
-        }
+        /* ex->stop changes under the lock only */
 
         if (n && (nrows >= m->max_batch || sh->queued || sh->filling == 0
                   || ex->stop))
@@ -571,14 +591,26 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
             break;
         }
 
+        now = ngx_http_infer_now();
+
         if (n) {
-            now = ngx_http_infer_now();
             if (now >= deadline) {
                 break;
             }
 
+        } else if (ex->stop) {
+            if (sh->ready || sh->nfree == sh->nslots
+                || now >= ex->drain_until)
+            {
+                ngx_shmtx_unlock(&m->shpool->mutex);
+                return 0;
+            }
+
+            /* draining: slots still in use may yet be queued */
+            deadline = now + 10000000;
+
         } else {
-            now = deadline = 0;
+            deadline = now;
         }
 
         sh->sleepers++;

@@ -39,7 +39,7 @@ use Fcntl qw(:flock);
 
 our @EXPORT = qw(
     json_cmp json_close_ok expected_json_check
-    ref_kserve ref_predict
+    ref_kserve ref_cases ref_predict
     ensure_fixtures fixtures_dir fixture_manifest fixture_model
     have_python_deps python_bin
 );
@@ -320,6 +320,20 @@ sub ref_kserve {
     my $doc = $kserve_cache{$key} ||= JSON::PP->new->decode(_run_py(@args));
     my $enc = JSON::PP->new->canonical(1);
     return ($enc->encode($doc->{request}), $enc->encode($doc->{response}), $doc);
+}
+
+# ref_cases(\@spec) -> [{request, response[, labels]}, ...]: many KServe
+# cases from one python run; each spec is {dir, name, rows, seed[, dist,
+# version]}.
+sub ref_cases {
+    my ($spec) = @_;
+    my $tmp = File::Spec->catfile(File::Spec->tmpdir, "ref-cases-$$.json");
+    open my $out, '>', $tmp or croak "cannot write $tmp: $!";
+    print $out JSON::PP->new->encode($spec);
+    close $out;
+    my $res = JSON::PP->new->decode(_run_py('-B', "$LIB/ref.py", 'cases', $tmp));
+    unlink $tmp;
+    return $res;
 }
 
 # ref_predict($model_dir, \@rows) -> [[outputs...], ...] (float64 numpy)

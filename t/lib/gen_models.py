@@ -289,6 +289,9 @@ SPECS = [
     ("torch_names_extra",    [6],       [(5, "relu", True), (2, "none", True)], True, "F32", 115,
      {"names": "net.{i}.{kind}", "extra": True}),
     ("mlp784",               [784],     [(256, "relu", True), (256, "relu", True), (10, "none", True)], True, "F32", 784, {}),
+    # compute-heavy (3.2 GFLOP for a batch of 64): the batching benchmark,
+    # and the tests that need a request to stay in the queue a while
+    ("heavy",                [1024],    [(4096, "relu", True), (4096, "relu", True), (1024, "none", True)], False, "F16", 1024, {}),
 ]
 
 

@@ -173,29 +173,10 @@ def cmd_predict(args):
 
 def cmd_kserve(args):
     model = load_model(args.model_dir)
-    x, labels = gen_rows(model, args.rows, args.seed, args.dist)
-    data = [f32_short(v) for v in x.reshape(-1)]
-    y = forward(model, np.asarray(data, dtype=np.float32))
-    cfg = model["config"]
     name = args.name or os.path.basename(os.path.normpath(args.model_dir))
-    request = {"inputs": [{
-        "name": cfg["input"].get("name", "input"),
-        "shape": [args.rows] + model["input_shape"],
-        "datatype": "FP32",
-        "data": data,
-    }]}
-    response = {"model_name": name}
-    if args.model_version is not None:
-        response["model_version"] = args.model_version
-    response["outputs"] = [{
-        "name": cfg.get("output", {}).get("name", "output"),
-        "shape": [args.rows, model["output_size"]],
-        "datatype": "FP32",
-        "data": [float(v) for v in y.reshape(-1)],
-    }]
-    doc = {"request": request, "response": response}
-    if labels is not None:
-        doc["labels"] = labels
+    doc = kserve_case(model, name, args.rows, args.seed, args.dist,
+                      args.model_version)
+    request, response = doc["request"], doc["response"]
     wrote = False
     if args.request_out:
         with open(args.request_out, "w") as f:
@@ -208,6 +189,54 @@ def cmd_kserve(args):
     if not wrote:
         json.dump(doc, sys.stdout)
         sys.stdout.write("\n")
+
+
+def kserve_case(model, name, rows, seed, dist="normal", version=None):
+    """One KServe request of `rows` random rows and its expected answer."""
+    x, labels = gen_rows(model, rows, seed, dist)
+    data = [f32_short(v) for v in x.reshape(-1)]
+    y = forward(model, np.asarray(data, dtype=np.float32))
+    cfg = model["config"]
+    request = {"inputs": [{
+        "name": cfg["input"].get("name", "input"),
+        "shape": [rows] + model["input_shape"],
+        "datatype": "FP32",
+        "data": data,
+    }]}
+    response = {"model_name": name}
+    if version is not None:
+        response["model_version"] = version
+    response["outputs"] = [{
+        "name": cfg.get("output", {}).get("name", "output"),
+        "shape": [rows, model["output_size"]],
+        "datatype": "FP32",
+        "data": [float(v) for v in y.reshape(-1)],
+    }]
+    doc = {"request": request, "response": response}
+    if labels is not None:
+        doc["labels"] = labels
+    return doc
+
+
+def cmd_cases(args):
+    """Many cases in one run: a JSON list of {dir, name, rows, seed[, dist,
+    version]} on stdin or in a file, a JSON list of {request, response}
+    out, in the same order."""
+    if args.spec_file in (None, "-"):
+        spec = json.load(sys.stdin)
+    else:
+        with open(args.spec_file) as f:
+            spec = json.load(f)
+    models = {}
+    out = []
+    for c in spec:
+        if c["dir"] not in models:
+            models[c["dir"]] = load_model(c["dir"])
+        out.append(kserve_case(models[c["dir"]], c["name"], c["rows"],
+                               c.get("seed", 0), c.get("dist", "normal"),
+                               c.get("version")))
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
 
 
 def main():
@@ -228,6 +257,9 @@ def main():
     k.add_argument("--request-out")
     k.add_argument("--response-out")
     k.set_defaults(func=cmd_kserve)
+    c = sub.add_parser("cases")
+    c.add_argument("spec_file", nargs="?")
+    c.set_defaults(func=cmd_cases)
     args = ap.parse_args()
     args.func(args)
 

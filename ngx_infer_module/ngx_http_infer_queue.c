@@ -130,6 +130,10 @@ ngx_http_infer_init_zone(ngx_shm_zone_t *shm_zone, void *data)
          * model's fingerprint, so the queue and what is in it go on
          */
         m->sh = om->sh;
+
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "infer: model \"%V\" is unchanged, its queue goes on",
+                      &m->name);
         return NGX_OK;
     }
 
@@ -176,6 +180,11 @@ ngx_http_infer_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     m->sh = sh;
     m->shpool->data = sh;
     m->shpool->log_nomem = 0;
+
+    ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                  "infer: model \"%V\" from \"%V\": a queue of %ui "
+                  "requests of up to %ui rows", &m->name, &m->path, m->queue,
+                  m->max_batch);
 
     return NGX_OK;
 }

@@ -893,6 +893,8 @@ ngx_http_infer_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
+        ngx_http_infer_attach(mp[i], 1);
+
         if (ngx_http_infer_executors_start(cycle, mp[i], worker, nworkers)
             != NGX_OK)
         {
@@ -918,6 +920,12 @@ ngx_http_infer_exit_process(ngx_cycle_t *cycle)
     }
 
     mp = imcf->models.elts;
+
+    for (i = 0; i < imcf->models.nelts; i++) {
+        if (mp[i]->pending) {
+            ngx_http_infer_attach(mp[i], -1);
+        }
+    }
 
     for (i = 0; i < imcf->models.nelts; i++) {
         ngx_http_infer_executors_stop(mp[i], !ngx_terminate,

@@ -58,6 +58,7 @@ typedef struct {
     uint32_t                    sleepers;
     uint32_t                    filling;
     uint32_t                    ready;       /* executors up */
+    uint32_t                    attached;    /* workers that use the queue */
 
     uint32_t                    nslots;
     uint32_t                    head;        /* FIFO ring of slot numbers */
@@ -168,6 +169,7 @@ void ngx_http_infer_wakeup_done(ngx_cycle_t *cycle);
 
 ngx_int_t ngx_http_infer_executors_start(ngx_cycle_t *cycle,
     ngx_http_infer_model_t *m, ngx_uint_t worker, ngx_uint_t nworkers);
+void ngx_http_infer_attach(ngx_http_infer_model_t *m, ngx_int_t n);
 void ngx_http_infer_executors_stop(ngx_http_infer_model_t *m,
     ngx_uint_t drain, ngx_msec_t max_wait);
 

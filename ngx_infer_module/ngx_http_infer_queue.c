@@ -26,6 +26,7 @@
 #include <ngx_http.h>
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -49,6 +50,8 @@ typedef struct {
     int64_t                     drain_until;
     ngx_uint_t                  ready;       /* counted in sh->ready */
     ngx_uint_t                  running;
+    sem_t                       started;     /* the backend is loaded, or
+                                                failed to */
 } ngx_http_infer_executor_t;
 
 
@@ -368,6 +371,14 @@ ngx_http_infer_executors_start(ngx_cycle_t *cycle, ngx_http_infer_model_t *m,
         ex->log = cycle->log;
         ex->index = i;
 
+        if (sem_init(&ex->started, 0, 0) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                          "sem_init() failed");
+            m->executors.nelts--;
+            (void) pthread_attr_destroy(&attr);
+            return NGX_ERROR;
+        }
+
         err = pthread_create(&ex->tid, &attr, ngx_http_infer_executor_cycle,
                              ex);
         if (err) {
@@ -384,17 +395,41 @@ ngx_http_infer_executors_start(ngx_cycle_t *cycle, ngx_http_infer_model_t *m,
 
     (void) pthread_attr_destroy(&attr);
 
+    /*
+     * The worker starts serving only once its executors are up, so that a
+     * model that is ready is ready in the worker that answers about it.
+     */
+
+    ex = m->executors.elts;
+
+    for (i = 0; i < m->executors.nelts; i++) {
+        while (sem_wait(&ex[i].started) == -1 && ngx_errno == NGX_EINTR) {
+            /* void */
+        }
+    }
+
     return NGX_OK;
 }
 
 
 /*
- * On a graceful exit (reload, quit) an executor goes on while requests of
- * other workers still wait in its queue and no executor of a live worker
- * is there to take them: after a reload that changed the model, the old
- * workers' queue has only the old executors.  It stops when the queue is
- * empty, another executor is up, or the longest infer_timeout has passed.
+ * On a graceful exit (reload, quit) an executor goes on while other
+ * workers that use its queue are alive and no executor of a live worker is
+ * there to serve them: after a reload that changed the model, the old
+ * workers' queue has only the old executors, and an old worker may still
+ * be reading a request's body.  It stops when another executor is up, no
+ * worker uses the queue any more, or the longest infer_timeout has passed.
  */
+
+void
+ngx_http_infer_attach(ngx_http_infer_model_t *m, ngx_int_t n)
+{
+    ngx_shmtx_lock(&m->shpool->mutex);
+    m->sh->attached += n;
+    ngx_shmtx_unlock(&m->shpool->mutex);
+}
+
+
 
 void
 ngx_http_infer_executors_stop(ngx_http_infer_model_t *m, ngx_uint_t drain,
@@ -476,6 +511,7 @@ ngx_http_infer_executor_cycle(void *data)
         ngx_log_error(NGX_LOG_ALERT, ex->log, ngx_errno,
                       "infer: executor %ui of model \"%V\" cannot start",
                       ex->index, &m->name);
+        (void) sem_post(&ex->started);
         goto failed;
     }
 
@@ -491,6 +527,8 @@ ngx_http_infer_executor_cycle(void *data)
         if (be) {
             be->iface->free(be);
         }
+
+        (void) sem_post(&ex->started);
         goto failed;
     }
 
@@ -507,6 +545,8 @@ ngx_http_infer_executor_cycle(void *data)
     }
 
     ngx_shmtx_unlock(&m->shpool->mutex);
+
+    (void) sem_post(&ex->started);
 
     for ( ;; ) {
         n = ngx_http_infer_claim(ex, batch, &rows);
@@ -608,14 +648,12 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
             }
 
         } else if (ex->stop) {
-            if (sh->ready || sh->nfree == sh->nslots
-                || now >= ex->drain_until)
-            {
+            if (sh->ready || sh->attached == 0 || now >= ex->drain_until) {
                 ngx_shmtx_unlock(&m->shpool->mutex);
                 return 0;
             }
 
-            /* draining: slots still in use may yet be queued */
+            /* draining: attached workers may yet queue requests */
             deadline = now + 10000000;
 
         } else {

@@ -406,7 +406,9 @@ ngx_http_infer_body(ngx_http_request_t *r, size_t *len)
 
     if (cl->next == NULL && !cl->buf->in_file) {
         *len = cl->buf->last - cl->buf->pos;
-        return cl->buf->pos;
+
+        /* an empty body is an empty buffer with no memory behind it */
+        return *len ? cl->buf->pos : (u_char *) "";
     }
 
     size = 0;

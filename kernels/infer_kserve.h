@@ -54,6 +54,16 @@ typedef struct {
     float                   *dst;          /* FP32 values go here */
     size_t                   cap;          /* room in dst, in values */
 
+    /*
+     * Optional: checks the shape against what the model takes, returns 0
+     * or -1 with a message in err.  It is called once the input's object
+     * is read, before the data are counted against the shape, and when
+     * the data overflow cap, so that a wrong shape is reported as such.
+     */
+    int                    (*check_shape)(void *data, const int64_t *shape,
+                                          int ndim, char *err, size_t len);
+    void                    *check_data;
+
     /* results */
     int                      found;
     infer_ks_datatype_e      datatype;

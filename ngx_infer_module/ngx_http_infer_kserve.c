@@ -18,8 +18,8 @@
 
 static void ngx_http_infer_body_handler(ngx_http_request_t *r);
 static u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
-static ngx_int_t ngx_http_infer_check_shape(ngx_http_request_t *r,
-    ngx_http_infer_model_t *m, infer_ks_input_t *in);
+static int ngx_http_infer_check_shape(void *data, const int64_t *shape,
+    int ndim, char *err, size_t len);
 static ngx_int_t ngx_http_infer_server_metadata(ngx_http_request_t *r);
 static ngx_int_t ngx_http_infer_model_metadata(ngx_http_request_t *r,
     ngx_http_infer_model_t *m);
@@ -178,17 +178,13 @@ ngx_http_infer_model_infer(ngx_http_request_t *r, ngx_http_infer_model_t *m)
     ngx_http_infer_ctx_t      *ctx;
     ngx_http_core_loc_conf_t  *clcf;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    /*
+     * A Content-Length over client_max_body_size never gets here: nginx
+     * answers it when it finds the location, and the error filter makes
+     * that answer JSON.  A chunked body over it is caught while reading.
+     */
 
-    if (clcf->client_max_body_size
-        && r->headers_in.content_length_n > clcf->client_max_body_size)
-    {
-        return ngx_http_infer_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         "request body of %O bytes is "
-                                         "larger than client_max_body_size "
-                                         "%O", r->headers_in.content_length_n,
-                                         clcf->client_max_body_size);
-    }
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_infer_ctx_t));
     if (ctx == NULL) {
@@ -273,6 +269,8 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
     in.name = m->model->input_name;
     in.dst = ngx_http_infer_slot_input(m, ctx->slot);
     in.cap = m->max_batch * m->model->input_size;
+    in.check_shape = ngx_http_infer_check_shape;
+    in.check_data = m;
 
     ngx_memzero(&req, offsetof(infer_ks_request_t, err));
     req.inputs = &in;
@@ -282,11 +280,6 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
     if (infer_ks_decode_request(&req, (char *) body, len) != 0) {
         rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST, "%s",
                                        req.err);
-        goto failed;
-    }
-
-    rc = ngx_http_infer_check_shape(r, m, &in);
-    if (rc != NGX_OK) {
         goto failed;
     }
 
@@ -330,55 +323,72 @@ failed:
 }
 
 
-static ngx_int_t
-ngx_http_infer_check_shape(ngx_http_request_t *r, ngx_http_infer_model_t *m,
-    infer_ks_input_t *in)
-{
-    u_char  *p;
-    u_char   got[256], want[256];
-    int      i;
+/*
+ * The input's shape against the model's, called by the decoder: 0, or -1
+ * with the message for the client in err.
+ */
 
-    if (in->ndim == m->model->input_ndim + 1) {
-        for (i = 0; i < m->model->input_ndim; i++) {
-            if (in->shape[i + 1] != m->model->input_shape[i]) {
+static int
+ngx_http_infer_check_shape(void *data, const int64_t *shape, int ndim,
+    char *err, size_t len)
+{
+    ngx_http_infer_model_t *m = data;
+
+    u_char         *p, *last;
+    int             i;
+    infer_model_t  *model;
+
+    model = m->model;
+    last = (u_char *) err + len - 1;
+
+    if (ndim == model->input_ndim + 1) {
+        for (i = 0; i < model->input_ndim; i++) {
+            if (shape[i + 1] != model->input_shape[i]) {
                 break;
             }
         }
 
-        if (i == m->model->input_ndim) {
+        if (i == model->input_ndim) {
             goto rows;
         }
     }
 
-    p = ngx_http_infer_write_shape(got, -2, in->ndim, in->shape);
-    *p = '\0';
-    p = ngx_http_infer_write_shape(want, -1, m->model->input_ndim,
-                                   m->model->input_shape);
+    p = ngx_slprintf((u_char *) err, last, "inputs[0].shape [");
+
+    for (i = 0; i < ndim; i++) {
+        p = ngx_slprintf(p, last, i ? ", %L" : "%L", shape[i]);
+    }
+
+    p = ngx_slprintf(p, last, "] does not match model \"%V\", which takes "
+                     "[-1", &m->name);
+
+    for (i = 0; i < model->input_ndim; i++) {
+        p = ngx_slprintf(p, last, ", %L", model->input_shape[i]);
+    }
+
+    p = ngx_slprintf(p, last, "] (-1: any number of rows)");
     *p = '\0';
 
-    return ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                     "inputs[0].shape %s does not match "
-                                     "model \"%V\", which takes %s "
-                                     "(-1: any number of rows)",
-                                     got, &m->name, want);
+    return -1;
 
 rows:
 
-    if (in->shape[0] == 0) {
-        return ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "inputs[0].shape: a batch of 0 rows "
-                                         "has nothing to infer");
+    if (shape[0] == 0) {
+        p = ngx_slprintf((u_char *) err, last, "inputs[0].shape: a batch of "
+                         "0 rows has nothing to infer");
+        *p = '\0';
+        return -1;
     }
 
-    if (in->shape[0] > (int64_t) m->max_batch) {
-        return ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "inputs[0].shape: %L rows exceed "
-                                         "max_batch %ui of model \"%V\"",
-                                         in->shape[0], m->max_batch,
-                                         &m->name);
+    if (shape[0] > (int64_t) m->max_batch) {
+        p = ngx_slprintf((u_char *) err, last, "inputs[0].shape: %L rows "
+                         "exceed max_batch %ui of model \"%V\"", shape[0],
+                         m->max_batch, &m->name);
+        *p = '\0';
+        return -1;
     }
 
-    return NGX_OK;
+    return 0;
 }
 
 

@@ -29,7 +29,12 @@ static ngx_int_t ngx_http_infer_batch_size_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_infer_time_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
+static ngx_int_t ngx_http_infer_error_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_infer_error_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
 static ngx_int_t ngx_http_infer_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_infer_filter_init(ngx_conf_t *cf);
 static void *ngx_http_infer_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_infer_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_infer_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -80,7 +85,7 @@ static ngx_command_t  ngx_http_infer_commands[] = {
 
 static ngx_http_module_t  ngx_http_infer_module_ctx = {
     ngx_http_infer_add_variables,          /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_infer_filter_init,            /* postconfiguration */
 
     ngx_http_infer_create_main_conf,       /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -131,6 +136,9 @@ static ngx_http_variable_t  ngx_http_infer_vars[] = {
 
 /* the models of the running configuration, for the wake-up handler */
 static ngx_http_infer_main_conf_t  *ngx_http_infer_running;
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_int_t
@@ -363,6 +371,149 @@ ngx_http_infer_cleanup(void *data)
 }
 
 
+/*
+ * Errors that nginx itself answers in an inference location (a body over
+ * client_max_body_size caught before the handler runs, a client that is
+ * too slow, limit_req, ...) are JSON too, like every answer of the API.
+ */
+
+static ngx_int_t
+ngx_http_infer_error_header_filter(ngx_http_request_t *r)
+{
+    u_char                     *p;
+    ngx_buf_t                  *b;
+    ngx_http_infer_ctx_t       *ctx;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_infer_loc_conf_t  *ilcf;
+    u_char                      msg[128];
+
+    if (r != r->main || r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
+
+    if (ilcf->model == NULL && ilcf->api == NGX_HTTP_INFER_API_NONE) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* ours are JSON already */
+    if (r->headers_out.content_type.len == sizeof("application/json") - 1
+        && ngx_strncmp(r->headers_out.content_type.data, "application/json",
+                       sizeof("application/json") - 1)
+           == 0)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    switch (r->headers_out.status) {
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+        p = ngx_snprintf(msg, sizeof(msg), "request body is larger than "
+                         "client_max_body_size %O",
+                         clcf->client_max_body_size);
+        break;
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        p = ngx_cpymem(msg, "the client did not send the request in time",
+                       sizeof("the client did not send the request in time")
+                       - 1);
+        break;
+
+    case NGX_HTTP_LENGTH_REQUIRED:
+        p = ngx_cpymem(msg, "Content-Length is required",
+                       sizeof("Content-Length is required") - 1);
+        break;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        p = ngx_cpymem(msg, "service unavailable, retry later",
+                       sizeof("service unavailable, retry later") - 1);
+        break;
+
+    case NGX_HTTP_BAD_REQUEST:
+        p = ngx_cpymem(msg, "bad request", sizeof("bad request") - 1);
+        break;
+
+    default:
+        p = ngx_snprintf(msg, sizeof(msg), "HTTP error %ui",
+                         r->headers_out.status);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_infer_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_infer_module);
+    }
+
+    b = ngx_create_temp_buf(r->pool, sizeof("{\"error\":}") + 6 * (p - msg)
+                                     + 2);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, "{\"error\":", sizeof("{\"error\":") - 1);
+    b->last += infer_ks_write_string((char *) b->last, (char *) msg,
+                                     p - msg);
+    *b->last++ = '}';
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    ctx->error_body = b;
+
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.charset.len = 0;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_infer_error_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t            out, *cl;
+    ngx_http_infer_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
+
+    if (ctx == NULL || ctx->error_body == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* nginx's HTML page goes nowhere; the JSON body goes once */
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (ctx->error_sent) {
+        return NGX_OK;
+    }
+
+    ctx->error_sent = 1;
+
+    out.buf = ctx->error_body;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
 static ngx_int_t
 ngx_http_infer_batch_size_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
@@ -440,6 +591,19 @@ ngx_http_infer_add_variables(ngx_conf_t *cf)
         var->get_handler = v->get_handler;
         var->data = v->data;
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_infer_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_infer_error_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_infer_error_body_filter;
 
     return NGX_OK;
 }

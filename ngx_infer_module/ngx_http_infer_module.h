@@ -144,8 +144,11 @@ struct ngx_http_infer_ctx_s {
     ngx_msec_t                  queue_time_us;
     ngx_msec_t                  compute_time_us;
 
+    ngx_buf_t                  *error_body;  /* JSON for nginx's own error */
+
     unsigned                    parked:1;
     unsigned                    done:1;
+    unsigned                    error_sent:1;
 };
 
 

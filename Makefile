@@ -98,7 +98,7 @@ run: deps $(MODULE)
 
 test: deps $(MODULE) unit fixtures
 	TEST_NGINX_BINARY=$(NGINX) \
-	TEST_NGINX_MODULE=$(CURDIR)/$(MODULE) \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) \
 	TEST_NGINX_REPO=$(CURDIR) \
 	TEST_NGINX_FIXTURES=$(CURDIR)/$(FIXTURES) \
 	    prove -I t/lib -r t/

@@ -1,0 +1,120 @@
+# Every file in conf-examples/ is a complete nginx.conf a user can start
+# from: each passes nginx -t as it is (prefix: the repository), then runs
+# (its ports, pid and log paths moved into the test prefix) and serves
+# what its comments promise.
+
+use strict;
+use warnings;
+use Test::More;
+use JSON::PP;
+use InferTest;
+use InferCheck;
+
+ensure_fixtures();
+
+my $repo = $ENV{TEST_NGINX_REPO} || Cwd::getcwd();
+my $module = $ENV{TEST_NGINX_LOAD_MODULES} || "$repo/build/ngx_http_infer_module.so";
+my $root = InferTest::server_root();
+my $port = nginx_port();
+
+my @files = sort glob("$repo/conf-examples/*.conf");
+cmp_ok(scalar @files, '>=', 2, 'conf-examples/ holds the examples');
+
+my %checked;
+
+sub slurp { local (@ARGV, $/) = @_; <> }
+
+# the example as it is, with the repository as nginx's prefix
+for my $f (@files) {
+    my $name = $f =~ s{.*/}{}r;
+    my $out = `/usr/sbin/nginx -t -p $repo/ -c $f -g 'error_log stderr;' 2>&1`;
+    my $st = $?;
+    # nginx -t still wants to write the pid path's directory
+    is($st, 0, "$name: nginx -t") or diag($out);
+}
+
+# the example run for real, moved into the test prefix
+sub start_example {
+    my ($f) = @_;
+    my $conf = slurp($f);
+    $conf =~ s{load_module\s+\S+;}{load_module $module;};
+    $conf =~ s{^(\s*pid\s+)\S+;}{${1}logs/nginx.pid;}m;
+    $conf =~ s{^(\s*error_log\s+)\S+}{${1}logs/error.log}m;
+    $conf =~ s{build/run/}{$root/logs/}g;
+    $conf =~ s{(\s)models/}{$1$repo/models/}g;
+    $conf =~ s{listen\s+\d+;}{listen 127.0.0.1:$port;}g;
+    return start_nginx(conf => $conf);
+}
+
+my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
+                             dist => 'digits', name => 'digits',
+                             version => '1');
+
+# --- quickstart.conf -----------------------------------------------------------
+
+{
+    ok(start_example("$repo/conf-examples/quickstart.conf"),
+       'quickstart.conf starts') or diag($InferTest::LastError);
+    my ($st, undef, $b) = http_request('GET', '/v2/health/ready');
+    is($st, 200, 'quickstart: ready');
+    ($st, undef, $b) = http_request('POST', '/v2/models/digits/infer', $req);
+    is($st, 200, 'quickstart: infer');
+    is(json_cmp(decode_json($b), decode_json($exp)), undef,
+       'quickstart: the answer equals the reference');
+
+    my $example = slurp("$repo/models/digits/example-request.json");
+    ($st, undef, $b) = http_request('POST', '/v2/models/digits/infer',
+                                    $example);
+    is($st, 200, 'quickstart: the README\'s example request');
+    $checked{'quickstart.conf'} = 1;
+    stop_nginx();
+}
+
+# --- ab-routing.conf -----------------------------------------------------------
+
+{
+    ok(start_example("$repo/conf-examples/ab-routing.conf"),
+       'ab-routing.conf starts') or diag($InferTest::LastError);
+
+    my %seen;
+    for my $v (qw(v1 v2)) {
+        my ($st, undef, $b) = http_request('POST', '/score', $req,
+                                           { 'X-Model-Version' => $v });
+        is($st, 200, "ab-routing: X-Model-Version: $v answers");
+        my $doc = decode_json($b);
+        $seen{$v} = $doc->{model_name};
+        is(json_cmp($doc, { %{ decode_json($exp) },
+                            model_name => $doc->{model_name} }), undef,
+           "ab-routing: $v equals the reference");
+    }
+    is($seen{v1}, 'digits', 'ab-routing: v1 is digits');
+    is($seen{v2}, 'digits_v2', 'ab-routing: v2 is digits_v2');
+
+    # without the header, split_clients decides: both versions get traffic
+    my %split;
+    for my $i (1 .. 60) {
+        my ($st, undef, $b) = http_request('POST', '/score', $req,
+                                           { 'User-Agent' => "client-$i" });
+        $split{ decode_json($b)->{model_name} }++ if $st == 200;
+    }
+    is(($split{digits} // 0) + ($split{digits_v2} // 0), 60,
+       'ab-routing: 60 answers split between the versions');
+    ok($split{digits} && $split{digits_v2},
+       "ab-routing: both versions served (digits $split{digits}, "
+       . "digits_v2 " . ($split{digits_v2} // 0) . ')');
+
+    my @log = grep { /model=/ } slurp_lines("$root/logs/ab-access.log");
+    like($log[0], qr{"POST /score HTTP/1\.1" 200 model=digits batch=\d+ queue=\d+\.\d{3} compute=\d+\.\d{3}},
+         'ab-routing: the access log names model and batch') or diag("log: @log[0 .. 1]");
+    $checked{'ab-routing.conf'} = 1;
+    stop_nginx();
+}
+
+sub slurp_lines { open my $f, '<', $_[0] or return (); <$f> }
+
+for my $f (@files) {
+    my $name = $f =~ s{.*/}{}r;
+    ok($checked{$name}, "$name is exercised by this test");
+}
+
+done_testing();

@@ -13,7 +13,17 @@
 #include "ngx_http_infer_module.h"
 
 
-#define NGX_HTTP_INFER_READ     (NGX_HTTP_GET|NGX_HTTP_HEAD)
+#define NGX_HTTP_INFER_EP_SERVER         0
+#define NGX_HTTP_INFER_EP_LIVE           1
+#define NGX_HTTP_INFER_EP_READY          2
+#define NGX_HTTP_INFER_EP_MODEL          3
+#define NGX_HTTP_INFER_EP_MODEL_READY    4
+
+
+/* the rest of the path, p to end, is exactly s */
+#define ngx_http_infer_is(p, end, s)                                         \
+    ((size_t) ((end) - (p)) == sizeof(s) - 1                                 \
+     && ngx_strncmp(p, s, sizeof(s) - 1) == 0)
 
 
 static void ngx_http_infer_body_handler(ngx_http_request_t *r);
@@ -25,8 +35,6 @@ static ngx_int_t ngx_http_infer_model_metadata(ngx_http_request_t *r,
     ngx_http_infer_model_t *m);
 static ngx_int_t ngx_http_infer_ready(ngx_http_request_t *r,
     ngx_http_infer_model_t *m);
-static ngx_int_t ngx_http_infer_method(ngx_http_request_t *r,
-    ngx_uint_t allowed);
 static ngx_uint_t ngx_http_infer_model_ready(ngx_http_infer_model_t *m);
 static u_char *ngx_http_infer_write_shape(u_char *p, int64_t rows,
     int ndim, int64_t *shape);
@@ -37,6 +45,7 @@ ngx_http_infer_kserve_handler(ngx_http_request_t *r)
 {
     u_char                  *p, *q, *end;
     ngx_str_t                name, version;
+    ngx_uint_t               ep;
     ngx_http_infer_model_t  *m;
 
     /* the API's paths start at "/v2", wherever the location puts it */
@@ -57,101 +66,95 @@ ngx_http_infer_kserve_handler(ngx_http_request_t *r)
     }
 
     p += 3;
+    m = NULL;
 
-    if (p == end || (p + 1 == end && *p == '/')) {
-        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
-            return ngx_http_infer_not_allowed(r, 0);
+    if (p == end || ngx_http_infer_is(p, end, "/")) {
+        ep = NGX_HTTP_INFER_EP_SERVER;
+
+    } else if (ngx_http_infer_is(p, end, "/health/live")) {
+        ep = NGX_HTTP_INFER_EP_LIVE;
+
+    } else if (ngx_http_infer_is(p, end, "/health/ready")) {
+        ep = NGX_HTTP_INFER_EP_READY;
+
+    } else {
+        if ((size_t) (end - p) <= sizeof("/models/") - 1
+            || ngx_strncmp(p, "/models/", sizeof("/models/") - 1) != 0)
+        {
+            goto not_found;
         }
 
-        return ngx_http_infer_server_metadata(r);
-    }
-
-    if ((size_t) (end - p) == sizeof("/health/live") - 1
-        && ngx_strncmp(p, "/health/live", sizeof("/health/live") - 1) == 0)
-    {
-        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
-            return ngx_http_infer_not_allowed(r, 0);
-        }
-
-        return ngx_http_infer_ready(r, NULL);
-    }
-
-    if ((size_t) (end - p) == sizeof("/health/ready") - 1
-        && ngx_strncmp(p, "/health/ready", sizeof("/health/ready") - 1) == 0)
-    {
-        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
-            return ngx_http_infer_not_allowed(r, 0);
-        }
-
-        return ngx_http_infer_ready(r, (ngx_http_infer_model_t *) -1);
-    }
-
-    if ((size_t) (end - p) <= sizeof("/models/") - 1
-        || ngx_strncmp(p, "/models/", sizeof("/models/") - 1) != 0)
-    {
-        goto not_found;
-    }
-
-    p += sizeof("/models/") - 1;
-
-    for (q = p; q < end && *q != '/'; q++) { /* void */ }
-
-    name.data = p;
-    name.len = q - p;
-
-    m = ngx_http_infer_model_by_name(r, &name);
-    if (m == NULL) {
-        return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
-                                         "unknown model \"%V\"", &name);
-    }
-
-    p = q;
-
-    if ((size_t) (end - p) > sizeof("/versions/") - 1
-        && ngx_strncmp(p, "/versions/", sizeof("/versions/") - 1) == 0)
-    {
-        p += sizeof("/versions/") - 1;
+        p += sizeof("/models/") - 1;
 
         for (q = p; q < end && *q != '/'; q++) { /* void */ }
 
-        version.data = p;
-        version.len = q - p;
-
-        if (version.len != 1 || version.data[0] != '1') {
-            return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
-                                             "model \"%V\" has no version "
-                                             "\"%V\"", &name, &version);
-        }
-
+        name.data = p;
+        name.len = q - p;
         p = q;
-    }
 
-    if (p == end) {
-        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
-            return ngx_http_infer_not_allowed(r, 0);
+        m = ngx_http_infer_model_by_name(r, &name);
+        if (m == NULL) {
+            return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
+                                             "unknown model \"%V\"", &name);
         }
 
+        if ((size_t) (end - p) > sizeof("/versions/") - 1
+            && ngx_strncmp(p, "/versions/", sizeof("/versions/") - 1) == 0)
+        {
+            p += sizeof("/versions/") - 1;
+
+            for (q = p; q < end && *q != '/'; q++) { /* void */ }
+
+            version.data = p;
+            version.len = q - p;
+            p = q;
+
+            if (version.len != 1 || version.data[0] != '1') {
+                return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
+                                                 "model \"%V\" has no "
+                                                 "version \"%V\"", &name,
+                                                 &version);
+            }
+        }
+
+        if (p == end) {
+            ep = NGX_HTTP_INFER_EP_MODEL;
+
+        } else if (ngx_http_infer_is(p, end, "/ready")) {
+            ep = NGX_HTTP_INFER_EP_MODEL_READY;
+
+        } else if (ngx_http_infer_is(p, end, "/infer")) {
+            if (r->method != NGX_HTTP_POST) {
+                return ngx_http_infer_not_allowed(r, 1);
+            }
+
+            return ngx_http_infer_model_infer(r, m);
+
+        } else {
+            goto not_found;
+        }
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_infer_not_allowed(r, 0);
+    }
+
+    switch (ep) {
+
+    case NGX_HTTP_INFER_EP_SERVER:
+        return ngx_http_infer_server_metadata(r);
+
+    case NGX_HTTP_INFER_EP_LIVE:
+        return ngx_http_infer_ready(r, NULL);
+
+    case NGX_HTTP_INFER_EP_READY:
+        return ngx_http_infer_ready(r, (ngx_http_infer_model_t *) -1);
+
+    case NGX_HTTP_INFER_EP_MODEL:
         return ngx_http_infer_model_metadata(r, m);
-    }
 
-    if ((size_t) (end - p) == sizeof("/ready") - 1
-        && ngx_strncmp(p, "/ready", sizeof("/ready") - 1) == 0)
-    {
-        if (ngx_http_infer_method(r, NGX_HTTP_INFER_READ) != NGX_OK) {
-            return ngx_http_infer_not_allowed(r, 0);
-        }
-
+    default: /* NGX_HTTP_INFER_EP_MODEL_READY */
         return ngx_http_infer_ready(r, m);
-    }
-
-    if ((size_t) (end - p) == sizeof("/infer") - 1
-        && ngx_strncmp(p, "/infer", sizeof("/infer") - 1) == 0)
-    {
-        if (r->method != NGX_HTTP_POST) {
-            return ngx_http_infer_not_allowed(r, 1);
-        }
-
-        return ngx_http_infer_model_infer(r, m);
     }
 
 not_found:
@@ -159,13 +162,6 @@ not_found:
     return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
                                      "no KServe v2 endpoint at \"%V\"",
                                      &r->uri);
-}
-
-
-static ngx_int_t
-ngx_http_infer_method(ngx_http_request_t *r, ngx_uint_t allowed)
-{
-    return (r->method & allowed) ? NGX_OK : NGX_DECLINED;
 }
 
 

@@ -134,6 +134,27 @@ static ngx_http_variable_t  ngx_http_infer_vars[] = {
 };
 
 
+/* the numeric options of infer_model */
+
+typedef struct {
+    ngx_str_t                   name;
+    size_t                      offset;
+    ngx_int_t                   min;
+    ngx_int_t                   max;
+} ngx_http_infer_option_t;
+
+
+static ngx_http_infer_option_t  ngx_http_infer_options[] = {
+    { ngx_string("max_batch="),
+      offsetof(ngx_http_infer_model_t, max_batch), 1, 65536 },
+    { ngx_string("queue="),
+      offsetof(ngx_http_infer_model_t, queue), 1, 1048576 },
+    { ngx_string("instances="),
+      offsetof(ngx_http_infer_model_t, instances), 1, 256 },
+    { ngx_null_string, 0, 0, 0 }
+};
+
+
 /* the models of the running configuration, for the wake-up handler */
 static ngx_http_infer_main_conf_t  *ngx_http_infer_running;
 
@@ -694,6 +715,7 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_msec_t                  ms;
     ngx_pool_cleanup_t         *cln;
     ngx_http_infer_model_t     *m, **mp;
+    ngx_http_infer_option_t    *opt;
 
     value = cf->args->elts;
 
@@ -758,16 +780,6 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        if (ngx_strncmp(value[i].data, "max_batch=", 10) == 0) {
-            n = ngx_atoi(value[i].data + 10, value[i].len - 10);
-            if (n < 1 || n > 65536) {
-                goto invalid;
-            }
-
-            m->max_batch = n;
-            continue;
-        }
-
         if (ngx_strncmp(value[i].data, "batch_timeout=", 14) == 0) {
             s.data = value[i].data + 14;
             s.len = value[i].len - 14;
@@ -781,23 +793,23 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
-            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
-            if (n < 1 || n > 1048576) {
-                goto invalid;
+        for (opt = ngx_http_infer_options; opt->name.len; opt++) {
+            if (value[i].len > opt->name.len
+                && ngx_strncmp(value[i].data, opt->name.data, opt->name.len)
+                   == 0)
+            {
+                break;
             }
-
-            m->queue = n;
-            continue;
         }
 
-        if (ngx_strncmp(value[i].data, "instances=", 10) == 0) {
-            n = ngx_atoi(value[i].data + 10, value[i].len - 10);
-            if (n < 1 || n > 256) {
+        if (opt->name.len) {
+            n = ngx_atoi(value[i].data + opt->name.len,
+                         value[i].len - opt->name.len);
+            if (n < opt->min || n > opt->max) {
                 goto invalid;
             }
 
-            m->instances = n;
+            *(ngx_uint_t *) ((u_char *) m + opt->offset) = n;
             continue;
         }
 

@@ -24,9 +24,7 @@ static void ngx_http_infer_timeout_handler(ngx_event_t *ev);
 static void ngx_http_infer_cleanup(void *data);
 static void ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx);
 
-static ngx_int_t ngx_http_infer_batch_size_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_infer_time_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_infer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 static ngx_int_t ngx_http_infer_error_header_filter(ngx_http_request_t *r);
@@ -116,17 +114,15 @@ ngx_module_t  ngx_http_infer_module = {
 
 static ngx_http_variable_t  ngx_http_infer_vars[] = {
 
-    { ngx_string("infer_batch_size"), NULL,
-      ngx_http_infer_batch_size_variable, 0,
+    { ngx_string("infer_batch_size"), NULL, ngx_http_infer_variable,
+      offsetof(ngx_http_infer_ctx_t, batch_rows),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("infer_queue_time"), NULL,
-      ngx_http_infer_time_variable,
+    { ngx_string("infer_queue_time"), NULL, ngx_http_infer_variable,
       offsetof(ngx_http_infer_ctx_t, queue_time_us),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("infer_compute_time"), NULL,
-      ngx_http_infer_time_variable,
+    { ngx_string("infer_compute_time"), NULL, ngx_http_infer_variable,
       offsetof(ngx_http_infer_ctx_t, compute_time_us),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
@@ -535,11 +531,17 @@ ngx_http_infer_error_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 }
 
 
+/*
+ * $infer_batch_size, a count; $infer_queue_time and $infer_compute_time,
+ * milliseconds with microseconds, like $request_time
+ */
+
 static ngx_int_t
-ngx_http_infer_batch_size_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
+ngx_http_infer_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
 {
     u_char                *p;
+    ngx_uint_t             n;
     ngx_http_infer_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
@@ -549,46 +551,20 @@ ngx_http_infer_batch_size_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    v->len = ngx_sprintf(p, "%ui", ctx->batch_rows) - p;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = p;
-
-    return NGX_OK;
-}
-
-
-/* milliseconds with microseconds, like $request_time */
-
-static ngx_int_t
-ngx_http_infer_time_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    u_char                *p;
-    ngx_msec_t             us;
-    ngx_http_infer_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
-
-    if (ctx == NULL || ctx->batch_rows == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    us = *(ngx_msec_t *) ((u_char *) ctx + data);
+    n = *(ngx_uint_t *) ((u_char *) ctx + data);
 
     p = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 4);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%M.%03M", us / 1000, us % 1000) - p;
+    if (data == offsetof(ngx_http_infer_ctx_t, batch_rows)) {
+        v->len = ngx_sprintf(p, "%ui", n) - p;
+
+    } else {
+        v->len = ngx_sprintf(p, "%ui.%03ui", n / 1000, n % 1000) - p;
+    }
+
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

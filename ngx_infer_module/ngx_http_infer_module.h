@@ -141,8 +141,8 @@ struct ngx_http_infer_ctx_s {
 
     ngx_msec_t                  start;
     ngx_uint_t                  batch_rows;
-    ngx_msec_t                  queue_time_us;
-    ngx_msec_t                  compute_time_us;
+    ngx_uint_t                  queue_time_us;
+    ngx_uint_t                  compute_time_us;
 
     ngx_buf_t                  *error_body;  /* JSON for nginx's own error */
 

@@ -740,6 +740,68 @@ test_messages(void)
 }
 
 
+/* the caller's shape check: rows of 3 values */
+
+static int  test_checks;
+
+static int
+check_rows_of_3(void *data, const int64_t *shape, int ndim, char *err,
+    size_t len)
+{
+    test_checks++;
+
+    if (ndim == 2 && shape[1] == 3) {
+        return 0;
+    }
+
+    snprintf(err, len, "%s: shape must be [n, 3]", (const char *) data);
+
+    return -1;
+}
+
+
+static void
+test_check_shape(void)
+{
+    model(6, "input", NULL);
+    test_inputs[0].check_shape = check_rows_of_3;
+    test_inputs[0].check_data = "input";
+
+    test_checks = 0;
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],"
+              "\"datatype\":\"FP32\",\"data\":[1,2,3,4,5,6]}]}") == 0
+       && test_checks == 1,
+       "check_shape: called once, and a good shape passes");
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[3,2],"
+              "\"datatype\":\"FP32\",\"data\":[1,2,3,4,5,6]}]}") == -1
+       && strcmp(test_req.err, "input: shape must be [n, 3]") == 0,
+       "check_shape: its message for a shape the model does not take");
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],"
+              "\"datatype\":\"FP32\",\"data\":[1,2,3]}]}") == -1
+       && strcmp(test_req.err, "input: shape must be [n, 3]") == 0,
+       "check_shape: before the data are counted against the shape");
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,7],"
+              "\"datatype\":\"FP32\",\"data\":[1,2,3,4,5,6,7]}]}") == -1
+       && strcmp(test_req.err, "input: shape must be [n, 3]") == 0,
+       "check_shape: when the data overflow cap");
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[3,3],"
+              "\"datatype\":\"FP32\",\"data\":[1,2,3,4,5,6,7]}]}") == -1
+       && strcmp(test_req.err, "inputs[0].data: more than 6 values, the most "
+                 "this input takes") == 0,
+       "check_shape: a good shape, too large for cap");
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[3,2],"
+              "\"datatype\":\"FP32\",\"data\":[1,2,3,4,5,6]}],\"x\":[}")
+       == -1
+       && strncmp(test_req.err, "malformed JSON", 14) == 0,
+       "check_shape: malformed JSON further on still wins");
+}
+
+
 /*
  * Numbers: the decoder against (float) strtod() of the same text, in
  * bodies of 256 numbers.
@@ -1403,6 +1465,7 @@ main(void)
 
     test_valid();
     test_messages();
+    test_check_shape();
     test_numbers();
     test_integers();
     test_prefixes();

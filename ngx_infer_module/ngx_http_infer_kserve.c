@@ -10,6 +10,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <math.h>
+
 #include "ngx_http_infer_module.h"
 
 
@@ -28,6 +30,15 @@
 
 static void ngx_http_infer_body_handler(ngx_http_request_t *r);
 static u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
+static ngx_int_t ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx,
+    u_char *body, size_t len, char *err);
+static ngx_uint_t ngx_http_infer_is_raw(ngx_http_request_t *r);
+static ngx_int_t ngx_http_infer_decode_raw(ngx_http_infer_ctx_t *ctx,
+    u_char *body, size_t len, char *err);
+static ngx_int_t ngx_http_infer_send_raw(ngx_http_request_t *r,
+    ngx_http_infer_ctx_t *ctx);
+static ngx_int_t ngx_http_infer_send_buf(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, ngx_buf_t *b);
 static int ngx_http_infer_check_shape(void *data, const int64_t *shape,
     int ndim, char *err, size_t len);
 static ngx_int_t ngx_http_infer_server_metadata(ngx_http_request_t *r);
@@ -224,11 +235,9 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
     u_char                  *body;
     size_t                   len;
     ngx_int_t                rc;
-    ngx_uint_t               i;
-    infer_ks_input_t         in;
-    infer_ks_request_t       req;
     ngx_http_infer_ctx_t    *ctx;
     ngx_http_infer_model_t  *m;
+    char                     err[INFER_KSERVE_ERRLEN];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
     m = ctx->model;
@@ -259,48 +268,16 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    /* the tensor goes straight into the slot */
+    if (ngx_http_infer_is_raw(r)) {
+        rc = ngx_http_infer_decode_raw(ctx, body, len, err);
 
-    ngx_memzero(&in, sizeof(infer_ks_input_t));
-    in.name = m->model->input_name;
-    in.dst = ngx_http_infer_slot_input(m, ctx->slot);
-    in.cap = m->max_batch * m->model->input_size;
-    in.check_shape = ngx_http_infer_check_shape;
-    in.check_data = m;
+    } else {
+        rc = ngx_http_infer_decode_json(ctx, body, len, err);
+    }
 
-    ngx_memzero(&req, offsetof(infer_ks_request_t, err));
-    req.inputs = &in;
-    req.ninputs = 1;
-    req.err[0] = '\0';
-
-    if (infer_ks_decode_request(&req, (char *) body, len) != 0) {
-        rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST, "%s",
-                                       req.err);
+    if (rc != NGX_OK) {
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST, "%s", err);
         goto failed;
-    }
-
-    for (i = 0; i < (ngx_uint_t) req.noutputs; i++) {
-        if (req.outputs[i].len != ngx_strlen(m->model->output_name)
-            || ngx_strncmp(req.outputs[i].p, m->model->output_name,
-                           req.outputs[i].len)
-               != 0)
-        {
-            rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "outputs[%ui].name: model \"%V\" "
-                                           "has no output \"%*s\" (it has "
-                                           "\"%s\")", i, &m->name,
-                                           req.outputs[i].len,
-                                           req.outputs[i].p,
-                                           m->model->output_name);
-            goto failed;
-        }
-    }
-
-    ctx->rows = (ngx_uint_t) in.shape[0];
-
-    if (req.id.len) {
-        ctx->id.data = (u_char *) req.id.p;
-        ctx->id.len = req.id.len;
     }
 
     if (ngx_http_infer_park(r, ctx) != NGX_OK) {
@@ -316,6 +293,144 @@ failed:
 
     ngx_http_infer_slot_release(m, ctx);
     ngx_http_finalize_request(r, rc);
+}
+
+
+/* a KServe v2 JSON request, its tensor decoded straight into the slot */
+
+static ngx_int_t
+ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
+    size_t len, char *err)
+{
+    ngx_uint_t               i;
+    infer_ks_input_t         in;
+    infer_ks_request_t       req;
+    ngx_http_infer_model_t  *m;
+
+    m = ctx->model;
+
+    ngx_memzero(&in, sizeof(infer_ks_input_t));
+    in.name = m->model->input_name;
+    in.dst = ngx_http_infer_slot_input(m, ctx->slot);
+    in.cap = m->max_batch * m->model->input_size;
+    in.check_shape = ngx_http_infer_check_shape;
+    in.check_data = m;
+
+    ngx_memzero(&req, offsetof(infer_ks_request_t, err));
+    req.inputs = &in;
+    req.ninputs = 1;
+
+    if (infer_ks_decode_request(&req, (char *) body, len) != 0) {
+        ngx_memcpy(err, req.err, INFER_KSERVE_ERRLEN);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < (ngx_uint_t) req.noutputs; i++) {
+        if (req.outputs[i].len != ngx_strlen(m->model->output_name)
+            || ngx_strncmp(req.outputs[i].p, m->model->output_name,
+                           req.outputs[i].len)
+               != 0)
+        {
+            *ngx_slprintf((u_char *) err, (u_char *) err
+                                          + INFER_KSERVE_ERRLEN - 1,
+                          "outputs[%ui].name: model \"%V\" has no output "
+                          "\"%*s\" (it has \"%s\")", i, &m->name,
+                          req.outputs[i].len, req.outputs[i].p,
+                          m->model->output_name)
+                = '\0';
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->rows = (ngx_uint_t) in.shape[0];
+
+    if (req.id.len) {
+        ctx->id.data = (u_char *) req.id.p;
+        ctx->id.len = req.id.len;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Content-Type: application/octet-stream without the binary extension's
+ * header: the body is the input tensor itself, FP32 little-endian,
+ * row-major, as many rows as it holds; the answer is the output tensor.
+ */
+
+static ngx_uint_t
+ngx_http_infer_is_raw(ngx_http_request_t *r)
+{
+    ngx_str_t  *ct;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    ct = &r->headers_in.content_type->value;
+
+    return ct->len >= sizeof("application/octet-stream") - 1
+           && ngx_strncasecmp(ct->data, (u_char *) "application/octet-stream",
+                              sizeof("application/octet-stream") - 1)
+              == 0;
+}
+
+
+static ngx_int_t
+ngx_http_infer_decode_raw(ngx_http_infer_ctx_t *ctx, u_char *body,
+    size_t len, char *err)
+{
+    u_char                  *last;
+    float                   *dst;
+    size_t                   row, i, n;
+    int64_t                  shape[INFER_MAX_DIMS + 1];
+    infer_model_t           *model;
+    ngx_http_infer_model_t  *m;
+
+    m = ctx->model;
+    model = m->model;
+    row = model->input_size * sizeof(float);
+    last = (u_char *) err + INFER_KSERVE_ERRLEN - 1;
+
+    if (len % row) {
+        *ngx_slprintf((u_char *) err, last, "a raw body of %uz bytes is not "
+                      "a whole number of rows of %L FP32 values (%uz bytes "
+                      "each)", len, model->input_size, row)
+            = '\0';
+        return NGX_ERROR;
+    }
+
+    shape[0] = len / row;
+    ngx_memcpy(&shape[1], model->input_shape,
+               model->input_ndim * sizeof(int64_t));
+
+    if (ngx_http_infer_check_shape(m, shape, model->input_ndim + 1, err,
+                                   INFER_KSERVE_ERRLEN)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    dst = ngx_http_infer_slot_input(m, ctx->slot);
+    n = len / sizeof(float);
+
+    /* the body may sit at any address: copy, then look at the values */
+    ngx_memcpy(dst, body, len);
+
+    for (i = 0; i < n; i++) {
+        if (!isfinite(dst[i])) {
+            *ngx_slprintf((u_char *) err, last, "the raw body holds NaN or "
+                          "Infinity at value %uz", i)
+                = '\0';
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->rows = shape[0];
+    ctx->raw = 1;
+
+    return NGX_OK;
 }
 
 
@@ -472,6 +587,10 @@ ngx_http_infer_send_response(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
     infer_model_t           *model;
     ngx_http_infer_model_t  *m;
 
+    if (ctx->raw) {
+        return ngx_http_infer_send_raw(r, ctx);
+    }
+
     m = ctx->model;
     model = m->model;
     oname = model->output_name;
@@ -521,6 +640,36 @@ ngx_http_infer_send_response(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
     b->last = p;
 
     return ngx_http_infer_send_json(r, NGX_HTTP_OK, b);
+}
+
+
+/*
+ * The output tensor as it is; copied out of the slot, which is freed as
+ * soon as this returns, while the buffer may wait for the client.
+ */
+
+static ngx_int_t
+ngx_http_infer_send_raw(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
+{
+    size_t                   len;
+    ngx_buf_t               *b;
+    ngx_str_t                type;
+    ngx_http_infer_model_t  *m;
+
+    m = ctx->model;
+    len = ctx->rows * m->model->output_size * sizeof(float);
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, ngx_http_infer_slot_output(m, ctx->slot),
+                         len);
+
+    ngx_str_set(&type, "application/octet-stream");
+
+    return ngx_http_infer_send_buf(r, NGX_HTTP_OK, &type, b);
 }
 
 
@@ -754,13 +903,23 @@ ngx_int_t
 ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b)
 {
+    ngx_str_t  type = ngx_string("application/json");
+
+    return ngx_http_infer_send_buf(r, status, &type, b);
+}
+
+
+static ngx_int_t
+ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b)
+{
     ngx_int_t    rc;
     ngx_chain_t  out;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
     r->headers_out.content_type_lowcase = NULL;
 
     b->last_buf = (r == r->main) ? 1 : 0;

@@ -1045,6 +1045,7 @@ ngx_http_infer_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
+        ngx_http_infer_reap(mp[i], cycle->log);
         ngx_http_infer_attach(mp[i], 1);
 
         if (ngx_http_infer_executors_start(cycle, mp[i], worker, nworkers)
@@ -1075,7 +1076,7 @@ ngx_http_infer_exit_process(ngx_cycle_t *cycle)
 
     for (i = 0; i < imcf->models.nelts; i++) {
         if (mp[i]->pending) {
-            ngx_http_infer_attach(mp[i], -1);
+            ngx_http_infer_attach(mp[i], 0);
         }
     }
 

@@ -24,6 +24,7 @@
 
 
 #define NGX_HTTP_INFER_VERSION        "0.1.0"
+#define NGX_HTTP_INFER_MAX_EXECUTORS  256
 
 
 /* slot states */
@@ -40,6 +41,7 @@ typedef struct {
     uint32_t                    state;
     uint32_t                    rows;
     ngx_pid_t                   owner;
+    ngx_pid_t                   executor;    /* 0 until claimed */
     uint32_t                    batch_rows;  /* rows in the batch that ran it */
     uint64_t                    ticket;      /* tells reuses of a slot apart */
     int64_t                     t_enqueue;   /* CLOCK_MONOTONIC, ns */
@@ -57,8 +59,14 @@ typedef struct {
     uint32_t                    seq;
     uint32_t                    sleepers;
     uint32_t                    filling;
+    /*
+     * Who is there, by pid, so that a process that dies without a word
+     * (kill -9, a crash) can be told from one that is alive
+     */
     uint32_t                    ready;       /* executors up */
     uint32_t                    attached;    /* workers that use the queue */
+    ngx_pid_t                   ready_pids[NGX_HTTP_INFER_MAX_EXECUTORS];
+    ngx_pid_t                   attached_pids[NGX_MAX_PROCESSES];
 
     uint32_t                    nslots;
     uint32_t                    head;        /* FIFO ring of slot numbers */
@@ -173,7 +181,8 @@ void ngx_http_infer_wakeup_done(ngx_cycle_t *cycle);
 
 ngx_int_t ngx_http_infer_executors_start(ngx_cycle_t *cycle,
     ngx_http_infer_model_t *m, ngx_uint_t worker, ngx_uint_t nworkers);
-void ngx_http_infer_attach(ngx_http_infer_model_t *m, ngx_int_t n);
+void ngx_http_infer_attach(ngx_http_infer_model_t *m, ngx_uint_t attach);
+void ngx_http_infer_reap(ngx_http_infer_model_t *m, ngx_log_t *log);
 void ngx_http_infer_executors_stop(ngx_http_infer_model_t *m,
     ngx_uint_t drain, ngx_msec_t max_wait);
 

@@ -66,6 +66,9 @@ static void ngx_http_infer_notify(ngx_http_infer_executor_t *ex, int fd,
 static void ngx_http_infer_wakeup_handler(ngx_event_t *ev);
 static socklen_t ngx_http_infer_wakeup_addr(struct sockaddr_un *sun,
     ngx_pid_t pid);
+static void ngx_http_infer_pid_set(ngx_pid_t *pids, uint32_t *n,
+    ngx_uint_t max, ngx_uint_t add);
+static ngx_uint_t ngx_http_infer_pid_dead(ngx_pid_t pid);
 static void ngx_http_infer_futex_wait(uint32_t *addr, uint32_t val,
     int64_t ns);
 static void ngx_http_infer_futex_wake(uint32_t *addr, int n);
@@ -229,6 +232,7 @@ ngx_http_infer_slot_alloc(ngx_http_infer_model_t *m, ngx_http_infer_ctx_t *ctx)
 
     s->state = NGX_HTTP_INFER_FILLING;
     s->owner = ngx_pid;
+    s->executor = 0;
     s->ticket = sh->next_ticket++;
     s->failed = 0;
     sh->filling++;
@@ -422,13 +426,196 @@ ngx_http_infer_executors_start(ngx_cycle_t *cycle, ngx_http_infer_model_t *m,
  */
 
 void
-ngx_http_infer_attach(ngx_http_infer_model_t *m, ngx_int_t n)
+ngx_http_infer_attach(ngx_http_infer_model_t *m, ngx_uint_t attach)
 {
     ngx_shmtx_lock(&m->shpool->mutex);
-    m->sh->attached += n;
+
+    ngx_http_infer_pid_set(m->sh->attached_pids, &m->sh->attached,
+                           NGX_MAX_PROCESSES, attach);
+
     ngx_shmtx_unlock(&m->shpool->mutex);
 }
 
+
+/* adds ngx_pid to a pid set, or takes one instance of it out */
+
+static void
+ngx_http_infer_pid_set(ngx_pid_t *pids, uint32_t *n, ngx_uint_t max,
+    ngx_uint_t add)
+{
+    ngx_uint_t  i;
+
+    if (add) {
+        if (*n < max) {
+            pids[(*n)++] = ngx_pid;
+        }
+
+        return;
+    }
+
+    for (i = 0; i < *n; i++) {
+        if (pids[i] == ngx_pid) {
+            pids[i] = pids[--(*n)];
+            return;
+        }
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_infer_pid_dead(ngx_pid_t pid)
+{
+    return kill(pid, 0) == -1 && ngx_errno == ESRCH;
+}
+
+
+/*
+ * A worker that starts cleans up after those that died without a word
+ * (the master starts one in each dead worker's place): their requests
+ * are dropped, the batch a dead executor was computing is queued again
+ * for the executors that live, and answers whose wake-up may have been
+ * lost with it are announced again.
+ */
+
+void
+ngx_http_infer_reap(ngx_http_infer_model_t *m, ngx_log_t *log)
+{
+    int                           fd;
+    uint32_t                      i, k, requeued, freed, woken;
+    socklen_t                     len;
+    struct sockaddr_un            sun;
+    ngx_http_infer_slot_t        *s;
+    ngx_http_infer_shctx_t       *sh;
+    ngx_http_infer_wakeup_msg_t   msg;
+
+    sh = m->sh;
+    requeued = freed = woken = 0;
+    fd = -1;
+
+    ngx_shmtx_lock(&m->shpool->mutex);
+
+    for (i = 0; i < sh->attached; /* void */ ) {
+        if (ngx_http_infer_pid_dead(sh->attached_pids[i])) {
+            sh->attached_pids[i] = sh->attached_pids[--sh->attached];
+            continue;
+        }
+
+        i++;
+    }
+
+    for (i = 0; i < sh->ready; /* void */ ) {
+        if (ngx_http_infer_pid_dead(sh->ready_pids[i])) {
+            sh->ready_pids[i] = sh->ready_pids[--sh->ready];
+            continue;
+        }
+
+        i++;
+    }
+
+    for (i = 0; i < sh->nslots; i++) {
+        s = &sh->slots[i];
+
+        switch (s->state) {
+
+        case NGX_HTTP_INFER_FILLING:
+            if (!ngx_http_infer_pid_dead(s->owner)) {
+                continue;
+            }
+
+            sh->filling--;
+            break;
+
+        case NGX_HTTP_INFER_QUEUED:
+            if (ngx_http_infer_pid_dead(s->owner)) {
+                /* in the FIFO: the executor that pops it frees it */
+                s->state = NGX_HTTP_INFER_CANCELLED;
+            }
+
+            continue;
+
+        case NGX_HTTP_INFER_RUNNING:
+        case NGX_HTTP_INFER_CANCELLED:
+            if (s->executor == 0 || !ngx_http_infer_pid_dead(s->executor)) {
+                continue;
+            }
+
+            if (s->state == NGX_HTTP_INFER_RUNNING
+                && !ngx_http_infer_pid_dead(s->owner))
+            {
+                s->state = NGX_HTTP_INFER_QUEUED;
+                s->executor = 0;
+                sh->fifo[(sh->head + sh->queued) % sh->nslots] = i;
+                sh->queued++;
+                sh->seq++;
+                requeued++;
+                continue;
+            }
+
+            break;
+
+        case NGX_HTTP_INFER_DONE:
+            if (ngx_http_infer_pid_dead(s->owner)) {
+                break;
+            }
+
+            /* its executor may have died before the wake-up went out */
+
+            if (fd == -1) {
+                fd = socket(AF_UNIX, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0);
+            }
+
+            if (fd != -1) {
+                msg.zone_id = sh->zone_id;
+                msg.slot = i;
+                msg.ticket = s->ticket;
+                len = ngx_http_infer_wakeup_addr(&sun, s->owner);
+
+                if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *) &sun,
+                           len)
+                    != -1)
+                {
+                    woken++;
+                }
+            }
+
+            continue;
+
+        default:
+            continue;
+        }
+
+        s->state = NGX_HTTP_INFER_FREE;
+        s->ticket = 0;
+        s->executor = 0;
+        sh->free[sh->nfree++] = i;
+        freed++;
+    }
+
+    k = requeued;
+
+    ngx_shmtx_unlock(&m->shpool->mutex);
+
+    if (fd != -1) {
+        (void) close(fd);
+    }
+
+    if (k) {
+        ngx_http_infer_futex_wake(&sh->seq, INT_MAX);
+    }
+
+    if (requeued || freed) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "infer: model \"%V\": after a worker died, %uD "
+                      "requests were queued again and %uD slots freed",
+                      &m->name, requeued, freed);
+    }
+
+    if (woken) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "infer: model \"%V\": %uD answers announced again",
+                      &m->name, woken);
+    }
+}
 
 
 void
@@ -451,7 +638,8 @@ ngx_http_infer_executors_stop(ngx_http_infer_model_t *m, ngx_uint_t drain,
     for (i = 0; i < m->executors.nelts; i++) {
         if (ex[i].ready) {
             ex[i].ready = 0;
-            m->sh->ready--;
+            ngx_http_infer_pid_set(m->sh->ready_pids, &m->sh->ready,
+                                   NGX_HTTP_INFER_MAX_EXECUTORS, 0);
         }
 
         ex[i].drain_until = drain ? ngx_http_infer_now()
@@ -540,7 +728,8 @@ ngx_http_infer_executor_cycle(void *data)
     ngx_shmtx_lock(&m->shpool->mutex);
 
     if (!ex->stop) {
-        m->sh->ready++;
+        ngx_http_infer_pid_set(m->sh->ready_pids, &m->sh->ready,
+                               NGX_HTTP_INFER_MAX_EXECUTORS, 1);
         ex->ready = 1;
     }
 
@@ -624,6 +813,7 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
                 }
 
                 s->state = NGX_HTTP_INFER_RUNNING;
+                s->executor = ngx_pid;
                 batch[n++] = slot;
                 nrows += s->rows;
             }

@@ -7,6 +7,9 @@
  * (a slot of the shared-memory queue), without building a document.
  * Malformed JSON is rare and is then re-parsed with jansson only to report
  * jansson's line, column and text.
+ *
+ * The binary tensor data extension (Triton's) is decoded too: a body of
+ * JSON followed by the raw tensors, each converted to FP32 in the same way.
  */
 
 #ifndef _INFER_KSERVE_H_INCLUDED_
@@ -37,6 +40,7 @@ typedef enum {
     INFER_KS_FP32,
     INFER_KS_FP64,
     INFER_KS_BYTES,
+    INFER_KS_BF16,                         /* binary data only */
     INFER_KS_UNKNOWN
 } infer_ks_datatype_e;
 
@@ -70,6 +74,10 @@ typedef struct {
     int                      ndim;
     int64_t                  shape[INFER_KSERVE_MAX_DIMS];
     size_t                   count;        /* values written to dst */
+    int                      index;        /* its place in "inputs" */
+    int64_t                  binary_size;  /* parameters.binary_data_size;
+                                              -1: the values came in
+                                              "data" */
 } infer_ks_input_t;
 
 
@@ -85,6 +93,14 @@ typedef struct {
     infer_ks_str_t           outputs[INFER_KSERVE_MAX_OUTPUTS];
                                            /* names, unescaped if needed */
     double                   timeout_ms;   /* parameters.timeout, 0: none */
+    int                      binary_output;
+                                           /* parameters.binary_data_output:
+                                              outputs go in binary unless
+                                              they say otherwise */
+    signed char              output_binary[INFER_KSERVE_MAX_OUTPUTS];
+                                           /* outputs[i].parameters.
+                                              binary_data: 1 true, 0 false,
+                                              -1 not given */
 
     char                     err[INFER_KSERVE_ERRLEN];
     char                     scratch[256]; /* unescaped names live here */
@@ -99,15 +115,59 @@ typedef struct {
  * Checks done here: the JSON is well formed; "inputs" is a non-empty array
  * of objects with "name", "shape", "datatype", "data"; each input's name is
  * one the caller expects (else the message names the expected ones); shape
- * is an array of non-negative integers; datatype is a KServe name; FP16 and
- * BYTES cannot come as JSON numbers; "data" holds numbers (flat or nested
- * arrays, true/false for BOOL), integers only for the INT and UINT types
- * and within their range, finite and within FP32 range for FP32; the number
- * of values equals the product of the shape and fits in cap.  Checks left to
- * the caller: the shape against the model (feature dims, batch size).
+ * is an array of non-negative integers; datatype is a KServe name; FP16,
+ * BF16 and BYTES cannot come as JSON numbers; "data" holds numbers (flat or
+ * nested arrays, true/false for BOOL), integers only for the INT and UINT
+ * types and within their range, finite and within FP32 range for FP32; the
+ * number of values equals the product of the shape and fits in cap.  Checks
+ * left to the caller: the shape against the model (feature dims, batch
+ * size).
+ *
+ * An input with parameters.binary_data_size is an error here: its data
+ * would follow the JSON (infer_ks_decode_binary() takes those bodies).
+ * The outputs may still be asked for in binary (binary_data_output,
+ * binary_data): see infer_ks_output_binary().
  */
 int infer_ks_decode_request(infer_ks_request_t *req, const char *body,
     size_t len);
+
+/*
+ * Decodes a request with the binary tensor data extension: json_len bytes
+ * of JSON (the Inference-Header-Content-Length), then the raw tensors, len
+ * bytes in all.  Each input has either "data" in the JSON or
+ * "parameters": {"binary_data_size": n}, and then its n bytes follow the
+ * JSON, in the order of "inputs", without padding: little-endian,
+ * row-major, BOOL one byte of 0 or 1.  Its values end in dst as FP32, as
+ * with infer_ks_decode_request(), with the same checks, and:
+ * binary_data_size is the size that shape and datatype give; the sizes add
+ * up to the bytes after the JSON; FP16 and BF16 (binary only) are
+ * converted exactly; FP32, FP16, BF16 and FP64 hold no NaN or Infinity
+ * (neither the models nor the JSON answers take them), FP64 nothing beyond
+ * FP32 range; BYTES is refused.  The data need no alignment.
+ *
+ * Messages name the field: "inputs[0].parameters.binary_data_size: 3132
+ * bytes, but shape [1, 784] of FP32 needs 3136", "the binary data after
+ * the JSON is 3000 bytes, the inputs' binary_data_size add up to 3136",
+ * "inputs[0]: binary data holds NaN or Infinity at [3]".  Malformed JSON
+ * in the first json_len bytes wins, as with infer_ks_decode_request(); the
+ * binary data are read only once the JSON is found valid.
+ *
+ * json_len 0 is an error: in Triton's protocol it means a raw tensor body
+ * with no JSON at all, which the caller handles, or not, before this.
+ */
+int infer_ks_decode_binary(infer_ks_request_t *req, const char *body,
+    size_t json_len, size_t len);
+
+/*
+ * Whether the output named name (len bytes) is to be sent in binary: its
+ * "binary_data" if the request listed it with one, else the request's
+ * "binary_data_output".  name NULL: the request's default.
+ */
+int infer_ks_output_binary(const infer_ks_request_t *req, const char *name,
+    size_t len);
+
+/* bytes per element of binary data, 0 for BYTES and UNKNOWN */
+size_t infer_ks_datatype_size(infer_ks_datatype_e dt);
 
 infer_ks_datatype_e infer_ks_datatype(const char *name, size_t len);
 const char *infer_ks_datatype_name(infer_ks_datatype_e dt);
@@ -126,6 +186,20 @@ size_t infer_ks_write_float(char *dst, float v);
  * dst needs room for 6 * len + 2 bytes.  Returns the length written.
  */
 size_t infer_ks_write_string(char *dst, const char *s, size_t len);
+
+/*
+ * Writes the JSON header of a binary answer for one FP32 output of shape
+ * [rows, cols]: model_name, model_version "1", id (the raw token with its
+ * quotes, as infer_ks_request_t has it; NULL or id_len 0: none), and the
+ * output with "parameters": {"binary_data_size": rows * cols * 4} and no
+ * "data".  The rows * cols FP32 values follow it in the body, little-
+ * endian; its length is the Inference-Header-Content-Length.  dst needs
+ * room for 256 + 6 * (model_len + strlen(output_name)) + id_len bytes.
+ * Returns the length written.
+ */
+size_t infer_ks_write_binary_header(char *dst, const char *model_name,
+    size_t model_len, const char *id, size_t id_len, const char *output_name,
+    size_t rows, size_t cols);
 
 
 #endif /* _INFER_KSERVE_H_INCLUDED_ */

@@ -31,8 +31,9 @@
 static void ngx_http_infer_body_handler(ngx_http_request_t *r);
 static u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
 static ngx_int_t ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx,
-    u_char *body, size_t len, char *err);
-static ngx_uint_t ngx_http_infer_is_raw(ngx_http_request_t *r);
+    u_char *body, size_t json_len, size_t len, char *err);
+static ngx_int_t ngx_http_infer_binary_header(ngx_http_request_t *r,
+    size_t *json_len, char *err);
 static ngx_int_t ngx_http_infer_decode_raw(ngx_http_infer_ctx_t *ctx,
     u_char *body, size_t len, char *err);
 static ngx_int_t ngx_http_infer_send_raw(ngx_http_request_t *r,
@@ -236,6 +237,7 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
     size_t                   len;
     ngx_int_t                rc;
     ngx_http_infer_ctx_t    *ctx;
+    size_t                   json_len;
     ngx_http_infer_model_t  *m;
     char                     err[INFER_KSERVE_ERRLEN];
 
@@ -268,11 +270,16 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_http_infer_is_raw(r)) {
+    rc = ngx_http_infer_binary_header(r, &json_len, err);
+
+    if (rc == NGX_OK && json_len == 0) {
         rc = ngx_http_infer_decode_raw(ctx, body, len, err);
 
-    } else {
-        rc = ngx_http_infer_decode_json(ctx, body, len, err);
+    } else if (rc == NGX_OK) {
+        rc = ngx_http_infer_decode_json(ctx, body,
+                                        json_len == (size_t) -1 ? len
+                                                                : json_len,
+                                        len, err);
     }
 
     if (rc != NGX_OK) {
@@ -296,12 +303,17 @@ failed:
 }
 
 
-/* a KServe v2 JSON request, its tensor decoded straight into the slot */
+/*
+ * A KServe v2 request, its tensor decoded straight into the slot: JSON
+ * alone (json_len == len), or with the binary tensor data extension, JSON
+ * of json_len bytes followed by the raw tensors.
+ */
 
 static ngx_int_t
 ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
-    size_t len, char *err)
+    size_t json_len, size_t len, char *err)
 {
+    int                      rc;
     ngx_uint_t               i;
     infer_ks_input_t         in;
     infer_ks_request_t       req;
@@ -320,7 +332,14 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
     req.inputs = &in;
     req.ninputs = 1;
 
-    if (infer_ks_decode_request(&req, (char *) body, len) != 0) {
+    if (json_len == len) {
+        rc = infer_ks_decode_request(&req, (char *) body, len);
+
+    } else {
+        rc = infer_ks_decode_binary(&req, (char *) body, json_len, len);
+    }
+
+    if (rc != 0) {
         ngx_memcpy(err, req.err, INFER_KSERVE_ERRLEN);
         return NGX_ERROR;
     }
@@ -343,6 +362,8 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
     }
 
     ctx->rows = (ngx_uint_t) in.shape[0];
+    ctx->binary = infer_ks_output_binary(&req, m->model->output_name,
+                                         ngx_strlen(m->model->output_name));
 
     if (req.id.len) {
         ctx->id.data = (u_char *) req.id.p;
@@ -354,26 +375,75 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
 
 
 /*
- * Content-Type: application/octet-stream without the binary extension's
- * header: the body is the input tensor itself, FP32 little-endian,
- * row-major, as many rows as it holds; the answer is the output tensor.
+ * Which body this is: the binary tensor data extension says the length of
+ * its JSON part in Inference-Header-Content-Length (*json_len); 0 there,
+ * or Content-Type: application/octet-stream without the header, is the
+ * raw input tensor alone (*json_len = 0); otherwise JSON (*json_len = the
+ * whole body, set by the caller).
  */
 
-static ngx_uint_t
-ngx_http_infer_is_raw(ngx_http_request_t *r)
+static ngx_int_t
+ngx_http_infer_binary_header(ngx_http_request_t *r, size_t *json_len,
+    char *err)
 {
-    ngx_str_t  *ct;
+    off_t             n;
+    ngx_str_t        *ct;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
 
-    if (r->headers_in.content_type == NULL) {
-        return 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Inference-Header-Content-Length") - 1
+            && ngx_strncasecmp(h[i].key.data,
+                               (u_char *) "Inference-Header-Content-Length",
+                               h[i].key.len)
+               == 0)
+        {
+            n = ngx_atoof(h[i].value.data, h[i].value.len);
+
+            if (n == NGX_ERROR) {
+                *ngx_slprintf((u_char *) err,
+                              (u_char *) err + INFER_KSERVE_ERRLEN - 1,
+                              "Inference-Header-Content-Length \"%V\" is "
+                              "not a number of bytes", &h[i].value)
+                    = '\0';
+                return NGX_ERROR;
+            }
+
+            *json_len = (size_t) n;
+            return NGX_OK;
+        }
     }
 
-    ct = &r->headers_in.content_type->value;
+    *json_len = (size_t) -1;
 
-    return ct->len >= sizeof("application/octet-stream") - 1
-           && ngx_strncasecmp(ct->data, (u_char *) "application/octet-stream",
-                              sizeof("application/octet-stream") - 1)
-              == 0;
+    if (r->headers_in.content_type) {
+        ct = &r->headers_in.content_type->value;
+
+        if (ct->len >= sizeof("application/octet-stream") - 1
+            && ngx_strncasecmp(ct->data, (u_char *) "application/octet-stream",
+                               sizeof("application/octet-stream") - 1)
+               == 0)
+        {
+            *json_len = 0;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -587,7 +657,7 @@ ngx_http_infer_send_response(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
     infer_model_t           *model;
     ngx_http_infer_model_t  *m;
 
-    if (ctx->raw) {
+    if (ctx->raw || ctx->binary) {
         return ngx_http_infer_send_raw(r, ctx);
     }
 
@@ -644,24 +714,60 @@ ngx_http_infer_send_response(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 
 
 /*
- * The output tensor as it is; copied out of the slot, which is freed as
- * soon as this returns, while the buffer may wait for the client.
+ * The output tensor as it is, after the binary extension's JSON header
+ * when the request asked for binary outputs.  Copied out of the slot,
+ * which is freed as soon as this returns, while the buffer may wait for
+ * the client.
  */
 
 static ngx_int_t
 ngx_http_infer_send_raw(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 {
-    size_t                   len;
+    size_t                   len, hlen;
     ngx_buf_t               *b;
     ngx_str_t                type;
+    const char              *oname;
+    ngx_table_elt_t         *h;
     ngx_http_infer_model_t  *m;
 
     m = ctx->model;
+    oname = m->model->output_name;
     len = ctx->rows * m->model->output_size * sizeof(float);
+    hlen = 0;
 
-    b = ngx_create_temp_buf(r->pool, len);
+    if (ctx->binary) {
+        hlen = 256 + 6 * (m->name.len + ngx_strlen(oname)) + ctx->id.len;
+    }
+
+    b = ngx_create_temp_buf(r->pool, hlen + len);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->binary) {
+        hlen = infer_ks_write_binary_header((char *) b->last,
+                                            (char *) m->name.data,
+                                            m->name.len,
+                                            (char *) ctx->id.data,
+                                            ctx->id.len, oname, ctx->rows,
+                                            m->model->output_size);
+        b->last += hlen;
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Inference-Header-Content-Length");
+
+        h->value.data = ngx_pnalloc(r->pool, NGX_SIZE_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->value.len = ngx_sprintf(h->value.data, "%uz", hlen)
+                       - h->value.data;
     }
 
     b->last = ngx_cpymem(b->last, ngx_http_infer_slot_output(m, ctx->slot),
@@ -684,7 +790,8 @@ ngx_http_infer_server_metadata(ngx_http_request_t *r)
     }
 
     b->pos = (u_char *) "{\"name\":\"ngx_infer\",\"version\":\""
-                        NGX_HTTP_INFER_VERSION "\",\"extensions\":[]}";
+                        NGX_HTTP_INFER_VERSION "\",\"extensions\":"
+                        "[\"binary_tensor_data\"]}";
     b->last = b->pos + ngx_strlen(b->pos);
     b->memory = 1;
 

@@ -155,6 +155,7 @@ struct ngx_http_infer_ctx_s {
     ngx_buf_t                  *error_body;  /* JSON for nginx's own error */
 
     unsigned                    raw:1;       /* octet-stream in and out */
+    unsigned                    binary:1;    /* binary tensor data out */
     unsigned                    parked:1;
     unsigned                    done:1;
     unsigned                    error_sent:1;

@@ -57,7 +57,7 @@ GET /v2/health/ready
 --- request
 GET /v2
 --- response_body chomp
-{"name":"ngx_infer","version":"0.1.0","extensions":[]}
+{"name":"ngx_infer","version":"0.1.0","extensions":["binary_tensor_data"]}
 
 
 
@@ -65,7 +65,7 @@ GET /v2
 --- request
 GET /v2/
 --- response_body chomp
-{"name":"ngx_infer","version":"0.1.0","extensions":[]}
+{"name":"ngx_infer","version":"0.1.0","extensions":["binary_tensor_data"]}
 
 
 

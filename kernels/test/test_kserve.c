@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "infer_kserve.h"
 
 
@@ -554,6 +556,29 @@ static const test_error_t  test_errors[] = {
       "parameters.timeout: expected a non-negative integer (microseconds)" },
     { "{\"parameters\":{\"timeout\":1,\"timeout\":2}}",
       "parameters: duplicate key \"timeout\"" },
+    { "{\"parameters\":{\"binary_data_output\":1}}",
+      "parameters.binary_data_output: expected true or false" },
+    { "{\"parameters\":{\"binary_data_output\":\"true\"}}",
+      "parameters.binary_data_output: expected true or false" },
+    { "{\"parameters\":{\"binary_data_output\":null}}",
+      "parameters.binary_data_output: expected true or false" },
+    { "{\"parameters\":{\"binary_data_output\":true,"
+      "\"binary_data_output\":false}}",
+      "parameters: duplicate key \"binary_data_output\"" },
+    { "{\"outputs\":[{\"name\":\"a\",\"parameters\":{\"binary_data\":0}}]}",
+      "outputs[0].parameters.binary_data: expected true or false" },
+    { "{\"outputs\":[{\"name\":\"a\"},{\"name\":\"b\",\"parameters\":"
+      "{\"binary_data\":[true]}}]}",
+      "outputs[1].parameters.binary_data: expected true or false" },
+    { "{\"outputs\":[{\"name\":\"a\",\"parameters\":{\"binary_data\":true,"
+      "\"x\":1,\"binary_data\":true}}]}",
+      "outputs[0].parameters: duplicate key \"binary_data\"" },
+    { "{\"outputs\":[{\"name\":\"a\",\"parameters\":{},\"parameters\":{}}"
+      "]}",
+      "outputs[0]: duplicate key \"parameters\"" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"data\":[1]}],\"parameters\":{\"binary_data_output\":tru}}",
+      "malformed JSON at line 1, column 108: invalid token near 'tru'" },
 
     /* malformed JSON, reported by jansson */
     { "", "malformed JSON at line 1, column 0: '[' or '{' expected near end "
@@ -1453,6 +1478,1218 @@ test_datatypes(void)
 }
 
 
+/*
+ * The binary tensor data extension: bodies are the JSON, then the bytes
+ * built in test_bin, in one malloc()ed block of the exact size.
+ */
+
+static unsigned char  test_bin[1 << 17];
+static size_t         test_nbin;
+
+
+static void
+put(uint64_t v, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        test_bin[test_nbin++] = (unsigned char) (v >> (8 * i));
+    }
+}
+
+
+static void
+put_f32(float f)
+{
+    uint32_t  u;
+
+    memcpy(&u, &f, sizeof(float));
+    put(u, 4);
+}
+
+
+static void
+put_f64(double d)
+{
+    uint64_t  u;
+
+    memcpy(&u, &d, sizeof(double));
+    put(u, 8);
+}
+
+
+static int
+decode_binary_at(const char *body, size_t json_len, size_t len)
+{
+    free(test_body);
+
+    test_body = malloc(len ? len : 1);
+    if (test_body == NULL) {
+        abort();
+    }
+
+    memcpy(test_body, body, len);
+
+    return infer_ks_decode_binary(&test_req, test_body, json_len, len);
+}
+
+
+/* json, then the test_nbin bytes of test_bin */
+
+static int
+decode_binary(const char *json)
+{
+    int     rc;
+    char   *body;
+    size_t  n;
+
+    n = strlen(json);
+
+    body = malloc(n + test_nbin + 1);
+    if (body == NULL) {
+        abort();
+    }
+
+    memcpy(body, json, n);
+    memcpy(body + n, test_bin, test_nbin);
+
+    rc = decode_binary_at(body, n, n + test_nbin);
+    free(body);
+
+    return rc;
+}
+
+
+static int
+err_is(const char *want)
+{
+    if (strcmp(test_req.err, want) != 0) {
+        printf("#    got: %s\n#   want: %s\n", test_req.err, want);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* the values decoded for input 0 have the bits of want[] */
+
+static int
+bits_are(const float *want, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (memcmp(&test_buf[0][i], &want[i], sizeof(float)) != 0) {
+            printf("# value %zu: got %.9g, want %.9g\n", i, test_buf[0][i],
+                   want[i]);
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* one input of datatype dt and shape [n], all binary */
+
+static int
+decode_one(const char *dt, size_t n, const char *pad)
+{
+    char  json[512];
+
+    snprintf(json, sizeof(json), "{\"id\":\"%s\",\"inputs\":[{\"name\":"
+             "\"input\",\"shape\":[%zu],\"datatype\":\"%s\",\"parameters\":"
+             "{\"binary_data_size\":%zu}}]}", pad, n, dt, test_nbin);
+
+    if (decode_binary(json) != 0) {
+        printf("# %s: %s\n", dt, test_req.err);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* binary16 by its definition, not by infer_math.h */
+
+static float
+half_ref(uint16_t h)
+{
+    int     e;
+    double  m;
+
+    e = (h >> 10) & 0x1f;
+    m = h & 0x3ff;
+    m = (e == 0) ? ldexp(m, -24) : ldexp(1024 + m, e - 25);
+
+    return (float) ((h & 0x8000) ? -m : m);
+}
+
+
+static void
+test_binary_valid(void)
+{
+    int           pad, bad;
+    float         want[CAP];
+    double        d;
+    size_t        i, n, base;
+    uint32_t      u;
+    infer_ks_input_t  *in;
+
+    static const char  *pads[] = { "", "a", "ab", "abc" };
+
+    in = &test_inputs[0];
+    model(CAP, "input", NULL);
+
+    /* FP32 at each of the four alignments after the JSON */
+
+    bad = 0;
+
+    for (pad = 0; pad < 4; pad++) {
+        test_nbin = 0;
+
+        for (i = 0; i < 784; i++) {
+            want[i] = (i < 4) ? (float []) { 0.0f, -0.0f, FLT_MAX,
+                                             1e-45f }[i]
+                              : rnd_float();
+            put_f32(want[i]);
+        }
+
+        if (decode_one("FP32", 784, pads[pad]) != 0 || !bits_are(want, 784)
+            || in->count != 784 || in->datatype != INFER_KS_FP32
+            || in->binary_size != 3136 || in->index != 0
+            || in->ndim != 1 || in->shape[0] != 784)
+        {
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "binary FP32: 784 values copied bit for bit, at any "
+       "alignment");
+
+    /* every finite half, 4096 at a time */
+
+    bad = 0;
+
+    for (base = 0; base < 0x10000; base += CAP) {
+        test_nbin = 0;
+        n = 0;
+
+        for (i = base; i < base + CAP; i++) {
+            if ((i & 0x7c00) == 0x7c00) {
+                continue;
+            }
+
+            want[n++] = half_ref((uint16_t) i);
+            put(i, 2);
+        }
+
+        if (decode_one("FP16", n, "x") != 0 || !bits_are(want, n)) {
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "binary FP16: every finite value, exactly");
+
+    bad = 0;
+
+    for (base = 0; base < 0x10000; base += CAP) {
+        test_nbin = 0;
+        n = 0;
+
+        for (i = base; i < base + CAP; i++) {
+            if ((i & 0x7f80) == 0x7f80) {
+                continue;
+            }
+
+            u = (uint32_t) i << 16;
+            memcpy(&want[n++], &u, sizeof(float));
+            put(i, 2);
+        }
+
+        if (decode_one("BF16", n, "xy") != 0 || !bits_are(want, n)) {
+            bad++;
+        }
+    }
+
+    ok(bad == 0 && in->datatype == INFER_KS_BF16,
+       "binary BF16: every finite value, exactly");
+
+    test_nbin = 0;
+    n = 0;
+
+    for (i = 0; i < 1000; i++) {
+        d = (i < 6) ? (double []) { 0.0, -0.0, 1e-300, -1e-50,
+                                    3.4028235677973362e38,
+                                    -3.4028235677973362e38 }[i]
+                    : (double) rnd_float() * (1 + (double) (rnd() % 1000)
+                                              / 1e9);
+
+        if (isinf((float) d)) {
+            continue;
+        }
+
+        want[n++] = (float) d;
+        put_f64(d);
+    }
+
+    ok(decode_one("FP64", n, "") == 0 && bits_are(want, n)
+       && in->datatype == INFER_KS_FP64 && in->binary_size == (int64_t) n * 8,
+       "binary FP64: rounded to FP32, up to FLT_MAX's rounding bound");
+
+    test_nbin = 0;
+    put(0, 1); put(1, 1); put(1, 1); put(0, 1);
+    ok(decode_one("BOOL", 4, "") == 0
+       && floats_are(in->dst, 4, 0.0, 1.0, 1.0, 0.0)
+       && in->datatype == INFER_KS_BOOL,
+       "binary BOOL: bytes 0 and 1");
+
+    test_nbin = 0;
+    put(0, 1); put(255, 1); put(7, 1);
+    ok(decode_one("UINT8", 3, "") == 0
+       && floats_are(in->dst, 3, 0.0, 255.0, 7.0),
+       "binary UINT8");
+
+    test_nbin = 0;
+    put(0x80, 1); put(0x7f, 1); put(0xff, 1); put(0, 1);
+    ok(decode_one("INT8", 4, "") == 0
+       && floats_are(in->dst, 4, -128.0, 127.0, -1.0, 0.0),
+       "binary INT8");
+
+    test_nbin = 0;
+    put(0xffff, 2); put(0x1234, 2); put(0, 2);
+    ok(decode_one("UINT16", 3, "a") == 0
+       && floats_are(in->dst, 3, 65535.0, 4660.0, 0.0),
+       "binary UINT16, little-endian");
+
+    test_nbin = 0;
+    put(0x8000, 2); put(0x7fff, 2); put(0xfffe, 2);
+    ok(decode_one("INT16", 3, "a") == 0
+       && floats_are(in->dst, 3, -32768.0, 32767.0, -2.0),
+       "binary INT16");
+
+    test_nbin = 0;
+    put(0xffffffffULL, 4); put(0x01020304, 4); put(16777217, 4);
+    ok(decode_one("UINT32", 3, "ab") == 0
+       && floats_are(in->dst, 3, 4294967295.0, 16909060.0, 16777216.0),
+       "binary UINT32, rounded to FP32");
+
+    test_nbin = 0;
+    put(0x80000000ULL, 4); put(0x7fffffff, 4); put(0xfffffffdULL, 4);
+    ok(decode_one("INT32", 3, "ab") == 0
+       && floats_are(in->dst, 3, -2147483648.0, 2147483647.0, -3.0),
+       "binary INT32");
+
+    test_nbin = 0;
+    put(UINT64_MAX, 8); put(0x0102030405060708ULL, 8); put(0, 8);
+    ok(decode_one("UINT64", 3, "abc") == 0
+       && floats_are(in->dst, 3, 18446744073709551615.0,
+                     (double) 0x0102030405060708ULL, 0.0),
+       "binary UINT64");
+
+    test_nbin = 0;
+    put(0x8000000000000000ULL, 8); put(INT64_MAX, 8);
+    put((uint64_t) -5, 8);
+    ok(decode_one("INT64", 3, "abc") == 0
+       && floats_are(in->dst, 3, -9223372036854775808.0,
+                     9223372036854775807.0, -5.0),
+       "binary INT64");
+
+    /* random integers of every width against the C conversion */
+
+    bad = 0;
+
+    for (i = 0; i < (size_t) (2000 * test_scale) + 1; i++) {
+        uint64_t  v = rnd() >> (rnd() % 64);
+
+        test_nbin = 0;
+        put(v, 8);
+
+        if (decode_one("UINT64", 1, "") != 0
+            || test_buf[0][0] != (float) v
+            || decode_one("INT64", 1, "") != 0
+            || test_buf[0][0] != (float) (int64_t) v)
+        {
+            bad++;
+        }
+
+        test_nbin = 4;
+
+        if (decode_one("INT32", 1, "") != 0
+            || test_buf[0][0] != (float) (int32_t) (uint32_t) v
+            || decode_one("UINT32", 1, "") != 0
+            || test_buf[0][0] != (float) (uint32_t) v)
+        {
+            bad++;
+        }
+
+        test_nbin = 2;
+
+        if (decode_one("INT16", 1, "") != 0
+            || test_buf[0][0] != (float) (int16_t) (uint16_t) v
+            || decode_one("UINT16", 1, "") != 0
+            || test_buf[0][0] != (float) (uint16_t) v)
+        {
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "binary INT64, UINT64, INT32, UINT32, INT16, UINT16: "
+       "random values");
+
+    test_nbin = 0;
+    ok(decode_one("FP32", 0, "") == 0 && in->count == 0
+       && in->binary_size == 0,
+       "binary: an empty tensor of 0 bytes");
+
+    /* no binary input at all: the JSON is the whole body */
+
+    test_nbin = 0;
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[2],"
+                     "\"datatype\":\"INT32\",\"data\":[1,-2]}]}") == 0
+       && floats_are(in->dst, 2, 1.0, -2.0) && in->binary_size == -1
+       && in->count == 2,
+       "binary path: \"data\" only, no bytes after the JSON");
+
+    /* parameters before the keys that give its size */
+
+    test_nbin = 0;
+    put_f32(1.5f); put_f32(-2.0f);
+    ok(decode_binary("{\"inputs\":[{\"parameters\":{\"x\":[1],"
+                     "\"binary_data_size\":8,\"y\":{}},\"shape\":[1,2],"
+                     "\"datatype\":\"FP32\",\"name\":\"input\"}]}") == 0
+       && floats_are(in->dst, 2, 1.5, -2.0) && in->ndim == 2,
+       "binary: parameters first, other parameters skipped");
+
+}
+
+
+/* inputs in "data" and in binary, in another order than the model's */
+
+static void
+test_binary_mixed(void)
+{
+    test_nbin = 0;
+    put(7, 8); put((uint64_t) -1, 8); put(3, 8);       /* ids, INT64 */
+    put(1, 1); put(0, 1); put(0, 1); put(1, 1);        /* mask, BOOL */
+
+    model(16, "input", "mask", "ids", NULL);
+
+    ok(decode_binary("{\"id\":\"42\",\"inputs\":[{\"name\":\"ids\","
+                     "\"shape\":[1,3],\"datatype\":\"INT64\",\"parameters\":"
+                     "{\"binary_data_size\":24}},{\"name\":\"input\",\"shape\":"
+                     "[2,2],\"datatype\":\"FP32\",\"data\":[[1,2],[3,4]]},"
+                     "{\"parameters\":{\"binary_data_size\":4},\"name\":"
+                     "\"mask\",\"datatype\":\"BOOL\",\"shape\":[4]}],"
+                     "\"outputs\":[{\"name\":\"probs\",\"parameters\":"
+                     "{\"binary_data\":true}}]}") == 0
+       && floats_are(test_inputs[0].dst, 4, 1.0, 2.0, 3.0, 4.0)
+       && floats_are(test_inputs[1].dst, 4, 1.0, 0.0, 0.0, 1.0)
+       && floats_are(test_inputs[2].dst, 3, 7.0, -1.0, 3.0)
+       && test_inputs[0].index == 1 && test_inputs[1].index == 2
+       && test_inputs[2].index == 0
+       && test_inputs[0].binary_size == -1
+       && test_inputs[1].binary_size == 4
+       && test_inputs[2].binary_size == 24
+       && test_inputs[0].count == 4 && test_inputs[1].count == 4
+       && test_inputs[2].count == 3
+       && span_is(test_req.id, "\"42\"") && test_req.noutputs == 1
+       && infer_ks_output_binary(&test_req, "probs", 5) == 1,
+       "binary: mixed inputs, the bytes in the order of \"inputs\"");
+
+    /* the same bytes, the two binary inputs swapped in the JSON */
+
+    test_nbin = 0;
+    put(1, 1); put(0, 1); put(0, 1); put(1, 1);
+    put(7, 8); put((uint64_t) -1, 8); put(3, 8);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"mask\",\"shape\":[4],"
+                     "\"datatype\":\"BOOL\",\"parameters\":"
+                     "{\"binary_data_size\":4}},{\"name\":\"ids\",\"shape\":"
+                     "[1,3],\"datatype\":\"INT64\",\"parameters\":"
+                     "{\"binary_data_size\":24}},{\"name\":\"input\","
+                     "\"shape\":[1],\"datatype\":\"FP32\",\"data\":[9]}]}")
+       == 0
+       && floats_are(test_inputs[1].dst, 4, 1.0, 0.0, 0.0, 1.0)
+       && floats_are(test_inputs[2].dst, 3, 7.0, -1.0, 3.0)
+       && floats_are(test_inputs[0].dst, 1, 9.0)
+       && test_req.noutputs == 0 && test_req.id.len == 0
+       && infer_ks_output_binary(&test_req, "probs", 5) == 0,
+       "binary: a BOOL input at an odd length before INT64, unaligned");
+}
+
+
+typedef struct {
+    const char  *json;
+    const char  *bin;
+    size_t       nbin;
+    const char  *err;
+} test_binary_error_t;
+
+
+#define BIN(s)  s, sizeof(s) - 1
+
+
+static const test_binary_error_t  test_binary_errors[] = {
+
+    /* binary_data_size itself */
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":\"4\"}}]}", BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: expected a non-negative "
+      "integer (bytes)" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":-4}}]}", BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: expected a non-negative "
+      "integer (bytes)" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":4.0}}]}", BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: expected a non-negative "
+      "integer (bytes)" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":4e0}}]}", BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: expected a non-negative "
+      "integer (bytes)" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":true}}]}", BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: expected a non-negative "
+      "integer (bytes)" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":null}}]}", BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: expected a non-negative "
+      "integer (bytes)" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":9223372036854775808}}]}",
+      BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: too large" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":123456789012345678901234}}]}",
+      BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: too large" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":4,\"binary_data_size\":4}}]}",
+      BIN("\0\0\0\0"),
+      "inputs[0].parameters: duplicate key \"binary_data_size\"" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":[4]}]}", BIN("\0\0\0\0"),
+      "inputs[0].parameters: expected an object" },
+
+    /* binary_data_size against the shape and the datatype */
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":9223372036854775807}}]}",
+      BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: 9223372036854775807 bytes, "
+      "but shape [1] of FP32 needs 4" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],\"datatype\":"
+      "\"FP16\",\"parameters\":{\"binary_data_size\":6}}]}",
+      BIN("\0\0\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: 6 bytes, but shape [2, 3] of "
+      "FP16 needs 12" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[3],\"datatype\":\"BOOL\","
+      "\"parameters\":{\"binary_data_size\":12}}]}", BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: 12 bytes, but shape [3] of "
+      "BOOL needs 3" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[0],\"datatype\":\"INT64\","
+      "\"parameters\":{\"binary_data_size\":8}}]}", BIN("\0\0\0\0\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: 8 bytes, but shape [0] of "
+      "INT64 needs 0" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2147483648,2147483648],"
+      "\"datatype\":\"FP64\",\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\0\0\0\0\0\0\0\0"),
+      "inputs[0].shape: too many values" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[4294967296,4294967296],"
+      "\"datatype\":\"BOOL\",\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\0\0\0\0\0\0\0\0"),
+      "inputs[0].shape: too many values" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[4097],\"datatype\":"
+      "\"UINT8\",\"parameters\":{\"binary_data_size\":4097}}]}", BIN(""),
+      "inputs[0]: shape [4097] holds 4097 values, more than 4096, the most "
+      "this input takes" },
+
+    /* data, binary_data_size, both or neither */
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\""
+      "}]}", BIN(""),
+      "inputs[0]: missing \"data\" or parameters.binary_data_size" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data\":4}}]}", BIN("\0\0\0\0"),
+      "inputs[0]: missing \"data\" or parameters.binary_data_size" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"data\":[1],\"parameters\":{\"binary_data_size\":4}}]}",
+      BIN("\0\0\0\0"),
+      "inputs[0]: both \"data\" and parameters.binary_data_size, expected "
+      "one of them" },
+    { "{\"inputs\":[{\"parameters\":{\"binary_data_size\":4},\"data\":[1],"
+      "\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\"}]}",
+      BIN("\0\0\0\0"),
+      "inputs[0]: both \"data\" and parameters.binary_data_size, expected "
+      "one of them" },
+    { "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":4}}]}", BIN("\0\0\0\0"),
+      "inputs[0].name: model has no input \"x\" (expected \"input\")" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":4}},{\"name\":\"input\","
+      "\"shape\":[1],\"datatype\":\"FP32\",\"parameters\":"
+      "{\"binary_data_size\":4}}]}", BIN("\0\0\0\0\0\0\0\0"),
+      "inputs[1].name: input \"input\" appears twice" },
+
+    /* datatypes */
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP16\","
+      "\"data\":[1]}]}", BIN(""),
+      "inputs[0].datatype: FP16 cannot be sent as JSON numbers, only as "
+      "binary data" },
+    { "{\"inputs\":[{\"data\":[1],\"name\":\"input\",\"shape\":[1],"
+      "\"datatype\":\"BF16\"}]}", BIN(""),
+      "inputs[0].datatype: BF16 cannot be sent as JSON numbers, only as "
+      "binary data" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":"
+      "\"BYTES\",\"parameters\":{\"binary_data_size\":5}}]}",
+      BIN("\1\0\0\0a"),
+      "inputs[0].datatype: BYTES is not supported here, the model takes "
+      "numbers" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"bf16\","
+      "\"parameters\":{\"binary_data_size\":2}}]}", BIN("\0\0"),
+      "inputs[0].datatype: unknown datatype \"bf16\"" },
+
+    /* the sizes against the bytes after the JSON */
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":8}}]}", BIN("\0\0\0\0\0\0\0"),
+      "the binary data after the JSON is 7 bytes, the inputs' "
+      "binary_data_size add up to 8" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\0\0\0\0\0\0\0\0\0"),
+      "the binary data after the JSON is 9 bytes, the inputs' "
+      "binary_data_size add up to 8" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":8}}]}", BIN(""),
+      "the binary data after the JSON is 0 bytes, the inputs' "
+      "binary_data_size add up to 8" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP32\","
+      "\"data\":[1,2]}]}", BIN("\0\0\0\0"),
+      "4 bytes follow the JSON (Inference-Header-Content-Length 72), but no "
+      "input has parameters.binary_data_size" },
+
+    /* the values */
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[4],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":16}}]}",
+      BIN("\0\0\x80\x3f\0\0\0\0\0\0\0\x80\0\0\xc0\x7f"),
+      "inputs[0]: binary data holds NaN or Infinity at [3]" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\0\0\x80\x7f\0\0\xc0\x7f"),
+      "inputs[0]: binary data holds NaN or Infinity at [0]" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\xff\xff\x7f\x7f\0\0\x80\xff"),
+      "inputs[0]: binary data holds NaN or Infinity at [1]" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[3],\"datatype\":\"FP16\","
+      "\"parameters\":{\"binary_data_size\":6}}]}",
+      BIN("\0\x3c\xff\x7b\0\x7c"),
+      "inputs[0]: binary data holds NaN or Infinity at [2]" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP16\","
+      "\"parameters\":{\"binary_data_size\":4}}]}", BIN("\x01\xfe\0\0"),
+      "inputs[0]: binary data holds NaN or Infinity at [0]" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"BF16\","
+      "\"parameters\":{\"binary_data_size\":4}}]}", BIN("\x7f\x7f\xc0\x7f"),
+      "inputs[0]: binary data holds NaN or Infinity at [1]" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"BF16\","
+      "\"parameters\":{\"binary_data_size\":4}}]}", BIN("\0\0\x80\xff"),
+      "inputs[0]: binary data holds NaN or Infinity at [1]" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP64\","
+      "\"parameters\":{\"binary_data_size\":16}}]}",
+      BIN("\0\0\0\0\0\0\xf0\x3f\0\0\0\0\0\0\xf8\x7f"),
+      "inputs[0]: binary data holds NaN or Infinity at [1]" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP64\","
+      "\"parameters\":{\"binary_data_size\":16}}]}",
+      BIN("\0\0\0\0\0\0\xf0\x3f\x1d\x4a\x9c\xf4\x87\x82\x07\x48"),
+      "inputs[0]: binary FP64 data holds 1e+39 at [1], out of range for "
+      "FP32" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP64\","
+      "\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\0\0\0\xf0\xff\xff\xef\xc7"),
+      "inputs[0]: binary FP64 data holds -3.40282357e+38 at [0], out of "
+      "range for FP32" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[4],\"datatype\":\"BOOL\","
+      "\"parameters\":{\"binary_data_size\":4}}]}", BIN("\1\0\2\1"),
+      "inputs[0]: binary BOOL data holds 2 at [2], expected 0 or 1" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"BOOL\","
+      "\"parameters\":{\"binary_data_size\":1}}]}", BIN("\xff"),
+      "inputs[0]: binary BOOL data holds 255 at [0], expected 0 or 1" },
+
+    /* malformed JSON first, bad sizes or values after it: malformed wins */
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":3}}],\"x\":[}", BIN("\0\0\0"),
+      "malformed JSON at line 1, column 101: unexpected token near '}'" },
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":4}}],\"x\":[}",
+      BIN("\0\0\xc0\x7f"),
+      "malformed JSON at line 1, column 101: unexpected token near '}'" },
+
+    /* the JSON path's own message is not given here */
+    { "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"data\":[NaN]}]}", BIN(""),
+      "inputs[0].data[0]: NaN and Infinity are not valid JSON numbers" },
+};
+
+
+static void
+test_binary_messages(void)
+{
+    int     rc, bad, k, j;
+    char   *body, want[128];
+    size_t  i, n;
+
+    model(CAP, "input", NULL);
+
+    for (i = 0;
+         i < sizeof(test_binary_errors) / sizeof(test_binary_errors[0]);
+         i++)
+    {
+        test_nbin = test_binary_errors[i].nbin;
+        memcpy(test_bin, test_binary_errors[i].bin, test_nbin);
+
+        rc = decode_binary(test_binary_errors[i].json);
+
+        ok(rc == -1 && strcmp(test_req.err, test_binary_errors[i].err) == 0,
+           "binary error: %s", test_binary_errors[i].err);
+
+        if (rc != -1 || strcmp(test_req.err, test_binary_errors[i].err) != 0)
+        {
+            printf("#   body: %s\n#    got: %s\n", test_binary_errors[i].json,
+                   rc == 0 ? "(accepted)" : test_req.err);
+        }
+    }
+
+    /* the examples of the header, 784 FP32 values */
+
+    test_nbin = 3000;
+    memset(test_bin, 0, test_nbin);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,784],"
+                     "\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":3136}}]}") == -1
+       && err_is("the binary data after the JSON is 3000 bytes, the inputs' "
+                 "binary_data_size add up to 3136"),
+       "binary error: 3000 bytes for 3136");
+
+    test_nbin = 3132;
+    memset(test_bin, 0, test_nbin);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,784],"
+                     "\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":3132}}]}") == -1
+       && err_is("inputs[0].parameters.binary_data_size: 3132 bytes, but "
+                 "shape [1, 784] of FP32 needs 3136"),
+       "binary error: binary_data_size against the shape");
+
+    body = calloc(1, 8000);
+    if (body == NULL) {
+        abort();
+    }
+
+    memcpy(body, "{\"inputs\":[]}", 13);
+
+    ok(decode_binary_at(body, 9000, 8000) == -1
+       && err_is("Inference-Header-Content-Length 9000 is larger than the "
+                 "body (8000 bytes)"),
+       "binary error: Inference-Header-Content-Length beyond the body");
+
+    ok(decode_binary_at(body, 0, 8000) == -1
+       && err_is("Inference-Header-Content-Length is 0, no JSON inference "
+                 "request precedes the binary data"),
+       "binary error: Inference-Header-Content-Length 0");
+
+    ok(infer_ks_decode_binary(&test_req, NULL, 0, 0) == -1
+       && err_is("Inference-Header-Content-Length is 0, no JSON inference "
+                 "request precedes the binary data")
+       && infer_ks_decode_binary(&test_req, NULL, 1, 0) == -1
+       && err_is("Inference-Header-Content-Length 1 is larger than the body "
+                 "(0 bytes)"),
+       "binary error: NULL body");
+
+    free(body);
+
+    /* a header that cuts the JSON short, or takes binary bytes into it */
+
+    test_nbin = 0;
+    put_f32(1.0f);
+    body = malloc(256);
+    if (body == NULL) {
+        abort();
+    }
+
+    n = (size_t) sprintf(body, "{\"inputs\":[{\"name\":\"input\",\"shape\":"
+                         "[1],\"datatype\":\"FP32\",\"parameters\":"
+                         "{\"binary_data_size\":4}}]}");
+    memcpy(body + n, test_bin, 4);
+
+    ok(decode_binary_at(body, n, n + 4) == 0 && test_buf[0][0] == 1.0f
+       && decode_binary_at(body, n - 1, n + 4) == -1
+       && err_is("malformed JSON at line 1, column 94: '}' expected near "
+                 "end of file")
+       && decode_binary_at(body, n + 3, n + 4) == -1
+       && err_is("malformed JSON at line 1, column 96: end of file expected "
+                 "near end of file"),
+       "binary error: Inference-Header-Content-Length one byte off");
+
+    free(body);
+
+    /* NaN and infinities at each place, in the 4-value blocks and after */
+
+    bad = 0;
+
+    for (k = 0; k < 11 * 3; k++) {
+        test_nbin = 0;
+
+        for (j = 0; j < 11; j++) {
+            put_f32((j == k / 3)
+                    ? (float []) { NAN, INFINITY, -INFINITY }[k % 3]
+                    : (j & 1) ? FLT_MAX : -FLT_MAX);
+        }
+
+        snprintf(want, sizeof(want), "inputs[0]: binary data holds NaN or "
+                 "Infinity at [%d]", k / 3);
+
+        if (decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[11],"
+                          "\"datatype\":\"FP32\",\"parameters\":"
+                          "{\"binary_data_size\":44}}]}") != -1
+            || !err_is(want))
+        {
+            bad++;
+        }
+    }
+
+    test_nbin = 0;
+
+    for (j = 0; j < 11; j++) {
+        put_f32((j & 1) ? FLT_MAX : -FLT_MAX);
+    }
+
+    ok(bad == 0
+       && decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[11],"
+                        "\"datatype\":\"FP32\",\"parameters\":"
+                        "{\"binary_data_size\":44}}]}") == 0,
+       "binary error: NaN or Infinity found at each of 11 places, FLT_MAX "
+       "taken");
+
+    /* messages name the input by its place in "inputs" */
+
+    model(8, "input", "mask", NULL);
+    test_nbin = 0;
+    put_f32(1.0f); put(1, 1); put(3, 1);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[1],"
+                     "\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":4}},{\"name\":\"mask\",\"shape\":"
+                     "[2],\"datatype\":\"BOOL\",\"parameters\":"
+                     "{\"binary_data_size\":2}}]}") == -1
+       && err_is("inputs[1]: binary BOOL data holds 3 at [1], expected 0 "
+                 "or 1"),
+       "binary error: the second input's values");
+
+    test_nbin = 4;
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[1],"
+                     "\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":4}}]}") == -1
+       && err_is("inputs: missing input \"mask\""),
+       "binary error: a missing input");
+
+    /* the JSON path keeps its answer to binary_data_size */
+
+    model(8, "input", NULL);
+    test_nbin = 0;
+    put_f32(1.0f);
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":"
+              "\"FP32\",\"parameters\":{\"binary_data_size\":4}}]}") == -1
+       && err_is("inputs[0].parameters.binary_data_size: binary tensor data "
+                 "is not supported on this path"),
+       "JSON path: binary_data_size is still refused");
+}
+
+
+static void
+test_binary_check_shape(void)
+{
+    model(6, "input", NULL);
+    test_inputs[0].check_shape = check_rows_of_3;
+    test_inputs[0].check_data = "input";
+
+    test_nbin = 0;
+    put_f32(1); put_f32(2); put_f32(3); put_f32(4); put_f32(5); put_f32(6);
+
+    test_checks = 0;
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],"
+                     "\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":24}}]}") == 0
+       && test_checks == 1
+       && floats_are(test_buf[0], 6, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0),
+       "binary check_shape: called once, and a good shape passes");
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[3,2],"
+                     "\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":20}}]}") == -1
+       && err_is("input: shape must be [n, 3]"),
+       "binary check_shape: before the size is checked");
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[3,3],"
+                     "\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":36}}]}") == -1
+       && err_is("inputs[0]: shape [3, 3] holds 9 values, more than 6, the "
+                 "most this input takes"),
+       "binary check_shape: a good shape, too large for cap");
+}
+
+
+/* every prefix of a valid binary body fails cleanly; then mutations */
+
+static void
+test_binary_prefixes(void)
+{
+    int          bad, k, m, rc, accepted;
+    char         body[1024];
+    size_t       json_len, len, i, n;
+    const char  *json;
+
+    json = "{\"id\":\"b\\u00e9\",\"inputs\":[{\"name\":\"mask\",\"shape\":"
+           "[3],\"datatype\":\"BOOL\",\"parameters\":{\"binary_data_size\":"
+           "3}},{\"name\":\"input\",\"datatype\":\"FP16\",\"shape\":[2,2],"
+           "\"parameters\":{\"binary_data_size\":8,\"x\":null}},{\"name\":"
+           "\"ids\",\"shape\":[2],\"datatype\":\"INT32\",\"data\":[1,-1]},"
+           "{\"name\":\"w\",\"shape\":[1],\"datatype\":\"FP64\","
+           "\"parameters\":{\"binary_data_size\":8}}],\"outputs\":[{\"name\":"
+           "\"o\",\"parameters\":{\"binary_data\":true}}],\"parameters\":"
+           "{\"binary_data_output\":false}}";
+
+    test_nbin = 0;
+    put(1, 1); put(0, 1); put(1, 1);
+    put(0x3c00, 2); put(0xc000, 2); put(0x0001, 2); put(0x7bff, 2);
+    put_f64(0.25);
+
+    json_len = strlen(json);
+    len = json_len + test_nbin;
+    memcpy(body, json, json_len);
+    memcpy(body + json_len, test_bin, test_nbin);
+
+    model(8, "input", "mask", "ids", "w", NULL);
+
+    ok(decode_binary_at(body, json_len, len) == 0
+       && floats_are(test_buf[0], 4, 1.0, -2.0, 5.9604644775390625e-8,
+                     65504.0)
+       && floats_are(test_buf[1], 3, 1.0, 0.0, 1.0)
+       && floats_are(test_buf[2], 2, 1.0, -1.0)
+       && floats_are(test_buf[3], 1, 0.25)
+       && infer_ks_output_binary(&test_req, "o", 1) == 1
+       && infer_ks_output_binary(&test_req, NULL, 0) == 0,
+       "the binary body used for prefixes decodes");
+
+    bad = 0;
+
+    for (i = 0; i < len; i++) {
+        rc = decode_binary_at(body, json_len < i ? json_len : i, i);
+
+        if (rc != -1 || test_req.err[0] == '\0') {
+            printf("# prefix of %zu bytes: rc %d\n", i, rc);
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "each of the %zu prefixes of the body fails with a message",
+       len);
+
+    bad = 0;
+
+    for (i = 0; i < len; i++) {
+        if (i == json_len) {
+            continue;
+        }
+
+        rc = decode_binary_at(body, i, len);
+
+        if (rc != -1 || test_req.err[0] == '\0') {
+            printf("# Inference-Header-Content-Length %zu: rc %d\n", i, rc);
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "each wrong Inference-Header-Content-Length fails with a "
+       "message");
+
+    bad = 0;
+    accepted = 0;
+
+    for (k = 0; k < (int) (200000 * test_scale) + 1; k++) {
+        memcpy(body, json, json_len);
+        memcpy(body + json_len, test_bin, test_nbin);
+        m = 1 + rnd() % 3;
+
+        while (m--) {
+            n = rnd() % len;
+            body[n] = (n >= json_len || (rnd() & 1))
+                      ? (char) rnd()
+                      : "{}[],:\"\\-+.0123456789eEtfnu \x01\xc3\xff"
+                        [rnd() % 31];
+        }
+
+        n = json_len;
+
+        if (rnd() % 8 == 0) {
+            n = rnd() % (len + 2);
+        }
+
+        rc = decode_binary_at(body, n, len - (rnd() % 16 == 0));
+
+        if (rc == 0) {
+            accepted++;
+
+        } else if (test_req.err[0] == '\0') {
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "random mutations of it: %d decoded, the others fail "
+       "with a message", accepted);
+}
+
+
+static void
+test_output_binary(void)
+{
+    int  rc;
+
+    model(8, "input", NULL);
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":"
+              "\"FP32\",\"data\":[1]}]}") == 0
+       && test_req.binary_output == 0
+       && test_req.output_binary[0] == -1
+       && test_req.output_binary[INFER_KSERVE_MAX_OUTPUTS - 1] == -1
+       && infer_ks_output_binary(&test_req, "probs", 5) == 0
+       && infer_ks_output_binary(&test_req, NULL, 0) == 0,
+       "output binary: JSON unless asked");
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":"
+              "\"FP32\",\"data\":[1]}],\"parameters\":{\"binary_data_output\":"
+              "true}}") == 0
+       && test_req.binary_output == 1
+       && infer_ks_output_binary(&test_req, "probs", 5) == 1
+       && infer_ks_output_binary(&test_req, NULL, 0) == 1,
+       "output binary: binary_data_output true, no outputs listed");
+
+    rc = decode("{\"parameters\":{\"binary_data_output\":true},\"outputs\":["
+                "{\"name\":\"a\",\"parameters\":{\"binary_data\":false}},"
+                "{\"name\":\"b\",\"parameters\":{\"x\":1,\"binary_data\":"
+                "true}},{\"name\":\"c\"},{\"name\":\"lo\\u0067its\","
+                "\"parameters\":{}}],\"inputs\":[{\"name\":\"input\","
+                "\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}]}");
+
+    ok(rc == 0 && test_req.noutputs == 4
+       && test_req.output_binary[0] == 0 && test_req.output_binary[1] == 1
+       && test_req.output_binary[2] == -1 && test_req.output_binary[3] == -1
+       && infer_ks_output_binary(&test_req, "a", 1) == 0
+       && infer_ks_output_binary(&test_req, "b", 1) == 1
+       && infer_ks_output_binary(&test_req, "c", 1) == 1
+       && infer_ks_output_binary(&test_req, "logits", 6) == 1
+       && infer_ks_output_binary(&test_req, "d", 1) == 1
+       && infer_ks_output_binary(&test_req, "ab", 1) == 0
+       && infer_ks_output_binary(&test_req, "ab", 2) == 1,
+       "output binary: an output's binary_data over binary_data_output true");
+
+    rc = decode("{\"outputs\":[{\"name\":\"a\",\"parameters\":{\"binary_data\""
+                ":false}},{\"name\":\"b\",\"parameters\":{\"binary_data\":"
+                "true}},{\"name\":\"c\"}],\"parameters\":"
+                "{\"binary_data_output\":false},\"inputs\":[{\"name\":"
+                "\"input\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}"
+                "]}");
+
+    ok(rc == 0 && test_req.binary_output == 0
+       && infer_ks_output_binary(&test_req, "a", 1) == 0
+       && infer_ks_output_binary(&test_req, "b", 1) == 1
+       && infer_ks_output_binary(&test_req, "c", 1) == 0
+       && infer_ks_output_binary(&test_req, "d", 1) == 0
+       && infer_ks_output_binary(&test_req, NULL, 0) == 0,
+       "output binary: binary_data true over binary_data_output false");
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":"
+              "\"FP32\",\"data\":[1]}]}") == 0
+       && test_req.binary_output == 0 && test_req.output_binary[1] == -1
+       && infer_ks_output_binary(&test_req, "b", 1) == 0,
+       "output binary: nothing left over from the request before");
+
+    test_nbin = 0;
+    put_f32(2.0f);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[1],"
+                     "\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":4}}],\"outputs\":[{\"name\":"
+                     "\"probs\",\"parameters\":{\"binary_data\":false}}],"
+                     "\"parameters\":{\"binary_data_output\":true}}") == 0
+       && test_buf[0][0] == 2.0f
+       && infer_ks_output_binary(&test_req, "probs", 5) == 0
+       && infer_ks_output_binary(&test_req, "other", 5) == 1,
+       "output binary: the same on the binary path");
+}
+
+
+static json_t *
+header_json(const char *buf, size_t n)
+{
+    json_t        *json;
+    json_error_t   jerr;
+
+    json = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (json == NULL) {
+        printf("# %.*s: %s\n", (int) n, buf, jerr.text);
+    }
+
+    return json;
+}
+
+
+static void
+test_binary_header(void)
+{
+    int          good;
+    char        *buf, *name, *oname, *id;
+    size_t       n, room, i;
+    json_t      *json, *out, *shape;
+    const char  *want;
+
+    buf = malloc(1024);
+    if (buf == NULL) {
+        abort();
+    }
+
+    n = infer_ks_write_binary_header(buf, "mnist", 5, "\"req-1\"", 7,
+                                     "probs", 2, 10);
+
+    want = "{\"model_name\":\"mnist\",\"model_version\":\"1\",\"id\":"
+           "\"req-1\",\"outputs\":[{\"name\":\"probs\",\"datatype\":\"FP32\","
+           "\"shape\":[2,10],\"parameters\":{\"binary_data_size\":80}}]}";
+
+    ok(n == strlen(want) && memcmp(buf, want, n) == 0,
+       "binary header: the text");
+
+    json = header_json(buf, n);
+    out = json ? json_array_get(json_object_get(json, "outputs"), 0) : NULL;
+    shape = out ? json_object_get(out, "shape") : NULL;
+
+    ok(json != NULL && json_object_size(json) == 4
+       && strcmp(json_string_value(json_object_get(json, "model_name")),
+                 "mnist") == 0
+       && strcmp(json_string_value(json_object_get(json, "model_version")),
+                 "1") == 0
+       && strcmp(json_string_value(json_object_get(json, "id")), "req-1")
+          == 0
+       && json_array_size(json_object_get(json, "outputs")) == 1
+       && json_object_size(out) == 4
+       && strcmp(json_string_value(json_object_get(out, "name")), "probs")
+          == 0
+       && strcmp(json_string_value(json_object_get(out, "datatype")),
+                 "FP32") == 0
+       && json_object_get(out, "data") == NULL
+       && json_array_size(shape) == 2
+       && json_integer_value(json_array_get(shape, 0)) == 2
+       && json_integer_value(json_array_get(shape, 1)) == 10
+       && json_integer_value(json_object_get(json_object_get(out,
+                                                             "parameters"),
+                                             "binary_data_size")) == 80,
+       "binary header: read back by jansson");
+
+    json_decref(json);
+
+    n = infer_ks_write_binary_header(buf, "m\"\\\n\xc3\xa9", 6, NULL, 5,
+                                     "o\x01\t", 0, 3);
+    json = header_json(buf, n);
+    out = json ? json_array_get(json_object_get(json, "outputs"), 0) : NULL;
+
+    ok(json != NULL && json_object_get(json, "id") == NULL
+       && strcmp(json_string_value(json_object_get(json, "model_name")),
+                 "m\"\\\n\xc3\xa9") == 0
+       && strcmp(json_string_value(json_object_get(out, "name")), "o\x01\t")
+          == 0
+       && json_integer_value(json_object_get(json_object_get(out,
+                                                             "parameters"),
+                                             "binary_data_size")) == 0,
+       "binary header: names escaped, no id, 0 rows");
+
+    json_decref(json);
+
+    n = infer_ks_write_binary_header(buf, "m", 1, "\"x\"", 0, "o", 1, 1);
+    json = header_json(buf, n);
+
+    ok(json != NULL && json_object_get(json, "id") == NULL,
+       "binary header: id_len 0 is no id");
+
+    json_decref(json);
+    free(buf);
+
+    /* the worst case in exactly the room promised */
+
+    name = malloc(65);
+    oname = malloc(65);
+    id = malloc(100);
+    if (name == NULL || oname == NULL || id == NULL) {
+        abort();
+    }
+
+    memset(name, '\x01', 64);
+    memset(oname, '\x1f', 64);
+    name[64] = '\0';
+    oname[64] = '\0';
+    memset(id, '7', 100);
+    id[0] = '"';
+    id[99] = '"';
+
+    room = 256 + 6 * (64 + 64) + 100;
+    buf = malloc(room);
+    if (buf == NULL) {
+        abort();
+    }
+
+    good = 1;
+
+    for (i = 0; i < 3; i++) {
+        n = infer_ks_write_binary_header(buf, name, 64, id, 100, oname,
+                                         i ? SIZE_MAX : 99999,
+                                         i == 1 ? SIZE_MAX / 4 : SIZE_MAX);
+        good &= (n < room);
+    }
+
+    ok(good, "binary header: the longest fits the room asked for (%zu "
+       "bytes)", n);
+
+    free(buf);
+    free(name);
+    free(oname);
+    free(id);
+}
+
+
+static void
+test_datatype_sizes(void)
+{
+    ok(infer_ks_datatype_size(INFER_KS_BOOL) == 1
+       && infer_ks_datatype_size(INFER_KS_UINT8) == 1
+       && infer_ks_datatype_size(INFER_KS_UINT16) == 2
+       && infer_ks_datatype_size(INFER_KS_UINT32) == 4
+       && infer_ks_datatype_size(INFER_KS_UINT64) == 8
+       && infer_ks_datatype_size(INFER_KS_INT8) == 1
+       && infer_ks_datatype_size(INFER_KS_INT16) == 2
+       && infer_ks_datatype_size(INFER_KS_INT32) == 4
+       && infer_ks_datatype_size(INFER_KS_INT64) == 8
+       && infer_ks_datatype_size(INFER_KS_FP16) == 2
+       && infer_ks_datatype_size(INFER_KS_BF16) == 2
+       && infer_ks_datatype_size(INFER_KS_FP32) == 4
+       && infer_ks_datatype_size(INFER_KS_FP64) == 8
+       && infer_ks_datatype_size(INFER_KS_BYTES) == 0
+       && infer_ks_datatype_size(INFER_KS_UNKNOWN) == 0
+       && infer_ks_datatype("BF16", 4) == INFER_KS_BF16,
+       "datatype sizes");
+}
+
+
 int
 main(void)
 {
@@ -1472,6 +2709,14 @@ main(void)
     test_write_float();
     test_write_string();
     test_datatypes();
+    test_binary_valid();
+    test_binary_mixed();
+    test_binary_messages();
+    test_binary_check_shape();
+    test_binary_prefixes();
+    test_output_binary();
+    test_binary_header();
+    test_datatype_sizes();
 
     printf("1..%d\n", test_n);
 

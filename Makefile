@@ -2,7 +2,8 @@
 # (nginx-dev), run it, test it.
 #
 #   make deps     install what the build and the tests need (Debian, PyPI)
-#   make          build build/ngx_http_infer_module.so
+#   make          build build/ngx_http_infer_module.so and, where nvcc
+#                 is, build/ngx_infer_cuda.so (the CUDA backend)
 #   make run      deps + build + nginx in the foreground on the quick start
 #   make test     deps + build + the whole test suite (prove)
 #   make unit     the kernels' own unit tests only
@@ -22,7 +23,8 @@ WARN        := -Wall -Wextra -Wno-unused-parameter
 KCFLAGS     := -std=gnu99 $(CFLAGS_OPT) $(WARN) -Werror -Ikernels
 
 KERNEL_SRCS := kernels/infer_safetensors.c kernels/infer_model.c \
-               kernels/infer_kserve.c kernels/cpu/infer_cpu.c
+               kernels/infer_kserve.c kernels/cpu/infer_cpu.c \
+               kernels/infer_backend_cuda.c
 MODULE_SRCS := $(wildcard ngx_infer_module/*.c ngx_infer_module/*.h) \
                $(wildcard kernels/*.h) $(KERNEL_SRCS) config
 
@@ -33,7 +35,10 @@ PIP_PKGS    := numpy safetensors scikit-learn
 
 .PHONY: all deps run test unit fixtures clean
 
-all: $(MODULE)
+all: $(MODULE) $(CUDA_SO)
+
+# the CUDA backend, build/ngx_infer_cuda.so, where nvcc is (CUDA_HOME)
+-include kernels/cuda/cuda.mk
 
 $(NGX_BUILD)/objs/Makefile: config
 	rm -rf $(NGX_BUILD)
@@ -47,7 +52,8 @@ $(NGX_BUILD)/objs/Makefile: config
 
 $(MODULE): $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_infer_module.so $@
+	cp $(NGX_BUILD)/objs/ngx_http_infer_module.so $@.tmp
+	mv -f $@.tmp $@  # a new inode: running nginx keeps the old mapping
 
 SHELL := /bin/bash
 
@@ -72,12 +78,20 @@ $(BUILD)/test_kernels: kernels/test/test_kernels.c $(KERNEL_SRCS) $(wildcard ker
 	    kernels/infer_safetensors.c kernels/infer_model.c \
 	    kernels/cpu/infer_cpu.c -ljansson -lopenblas -lm
 
-$(BUILD)/test_kserve: kernels/test/test_kserve.c kernels/infer_kserve.c kernels/infer_kserve.h
+$(BUILD)/test_kserve: kernels/test/test_kserve.c kernels/infer_kserve.c \
+                     kernels/infer_kserve.h kernels/infer_math.h
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c kernels/infer_kserve.c \
 	    -ljansson -lm
 
-unit: $(BUILD)/test_kernels $(BUILD)/test_kserve
+$(BUILD)/test_cuda: kernels/test/test_cuda.c kernels/infer_backend_cuda.c \
+                   $(KERNEL_SRCS) $(wildcard kernels/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_cuda.c \
+	    kernels/infer_backend_cuda.c kernels/infer_safetensors.c \
+	    kernels/infer_model.c -ljansson -lm -ldl
+
+unit: $(BUILD)/test_kernels $(BUILD)/test_kserve $(BUILD)/test_cuda
 
 fixtures: $(FIXTURES)/manifest.json
 
@@ -96,7 +110,7 @@ run: deps $(MODULE)
 	exec $(NGINX) -p $(CURDIR)/ -c $(BUILD)/run/quickstart.conf \
 	    -g 'daemon off; master_process on;'
 
-test: deps $(MODULE) unit fixtures
+test: deps all unit fixtures
 	TEST_NGINX_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) \
 	TEST_NGINX_REPO=$(CURDIR) \

@@ -90,5 +90,22 @@ wait_until { my @w = worker_pids(); @w == 2 } 10;
 my ($status) = http_request('POST', '/v2/models/m/infer', $req);
 is($status, 200, 'the new workers answer');
 
+# --- a reload whose model is broken keeps the running configuration ----------
+
+{
+    my @before = worker_pids();
+    my $mark = error_log_mark();
+    my $broken = "$ENV{TEST_NGINX_FIXTURES}/broken/shape_mismatch";
+    ok(!reload_nginx(http_config => "    infer_model m $broken;\n",
+                     timeout => 3),
+       'a reload with a broken model brings no new workers');
+    ok((grep { /\[emerg\].*model "m": .*layers\[1\]\.weight is \[3, 5\]/ }
+             error_log_lines($mark)), 'the error log says why');
+    is_deeply([sort(worker_pids())], [sort @before],
+              'the running workers go on');
+    my ($status) = http_request('POST', '/v2/models/m/infer', $req);
+    is($status, 200, 'and answer with the model they have');
+}
+
 stop_nginx();
 done_testing();

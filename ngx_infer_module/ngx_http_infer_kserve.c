@@ -835,8 +835,10 @@ ngx_http_infer_model_metadata(ngx_http_request_t *r, ngx_http_infer_model_t *m)
     p += infer_ks_write_string((char *) p, model->output_name,
                                ngx_strlen(model->output_name));
     p = ngx_sprintf(p, ",\"datatype\":\"FP32\",\"shape\":[-1,%L]}],"
-                    "\"parameters\":{\"device\":\"%V\",\"max_batch\":%ui}}",
-                    model->output_size, &m->device, m->max_batch);
+                    "\"parameters\":{\"device\":\"%V\",\"precision\":\"%s\","
+                    "\"max_batch\":%ui}}",
+                    model->output_size, &m->device,
+                    infer_precision_name(m->precision), m->max_batch);
 
     b->last = p;
 

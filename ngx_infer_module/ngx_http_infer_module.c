@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include <sys/stat.h>
+#include <dlfcn.h>
 
 #include "ngx_http_infer_module.h"
 
@@ -42,6 +43,8 @@ static char *ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_infer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_infer_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_infer_device(ngx_conf_t *cf,
+    ngx_http_infer_model_t *m);
 static void ngx_http_infer_model_cleanup(void *data);
 static ngx_int_t ngx_http_infer_init_process(ngx_cycle_t *cycle);
 static void ngx_http_infer_exit_process(ngx_cycle_t *cycle);
@@ -734,6 +737,8 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ngx_str_set(&m->device, "cpu");
+    m->gpu = -1;
+    m->precision = INFER_PRECISION_FP32;
     m->max_batch = 64;
     m->batch_timeout = 2;
     m->queue = 1024;
@@ -744,16 +749,45 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_strncmp(value[i].data, "device=", 7) == 0) {
             s.data = value[i].data + 7;
             s.len = value[i].len - 7;
+            m->device = s;
 
             if (s.len == 3 && ngx_strncmp(s.data, "cpu", 3) == 0) {
-                m->device = s;
+                m->gpu = -1;
                 continue;
             }
 
+            if (s.len == 4 && ngx_strncmp(s.data, "auto", 4) == 0) {
+                m->gpu = 0;
+                continue;
+            }
+
+            if (s.len > 5 && ngx_strncmp(s.data, "cuda:", 5) == 0) {
+                m->gpu = ngx_atoi(s.data + 5, s.len - 5);
+                if (m->gpu != NGX_ERROR && m->gpu < 1024) {
+                    continue;
+                }
+            }
+
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "model \"%V\": device \"%V\" is not supported "
-                               "by this build, use \"cpu\"", &m->name, &s);
+                               "model \"%V\": invalid device \"%V\", use "
+                               "\"cpu\", \"cuda:N\" or \"auto\"",
+                               &m->name, &s);
             return NGX_CONF_ERROR;
+        }
+
+        if (ngx_strncmp(value[i].data, "precision=", 10) == 0) {
+            n = infer_precision_parse((char *) value[i].data + 10,
+                                      value[i].len - 10);
+            if (n < 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "model \"%V\": invalid precision \"%s\","
+                                   " use fp32, tf32, fp16 or bf16",
+                                   &m->name, value[i].data + 10);
+                return NGX_CONF_ERROR;
+            }
+
+            m->precision = n;
+            continue;
         }
 
         if (ngx_strncmp(value[i].data, "batch_timeout=", 14) == 0) {
@@ -792,6 +826,10 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "model \"%V\": unknown option \"%V\"",
                            &m->name, &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_infer_device(cf, m) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -863,6 +901,11 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     m->shm_zone->init = ngx_http_infer_init_zone;
     m->shm_zone->data = m;
 
+    if (m->instances == NGX_CONF_UNSET_UINT && m->gpu >= 0) {
+        /* one executor feeds a GPU: batches, not threads, fill it */
+        m->instances = 1;
+    }
+
     if (m->instances == NGX_CONF_UNSET_UINT) {
         /* a CPU model: one executor per worker */
         m->instances = ((ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
@@ -892,6 +935,98 @@ invalid:
                        &m->name, &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * device=cuda:N must find a usable GPU N, or nginx does not start; with
+ * device=auto, no usable GPU means the CPU.  The CUDA backend is its own
+ * shared object next to the module, and it is tried in a child process:
+ * a CUDA context made here, in the master, would not survive the fork of
+ * the workers.
+ */
+
+static ngx_int_t
+ngx_http_infer_device(ngx_conf_t *cf, ngx_http_infer_model_t *m)
+{
+    u_char      *p;
+    size_t       len;
+    Dl_info      dl;
+    ngx_uint_t   autodev;
+    char         info[256], err[INFER_ERRLEN];
+
+    autodev = (m->device.len == 4
+               && ngx_strncmp(m->device.data, "auto", 4) == 0);
+
+    if (m->gpu < 0) {
+        if (m->precision != INFER_PRECISION_FP32) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "model \"%V\": precision=%s needs a GPU "
+                               "(device=cuda:N or auto), the CPU computes "
+                               "in fp32", &m->name,
+                               infer_precision_name(m->precision));
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (dladdr((void *) &ngx_http_infer_module, &dl) == 0
+        || dl.dli_fname == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\": dladdr() cannot find the module's "
+                           "own file", &m->name);
+        return NGX_ERROR;
+    }
+
+    p = (u_char *) strrchr(dl.dli_fname, '/');
+    len = p ? (size_t) (p - (u_char *) dl.dli_fname) + 1 : 0;
+
+    m->cuda_so = ngx_pnalloc(cf->pool, len + sizeof("ngx_infer_cuda.so"));
+    if (m->cuda_so == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(m->cuda_so, dl.dli_fname, len);
+    ngx_memcpy(m->cuda_so + len, "ngx_infer_cuda.so",
+               sizeof("ngx_infer_cuda.so"));
+
+    if (infer_cuda_probe_isolated(m->cuda_so, m->gpu, info, sizeof(info),
+                                  err, sizeof(err))
+        == 0)
+    {
+        m->device.data = ngx_pnalloc(cf->pool, sizeof("cuda:") + NGX_INT_T_LEN);
+        if (m->device.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        m->device.len = ngx_sprintf(m->device.data, "cuda:%i", m->gpu)
+                        - m->device.data;
+
+        ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
+                           "model \"%V\" runs on %V, %s, in %s", &m->name,
+                           &m->device, info,
+                           infer_precision_name(m->precision));
+        return NGX_OK;
+    }
+
+    if (!autodev) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\": device %V cannot be used: %s",
+                           &m->name, &m->device, err);
+        return NGX_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "model \"%V\": no usable GPU for device=auto (%s), "
+                       "the model runs on the CPU", &m->name, err);
+
+    ngx_str_set(&m->device, "cpu");
+    m->gpu = -1;
+    m->precision = INFER_PRECISION_FP32;
+
+    return NGX_OK;
 }
 
 

@@ -21,6 +21,7 @@
 #include "infer_model.h"
 #include "infer_backend.h"
 #include "infer_kserve.h"
+#include "infer_backend_cuda.h"
 
 
 #define NGX_HTTP_INFER_VERSION        "0.1.0"
@@ -92,7 +93,10 @@ typedef struct ngx_http_infer_ctx_s  ngx_http_infer_ctx_t;
 typedef struct {
     ngx_str_t                   name;
     ngx_str_t                   path;
-    ngx_str_t                   device;
+    ngx_str_t                   device;      /* "cpu", "cuda:0", as run */
+    ngx_int_t                   gpu;         /* -1: the CPU */
+    ngx_uint_t                  precision;   /* INFER_PRECISION_* */
+    char                       *cuda_so;     /* ngx_infer_cuda.so's path */
 
     ngx_uint_t                  max_batch;
     ngx_msec_t                  batch_timeout;

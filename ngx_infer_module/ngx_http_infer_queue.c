@@ -703,7 +703,13 @@ ngx_http_infer_executor_cycle(void *data)
         goto failed;
     }
 
-    be = infer_backend_cpu_new(err, sizeof(err));
+    if (m->gpu >= 0) {
+        be = infer_backend_cuda_new(m->cuda_so, m->gpu, m->precision, err,
+                                    sizeof(err));
+
+    } else {
+        be = infer_backend_cpu_new(err, sizeof(err));
+    }
 
     if (be == NULL || be->iface->load(be, m->model, m->max_batch, err,
                                       sizeof(err))

@@ -290,13 +290,13 @@ qr{\[emerg\] .*model "digits": unknown option "max_bacth=8"}
 
 
 
-=== TEST 28: a device this build does not have
+=== TEST 28: a device that does not exist
 --- http_config
     infer_model digits $TEST_NGINX_REPO/models/digits device=tpu;
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*model "digits": device "tpu" is not supported}
+qr{\[emerg\] .*model "digits": invalid device "tpu", use "cpu", "cuda:N" or "auto"}
 
 
 

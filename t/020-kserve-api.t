@@ -73,7 +73,7 @@ GET /v2/
 --- request
 GET /v2/models/digits
 --- response_body chomp
-{"name":"digits","versions":["1"],"platform":"ngx_infer_mlp","inputs":[{"name":"input","datatype":"FP32","shape":[-1,64]}],"outputs":[{"name":"probabilities","datatype":"FP32","shape":[-1,10]}],"parameters":{"device":"cpu","max_batch":32}}
+{"name":"digits","versions":["1"],"platform":"ngx_infer_mlp","inputs":[{"name":"input","datatype":"FP32","shape":[-1,64]}],"outputs":[{"name":"probabilities","datatype":"FP32","shape":[-1,10]}],"parameters":{"device":"cpu","precision":"fp32","max_batch":32}}
 
 
 
@@ -81,7 +81,7 @@ GET /v2/models/digits
 --- request
 GET /v2/models/image
 --- response_body chomp
-{"name":"image","versions":["1"],"platform":"ngx_infer_mlp","inputs":[{"name":"input","datatype":"FP32","shape":[-1,1,8,8]}],"outputs":[{"name":"output","datatype":"FP32","shape":[-1,10]}],"parameters":{"device":"cpu","max_batch":8}}
+{"name":"image","versions":["1"],"platform":"ngx_infer_mlp","inputs":[{"name":"input","datatype":"FP32","shape":[-1,1,8,8]}],"outputs":[{"name":"output","datatype":"FP32","shape":[-1,10]}],"parameters":{"device":"cpu","precision":"fp32","max_batch":8}}
 
 
 

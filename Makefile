@@ -7,6 +7,7 @@
 #   make run      deps + build + nginx in the foreground on the quick start
 #   make test     deps + build + the whole test suite (prove)
 #   make unit     the kernels' own unit tests only
+#   make bench    the benchmarks against the Python peers (bench/run.sh)
 
 NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
@@ -33,7 +34,7 @@ APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                build-essential
 PIP_PKGS    := numpy safetensors scikit-learn
 
-.PHONY: all deps run test unit fixtures clean
+.PHONY: all deps run test unit fixtures bench clean
 
 all: $(MODULE) $(CUDA_SO)
 
@@ -116,6 +117,9 @@ test: deps all unit fixtures
 	TEST_NGINX_REPO=$(CURDIR) \
 	TEST_NGINX_FIXTURES=$(CURDIR)/$(FIXTURES) \
 	    prove -I t/lib -r t/
+
+bench: deps all fixtures
+	bench/run.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

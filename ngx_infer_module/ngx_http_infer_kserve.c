@@ -362,6 +362,7 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
     }
 
     ctx->rows = (ngx_uint_t) in.shape[0];
+    ctx->timeout = (ngx_msec_t) req.timeout_ms;
     ctx->binary = infer_ks_output_binary(&req, m->model->output_name,
                                          ngx_strlen(m->model->output_name));
 

@@ -255,9 +255,19 @@ ngx_http_infer_park(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 
     ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
 
-    /* the timeout counts from the request's arrival */
+    /*
+     * The timeout counts from the request's arrival; a KServe request may
+     * ask for a shorter one (parameters.timeout, in microseconds).
+     */
+
+    timeout = ilcf->timeout;
+
+    if (ctx->timeout && ctx->timeout < timeout) {
+        timeout = ctx->timeout;
+    }
+
     elapsed = ngx_current_msec - ctx->start;
-    timeout = (elapsed < ilcf->timeout) ? ilcf->timeout - elapsed : 1;
+    timeout = (elapsed < timeout) ? timeout - elapsed : 1;
 
     ctx->timer.handler = ngx_http_infer_timeout_handler;
     ctx->timer.data = ctx;

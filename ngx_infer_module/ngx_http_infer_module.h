@@ -152,6 +152,7 @@ struct ngx_http_infer_ctx_s {
     ngx_event_t                 timer;
 
     ngx_msec_t                  start;
+    ngx_msec_t                  timeout;     /* the request's own, 0: none */
     ngx_uint_t                  batch_rows;
     ngx_uint_t                  queue_time_us;
     ngx_uint_t                  compute_time_us;

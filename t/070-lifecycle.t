@@ -103,6 +103,17 @@ sub wait_ready_again {
     is(wait_ready_again(), 200, 'the timed-out request\'s slot is freed');
 }
 
+# --- the request's own timeout, parameters.timeout in microseconds ------------
+
+{
+    my $b = $body;
+    $b =~ s/^\{/{"parameters":{"timeout":5000},/;
+    my ($status, $h, $resp) = http_request('POST', '/v2/models/heavy/infer',
+                                           $b);
+    is($status, 504, 'parameters.timeout of 5 ms: 504');
+    is(wait_ready_again(), 200, 'and its slot is freed');
+}
+
 # --- clients that go away -----------------------------------------------------
 
 {

@@ -34,12 +34,13 @@ APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                build-essential
 PIP_PKGS    := numpy safetensors scikit-learn
 
+# the CUDA backend, build/ngx_infer_cuda.so, where nvcc is (CUDA_HOME);
+# included before "all", whose prerequisites name $(CUDA_SO)
+-include kernels/cuda/cuda.mk
+
 .PHONY: all deps run test unit fixtures bench clean
 
 all: $(MODULE) $(CUDA_SO)
-
-# the CUDA backend, build/ngx_infer_cuda.so, where nvcc is (CUDA_HOME)
--include kernels/cuda/cuda.mk
 
 $(NGX_BUILD)/objs/Makefile: config
 	rm -rf $(NGX_BUILD)

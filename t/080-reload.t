@@ -32,17 +32,17 @@ my %conf = (workers => 2, master => 1, log_level => 'info',
 ok(start_nginx(%conf), 'nginx starts') or BAIL_OUT($InferTest::LastError);
 
 my ($req) = ref_kserve($dir, rows => 2, seed => 5, name => 'm');
-my ($clients, $per_client) = (8, 150);
+my ($clients, $per_client) = (8, 300);
 
 my $hups = InferTest::server_root() . '/hup-times';
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
     # the reloads, while the clients below are busy
     open my $f, '>', $hups or die;
-    sleep 0.4;
+    sleep 0.2;
     printf $f "%.6f\n", time;
     kill 'HUP', master_pid();
-    sleep 0.4;
+    sleep 0.3;
     # same size and shape, a changed file: a new queue for new workers
     utime(undef, undef, "$dir/model.safetensors");
     printf $f "%.6f\n", time;

@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use Test::More;
 use JSON::PP;
+use File::Path ();
 use InferTest;
 use InferCheck;
 
@@ -24,7 +25,9 @@ my %checked;
 
 sub slurp { local (@ARGV, $/) = @_; <> }
 
-# the example as it is, with the repository as nginx's prefix
+# the example as it is, with the repository as nginx's prefix (nginx -t
+# wants the pid file's directory, which `make run` makes)
+File::Path::make_path("$repo/build/run");
 for my $f (@files) {
     my $name = $f =~ s{.*/}{}r;
     my $out = `/usr/sbin/nginx -t -p $repo/ -c $f -g 'error_log stderr;' 2>&1`;

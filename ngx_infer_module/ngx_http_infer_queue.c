@@ -656,6 +656,7 @@ ngx_http_infer_executors_stop(ngx_http_infer_model_t *m, ngx_uint_t drain,
     for (i = 0; i < m->executors.nelts; i++) {
         if (ex[i].running) {
             (void) pthread_join(ex[i].tid, NULL);
+            (void) sem_destroy(&ex[i].started);
             ex[i].running = 0;
         }
     }

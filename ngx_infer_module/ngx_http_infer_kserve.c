@@ -38,8 +38,7 @@ static ngx_int_t ngx_http_infer_decode_raw(ngx_http_infer_ctx_t *ctx,
     u_char *body, size_t len, char *err);
 static ngx_int_t ngx_http_infer_send_raw(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
-static ngx_int_t ngx_http_infer_send_buf(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *type, ngx_buf_t *b);
+
 static int ngx_http_infer_check_shape(void *data, const int64_t *shape,
     int ndim, char *err, size_t len);
 static ngx_int_t ngx_http_infer_server_metadata(ngx_http_request_t *r);
@@ -202,6 +201,7 @@ ngx_http_infer_model_infer(ngx_http_request_t *r, ngx_http_infer_model_t *m)
     ctx->request = r;
     ctx->model = m;
     ctx->start = ngx_current_msec;
+    ctx->t_arrive = ngx_http_infer_now();
 
     ngx_http_set_ctx(r, ctx, ngx_http_infer_module);
 
@@ -263,6 +263,8 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
                       "infer: queue of model \"%V\" is full (%ui requests)",
                       &m->name, m->queue);
 
+        ngx_http_infer_count_request(m, ctx, 0);
+
         rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        "the queue of model \"%V\" is full, "
                                        "retry later", &m->name);
@@ -298,6 +300,7 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
 
 failed:
 
+    ngx_http_infer_count_request(m, ctx, 0);
     ngx_http_infer_slot_release(m, ctx);
     ngx_http_finalize_request(r, rc);
 }
@@ -1019,7 +1022,7 @@ ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_buf_t *b)
 {

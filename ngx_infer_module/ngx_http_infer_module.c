@@ -73,6 +73,13 @@ static ngx_command_t  ngx_http_infer_commands[] = {
       0,
       NULL },
 
+    { ngx_string("infer_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_infer_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("infer_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -326,6 +333,8 @@ ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx)
     ctx->queue_time_us = (s->t_start - s->t_enqueue) / 1000;
     ctx->compute_time_us = (s->t_end - s->t_start) / 1000;
 
+    ngx_http_infer_count_request(m, ctx, !s->failed);
+
     if (s->failed) {
         rc = ngx_http_infer_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "model \"%V\" failed: %s",
@@ -367,6 +376,7 @@ ngx_http_infer_timeout_handler(ngx_event_t *ev)
     ctx->done = 1;
 
     ngx_http_infer_slot_release(m, ctx);
+    ngx_http_infer_count_request(m, ctx, 0);
 
     ngx_log_error(NGX_LOG_ERR, c->log, 0,
                   "infer: model \"%V\" did not answer in time", &m->name);
@@ -1127,6 +1137,14 @@ ngx_http_infer_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (cf->args->nelts == 1) {
+        /* infer_metrics */
+        ilcf->api = NGX_HTTP_INFER_API_METRICS;
+        clcf->handler = ngx_http_infer_metrics_handler;
+        return NGX_CONF_OK;
+    }
 
     if (value[1].len != 6 || ngx_strncmp(value[1].data, "kserve", 6) != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1136,8 +1154,6 @@ ngx_http_infer_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ilcf->api = NGX_HTTP_INFER_API_KSERVE;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_infer_kserve_handler;
 
     return NGX_CONF_OK;

@@ -53,6 +53,34 @@ typedef struct {
 } ngx_http_infer_slot_t;
 
 
+/*
+ * Counters of a model, in its zone, so that every worker reports the same
+ * totals and they go on across a reload that keeps the model.  Named after
+ * Triton's where they mean the same; added to with relaxed atomics.
+ */
+
+#define NGX_HTTP_INFER_BATCH_BUCKETS    10   /* 1, 2, 4, ... 256, +Inf */
+#define NGX_HTTP_INFER_LATENCY_BUCKETS  15   /* 0.5 ms ... 10 s, +Inf */
+
+typedef struct {
+    uint64_t                    request_success;
+    uint64_t                    request_failure;
+    uint64_t                    inference_count;     /* rows */
+    uint64_t                    exec_count;          /* batches */
+    uint64_t                    request_duration_us; /* of the successes */
+    uint64_t                    queue_duration_us;
+    uint64_t                    compute_input_duration_us;
+    uint64_t                    compute_infer_duration_us;
+    uint64_t                    compute_output_duration_us;
+    uint64_t                    batch_size[NGX_HTTP_INFER_BATCH_BUCKETS];
+    uint64_t                    latency[NGX_HTTP_INFER_LATENCY_BUCKETS];
+} ngx_http_infer_stats_t;
+
+
+#define ngx_http_infer_count(field, n)                                       \
+    (void) __atomic_add_fetch(&(field), (uint64_t) (n), __ATOMIC_RELAXED)
+
+
 typedef struct {
     uint32_t                    zone_id;
 
@@ -79,6 +107,8 @@ typedef struct {
     size_t                      slot_size;   /* bytes of data per slot */
     size_t                      in_size;     /* floats per input row */
     size_t                      out_size;    /* floats per output row */
+
+    ngx_http_infer_stats_t      stats;
 
     uint32_t                   *fifo;
     uint32_t                   *free;
@@ -128,11 +158,13 @@ typedef struct {
 
 #define NGX_HTTP_INFER_API_NONE       0
 #define NGX_HTTP_INFER_API_KSERVE     1
+#define NGX_HTTP_INFER_API_METRICS    2
 
 
 typedef struct {
     ngx_http_complex_value_t   *model;       /* infer name | $var */
-    ngx_uint_t                  api;         /* infer_api kserve */
+    ngx_uint_t                  api;         /* infer_api kserve,
+                                                infer_metrics */
     ngx_msec_t                  timeout;
 } ngx_http_infer_loc_conf_t;
 
@@ -152,6 +184,7 @@ struct ngx_http_infer_ctx_s {
     ngx_event_t                 timer;
 
     ngx_msec_t                  start;
+    int64_t                     t_arrive;    /* CLOCK_MONOTONIC, ns */
     ngx_msec_t                  timeout;     /* the request's own, 0: none */
     ngx_uint_t                  batch_rows;
     ngx_uint_t                  queue_time_us;
@@ -201,6 +234,11 @@ void ngx_http_infer_complete(ngx_http_infer_model_t *m, uint32_t slot,
     uint64_t ticket);
 ngx_http_infer_model_t *ngx_http_infer_find_zone(uint32_t zone_id);
 
+/* ngx_http_infer_metrics.c */
+ngx_int_t ngx_http_infer_metrics_handler(ngx_http_request_t *r);
+void ngx_http_infer_count_request(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx, ngx_uint_t ok);
+
 /* ngx_http_infer_kserve.c */
 ngx_int_t ngx_http_infer_kserve_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_infer_model_infer(ngx_http_request_t *r,
@@ -210,6 +248,8 @@ ngx_int_t ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *fmt, ...);
 ngx_int_t ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b);
+ngx_int_t ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b);
 ngx_int_t ngx_http_infer_send_response(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
 ngx_http_infer_model_t *ngx_http_infer_model_by_name(ngx_http_request_t *r,

@@ -885,8 +885,9 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex, infer_backend_t *be,
     int                      rc;
     char                     err[INFER_ERRLEN];
     size_t                   isz, osz;
-    int64_t                  t_start, t_end;
-    ngx_uint_t               i, off;
+    int64_t                  t_start, t_run, t_end, t_done, queued;
+    ngx_uint_t               i, b, off;
+    ngx_http_infer_stats_t  *st;
     ngx_http_infer_slot_t   *s;
     ngx_http_infer_model_t  *m;
     ngx_http_infer_shctx_t  *sh;
@@ -895,6 +896,7 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex, infer_backend_t *be,
     sh = m->sh;
     isz = sh->in_size;
     osz = sh->out_size;
+    queued = 0;
 
     t_start = ngx_http_infer_now();
 
@@ -903,7 +905,10 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex, infer_backend_t *be,
         ngx_memcpy(in + off * isz, ngx_http_infer_slot_input(m, batch[i]),
                    s->rows * isz * sizeof(float));
         off += s->rows;
+        queued += t_start - s->t_enqueue;
     }
+
+    t_run = ngx_http_infer_now();
 
     rc = be->iface->run(be, in, (int) rows, out, err, sizeof(err));
     if (rc == 0) {
@@ -937,6 +942,27 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex, infer_backend_t *be,
         s->t_end = t_end;
         off += s->rows;
     }
+
+    t_done = ngx_http_infer_now();
+
+    st = &sh->stats;
+
+    for (b = 0; b < NGX_HTTP_INFER_BATCH_BUCKETS - 1; b++) {
+        if (rows <= ((ngx_uint_t) 1 << b)) {
+            break;
+        }
+    }
+
+    ngx_http_infer_count(st->batch_size[b], 1);
+    ngx_http_infer_count(st->exec_count, 1);
+    ngx_http_infer_count(st->inference_count, rows);
+    ngx_http_infer_count(st->queue_duration_us, queued / 1000);
+    ngx_http_infer_count(st->compute_input_duration_us,
+                         (t_run - t_start) / 1000);
+    ngx_http_infer_count(st->compute_infer_duration_us,
+                         (t_end - t_run) / 1000);
+    ngx_http_infer_count(st->compute_output_duration_us,
+                         (t_done - t_end) / 1000);
 
     ngx_shmtx_lock(&m->shpool->mutex);
 

@@ -69,6 +69,9 @@ my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
     ($st, undef, $b) = http_request('POST', '/v2/models/digits/infer',
                                     $example);
     is($st, 200, 'quickstart: the README\'s example request');
+    ($st, undef, $b) = http_request('GET', '/metrics');
+    like($b, qr/^ngx_infer_inference_request_success\{model="digits",version="1"\} 2$/m,
+         'quickstart: /metrics counts the two answers');
     $checked{'quickstart.conf'} = 1;
     stop_nginx();
 }

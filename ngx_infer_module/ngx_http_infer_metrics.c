@@ -1,0 +1,279 @@
+
+/*
+ * ngx_infer: infer_metrics, the Prometheus text format.
+ *
+ * The counters live in each model's shared zone (ngx_http_infer_stats_t):
+ * every worker reports the same totals, and a reload that keeps a model
+ * keeps them.  Names follow Triton's (nv_inference_*) where they mean the
+ * same, with our prefix.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_infer_module.h"
+
+
+static u_char *ngx_http_infer_metrics_model(u_char *p, u_char *last,
+    ngx_http_infer_model_t *m);
+static u_char *ngx_http_infer_histogram(u_char *p, u_char *last,
+    const char *name, ngx_str_t *model, const uint64_t *buckets,
+    const uint64_t *bounds, ngx_uint_t n, ngx_uint_t seconds, uint64_t sum,
+    uint64_t count);
+
+
+/* upper bounds: rows of a batch; microseconds of a request */
+
+static const uint64_t  ngx_http_infer_batch_bounds[] = {
+    1, 2, 4, 8, 16, 32, 64, 128, 256
+};
+
+static const uint64_t  ngx_http_infer_latency_bounds[] = {
+    500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+    1000000, 2500000, 5000000, 10000000
+};
+
+
+typedef struct {
+    const char                 *name;
+    const char                 *help;
+    const char                 *type;
+    size_t                      offset;
+} ngx_http_infer_metric_t;
+
+
+static ngx_http_infer_metric_t  ngx_http_infer_metrics[] = {
+
+    { "ngx_infer_inference_request_success",
+      "Inference requests answered 200", "counter",
+      offsetof(ngx_http_infer_stats_t, request_success) },
+
+    { "ngx_infer_inference_request_failure",
+      "Inference requests answered with an error", "counter",
+      offsetof(ngx_http_infer_stats_t, request_failure) },
+
+    { "ngx_infer_inference_count",
+      "Rows computed (a request of k rows counts k)", "counter",
+      offsetof(ngx_http_infer_stats_t, inference_count) },
+
+    { "ngx_infer_inference_exec_count",
+      "Batches computed", "counter",
+      offsetof(ngx_http_infer_stats_t, exec_count) },
+
+    { "ngx_infer_inference_request_duration_us",
+      "Cumulative time of successful requests, arrival to answer",
+      "counter",
+      offsetof(ngx_http_infer_stats_t, request_duration_us) },
+
+    { "ngx_infer_inference_queue_duration_us",
+      "Cumulative time requests waited in the queue", "counter",
+      offsetof(ngx_http_infer_stats_t, queue_duration_us) },
+
+    { "ngx_infer_inference_compute_input_duration_us",
+      "Cumulative time gathering batch inputs", "counter",
+      offsetof(ngx_http_infer_stats_t, compute_input_duration_us) },
+
+    { "ngx_infer_inference_compute_infer_duration_us",
+      "Cumulative time computing batches", "counter",
+      offsetof(ngx_http_infer_stats_t, compute_infer_duration_us) },
+
+    { "ngx_infer_inference_compute_output_duration_us",
+      "Cumulative time scattering batch outputs", "counter",
+      offsetof(ngx_http_infer_stats_t, compute_output_duration_us) },
+
+    { NULL, NULL, NULL, 0 }
+};
+
+
+void
+ngx_http_infer_count_request(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx, ngx_uint_t ok)
+{
+    int64_t                  us;
+    ngx_uint_t               i;
+    ngx_http_infer_stats_t  *st;
+
+    st = &m->sh->stats;
+
+    if (!ok) {
+        ngx_http_infer_count(st->request_failure, 1);
+        return;
+    }
+
+    us = (ngx_http_infer_now() - ctx->t_arrive) / 1000;
+
+    for (i = 0; i < NGX_HTTP_INFER_LATENCY_BUCKETS - 1; i++) {
+        if ((uint64_t) us <= ngx_http_infer_latency_bounds[i]) {
+            break;
+        }
+    }
+
+    ngx_http_infer_count(st->latency[i], 1);
+    ngx_http_infer_count(st->request_duration_us, us);
+    ngx_http_infer_count(st->request_success, 1);
+}
+
+
+ngx_int_t
+ngx_http_infer_metrics_handler(ngx_http_request_t *r)
+{
+    u_char                      *p, *last;
+    size_t                       len;
+    ngx_buf_t                   *b;
+    ngx_str_t                    type;
+    ngx_uint_t                   i;
+    ngx_http_infer_model_t     **mp;
+    ngx_http_infer_main_conf_t  *imcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_infer_not_allowed(r, 0);
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
+    mp = imcf->models.elts;
+
+    /* the help lines once, then about 60 lines of up to 160 bytes a model */
+    len = 4096 + imcf->models.nelts * 64 * 160;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->last;
+    last = b->end;
+
+    for (i = 0; ngx_http_infer_metrics[i].name; i++) {
+        p = ngx_slprintf(p, last, "# HELP %s %s.\n# TYPE %s %s\n",
+                         ngx_http_infer_metrics[i].name,
+                         ngx_http_infer_metrics[i].help,
+                         ngx_http_infer_metrics[i].name,
+                         ngx_http_infer_metrics[i].type);
+    }
+
+    p = ngx_slprintf(p, last,
+                     "# HELP ngx_infer_batch_size Rows in each batch.\n"
+                     "# TYPE ngx_infer_batch_size histogram\n"
+                     "# HELP ngx_infer_request_duration_seconds Successful "
+                     "requests, arrival to answer.\n"
+                     "# TYPE ngx_infer_request_duration_seconds histogram\n"
+                     "# HELP ngx_infer_queue_depth Requests waiting in the "
+                     "queue.\n"
+                     "# TYPE ngx_infer_queue_depth gauge\n"
+                     "# HELP ngx_infer_queue_free_slots Free slots of the "
+                     "queue.\n"
+                     "# TYPE ngx_infer_queue_free_slots gauge\n"
+                     "# HELP ngx_infer_executors_ready Executors up.\n"
+                     "# TYPE ngx_infer_executors_ready gauge\n"
+                     "# HELP ngx_infer_model_info The model's device and "
+                     "precision.\n"
+                     "# TYPE ngx_infer_model_info gauge\n");
+
+    for (i = 0; i < imcf->models.nelts; i++) {
+        p = ngx_http_infer_metrics_model(p, last, mp[i]);
+    }
+
+    b->last = p;
+
+    ngx_str_set(&type, "text/plain; version=0.0.4");
+
+    return ngx_http_infer_send_buf(r, NGX_HTTP_OK, &type, b);
+}
+
+
+static u_char *
+ngx_http_infer_metrics_model(u_char *p, u_char *last,
+    ngx_http_infer_model_t *m)
+{
+    ngx_uint_t               i;
+    ngx_http_infer_stats_t  *st;
+    ngx_http_infer_shctx_t  *sh;
+
+    sh = m->sh;
+    st = &sh->stats;
+
+    for (i = 0; ngx_http_infer_metrics[i].name; i++) {
+        p = ngx_slprintf(p, last, "%s{model=\"%V\",version=\"1\"} %uL\n",
+                         ngx_http_infer_metrics[i].name, &m->name,
+                         __atomic_load_n((uint64_t *) ((u_char *) st
+                                         + ngx_http_infer_metrics[i].offset),
+                                         __ATOMIC_RELAXED));
+    }
+
+    p = ngx_http_infer_histogram(p, last, "ngx_infer_batch_size", &m->name,
+                                 st->batch_size, ngx_http_infer_batch_bounds,
+                                 NGX_HTTP_INFER_BATCH_BUCKETS, 0,
+                                 st->inference_count, st->exec_count);
+
+    p = ngx_http_infer_histogram(p, last,
+                                 "ngx_infer_request_duration_seconds",
+                                 &m->name, st->latency,
+                                 ngx_http_infer_latency_bounds,
+                                 NGX_HTTP_INFER_LATENCY_BUCKETS, 1,
+                                 st->request_duration_us,
+                                 st->request_success);
+
+    /* a snapshot, not under the lock: gauges are a glance */
+
+    p = ngx_slprintf(p, last,
+                     "ngx_infer_queue_depth{model=\"%V\"} %uD\n"
+                     "ngx_infer_queue_free_slots{model=\"%V\"} %uD\n"
+                     "ngx_infer_executors_ready{model=\"%V\"} %uD\n"
+                     "ngx_infer_model_info{model=\"%V\",device=\"%V\","
+                     "precision=\"%s\",max_batch=\"%ui\"} 1\n",
+                     &m->name, sh->queued, &m->name, sh->nfree,
+                     &m->name, sh->ready, &m->name, &m->device,
+                     infer_precision_name(m->precision), m->max_batch);
+
+    return p;
+}
+
+
+/* Prometheus buckets are cumulative; ours are counted one by one */
+
+static u_char *
+ngx_http_infer_histogram(u_char *p, u_char *last, const char *name,
+    ngx_str_t *model, const uint64_t *buckets, const uint64_t *bounds,
+    ngx_uint_t n, ngx_uint_t seconds, uint64_t sum, uint64_t count)
+{
+    uint64_t    total;
+    ngx_uint_t  i;
+
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        total += __atomic_load_n(&buckets[i], __ATOMIC_RELAXED);
+
+        if (i == n - 1) {
+            p = ngx_slprintf(p, last, "%s_bucket{model=\"%V\",le=\"+Inf\"} "
+                             "%uL\n", name, model, total);
+
+        } else if (seconds) {
+            p = ngx_slprintf(p, last, "%s_bucket{model=\"%V\",le=\"%uL.%06uL"
+                             "\"} %uL\n", name, model, bounds[i] / 1000000,
+                             bounds[i] % 1000000, total);
+
+        } else {
+            p = ngx_slprintf(p, last, "%s_bucket{model=\"%V\",le=\"%uL\"} "
+                             "%uL\n", name, model, bounds[i], total);
+        }
+    }
+
+    if (seconds) {
+        p = ngx_slprintf(p, last, "%s_sum{model=\"%V\"} %uL.%06uL\n",
+                         name, model, sum / 1000000, sum % 1000000);
+
+    } else {
+        p = ngx_slprintf(p, last, "%s_sum{model=\"%V\"} %uL\n",
+                         name, model, sum);
+    }
+
+    return ngx_slprintf(p, last, "%s_count{model=\"%V\"} %uL\n",
+                        name, model, count);
+}

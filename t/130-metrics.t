@@ -34,6 +34,10 @@ sub metrics {
     return ($st, $h, \%m, $b);
 }
 
+# the executor lives in one of the two workers: it may still be starting
+wait_until { (metrics())[2]{'ngx_infer_executors_ready{model="digits"}'} }
+    10;
+
 my ($st, $h, $m0, $text) = metrics();
 is($st, 200, 'GET /metrics');
 like($h->{'content-type'}, qr{^text/plain; version=0\.0\.4}, 'Prometheus type');

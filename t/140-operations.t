@@ -9,6 +9,7 @@ use Test::More;
 use JSON::PP;
 use File::Copy qw(copy);
 use File::Path qw(make_path);
+use File::Temp ();
 use Time::HiRes qw(sleep time);
 use IO::Socket::INET;
 use InferTest;
@@ -20,8 +21,8 @@ my $repo = $ENV{TEST_NGINX_REPO} || Cwd::getcwd();
 my $root = InferTest::server_root();
 
 # two versions of one model: B is A with its last bias shifted
-my ($dir_a, $dir_b, $live) = ("$root/../ops-a", "$root/../ops-b",
-                              "$root/../ops-live");
+my $tmp = File::Temp::tempdir('infer-ops-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my ($dir_a, $dir_b, $live) = ("$tmp/a", "$tmp/b", "$tmp/live");
 make_path($dir_a, $dir_b, $live);
 for my $f (qw(config.json model.safetensors)) {
     copy("$repo/models/digits/$f", "$dir_a/$f") or die "copy: $!";

@@ -177,7 +177,7 @@ static int infer_ks_exact(double c, int q, double y);
 static const char *infer_ks_token(char *buf, const void *p, size_t len);
 static uint64_t infer_ks_total(const int64_t *shape, int ndim);
 static const char *infer_ks_dims(char *buf, const int64_t *shape, int ndim);
-static void infer_ks_utf8_trim(char *err);
+static void infer_ks_utf8_fix(char *err);
 static void infer_ks_cat(char *buf, size_t size, size_t *pos,
     const char *fmt, ...) INFER_KS_PRINTF(4, 5);
 static int infer_ks_error(infer_ks_parser_t *ps, int kind, const char *fmt,
@@ -420,7 +420,7 @@ infer_ks_decode(infer_ks_request_t *req, const char *body, size_t json_len,
         infer_ks_malformed(&ps);
     }
 
-    infer_ks_utf8_trim(req->err);
+    infer_ks_utf8_fix(req->err);
 
     return -1;
 }
@@ -3152,29 +3152,46 @@ infer_ks_token(char *buf, const void *p, size_t len)
 }
 
 
-/* drops a UTF-8 sequence cut short by the end of a message */
+/*
+ * Makes a message valid UTF-8: drops a sequence cut short by its end, and
+ * turns into '?' any other byte that starts no valid sequence (jansson
+ * quotes the token it stopped in, which may end inside a sequence:
+ * "invalid escape near '"\u12\xe2'").
+ */
 
 static void
-infer_ks_utf8_trim(char *err)
+infer_ks_utf8_fix(char *err)
 {
-    size_t          n, i, need;
-    unsigned char  *p;
+    size_t          n;
+    unsigned char  *p, *q, *end;
 
     p = (unsigned char *) err;
-    n = strlen(err);
+    end = p + strlen(err);
 
-    for (i = n; i > 0 && n - i < 4 && (p[i - 1] & 0xc0) == 0x80; i--) {
-        /* void */
-    }
+    while (p < end) {
 
-    if (i == 0 || p[i - 1] < 0xc0) {
-        return;
-    }
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
 
-    need = (p[i - 1] >= 0xf0) ? 4 : (p[i - 1] >= 0xe0) ? 3 : 2;
+        n = infer_ks_utf8(p, end);
 
-    if (n - (i - 1) < need) {
-        p[i - 1] = '\0';
+        if (n) {
+            p += n;
+            continue;
+        }
+
+        for (q = p + 1; q < end && (*q & 0xc0) == 0x80; q++) {
+            /* void */
+        }
+
+        if (q == end && end - p < 4) {
+            *p = '\0';
+            return;
+        }
+
+        *p++ = '?';
     }
 }
 

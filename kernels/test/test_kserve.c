@@ -646,6 +646,13 @@ static const test_error_t  test_errors[] = {
     /* a valid-JSON problem, then malformed JSON further on: malformed wins */
     { "{\"inputs\":[{\"name\":\"x\"}],\"z\":[1,]}",
       "malformed JSON at line 1, column 33: unexpected token near ']'" },
+
+    /* jansson's token ends inside a UTF-8 sequence (found by fuzzing) */
+    { "{\"a\":\"\\u12\xe2\x82\xac\"}",
+      "malformed JSON at line 1, column 11: invalid escape near '\"\\u12?'" },
+    { "{\"outputs\":[{\"name\":\"lo\\u00e\xc7\x98\"}]}",
+      "malformed JSON at line 1, column 29: invalid escape near "
+      "'\"lo\\u00e?'" },
 };
 
 

@@ -8,6 +8,8 @@
 #   make test     deps + build + the whole test suite (prove)
 #   make unit     the kernels' own unit tests only
 #   make bench    the benchmarks against the Python peers (bench/run.sh)
+#   make fuzz     libFuzzer on the codec and the model parsers (fuzz/)
+#   make test-asan, make test-valgrind   the suite under ASan+UBSan, valgrind
 
 NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
@@ -37,6 +39,10 @@ PIP_PKGS    := numpy safetensors scikit-learn
 # the CUDA backend, build/ngx_infer_cuda.so, where nvcc is (CUDA_HOME);
 # included before "all", whose prerequisites name $(CUDA_SO)
 -include kernels/cuda/cuda.mk
+
+# make fuzz (libFuzzer on the parsers); make test-asan, make test-valgrind
+-include fuzz/fuzz.mk
+-include sanitize/asan.mk
 
 .PHONY: all deps run test unit fixtures bench clean
 

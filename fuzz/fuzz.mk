@@ -1,0 +1,78 @@
+# ngx_infer: fuzzing the parsers with libFuzzer, a makefile fragment.
+#
+# Included by the top-level Makefile (-include fuzz/fuzz.mk), or used
+# alone:  make -f fuzz/fuzz.mk fuzz
+#
+#   make fuzz-build      build/fuzz/fuzz_<name>, one per harness, built
+#                        with clang, libFuzzer, ASan and UBSan
+#   make fuzz            build, then run each harness FUZZ_SECONDS (60)
+#                        seconds; fails on the first crash, leak, timeout
+#                        or failed check
+#   make fuzz-<name>     one harness alone (fuzz-kserve_json, ...)
+#
+# The committed seeds are fuzz/corpus/<name>/; what a run adds goes to
+# build/fuzz/corpus/<name>/, and a crashing input to build/fuzz/artifacts/.
+# One process per harness, one after the other: one core at a time.
+# See fuzz/README.md.
+
+# the including makefile's default goal is kept (see the end)
+FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
+
+FUZZ_CC       ?= $(firstword $(shell command -v clang clang-14 2>/dev/null))
+FUZZ_SECONDS  ?= 60
+FUZZ_BUILD    ?= build/fuzz
+FUZZ_OPT      ?= -O1 -g
+FUZZ_RUNFLAGS ?=
+
+FUZZ_NAMES    := kserve_json kserve_binary safetensors config
+FUZZ_BINS     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+
+FUZZ_CFLAGS   := -std=gnu99 $(FUZZ_OPT) -Wall -Wextra -Wno-unused-parameter \
+                 -Werror -Ikernels -fno-omit-frame-pointer \
+                 -fsanitize=fuzzer,address,undefined \
+                 -fno-sanitize-recover=all
+FUZZ_LIBS     := -ljansson -lm
+
+# the kernels each harness links
+FUZZ_SRCS_kserve_json   := kernels/infer_kserve.c
+FUZZ_SRCS_kserve_binary := kernels/infer_kserve.c
+FUZZ_SRCS_safetensors   := kernels/infer_safetensors.c
+FUZZ_SRCS_config        := kernels/infer_model.c kernels/infer_safetensors.c
+
+FUZZ_DEPS     := kernels/infer_kserve.c kernels/infer_safetensors.c \
+                 kernels/infer_model.c $(wildcard kernels/*.h) fuzz/fuzz.mk
+
+# the JSON harnesses get a dictionary of their keys and tokens
+FUZZ_DICT_kserve_json   := fuzz/kserve.dict
+FUZZ_DICT_kserve_binary := fuzz/kserve.dict
+FUZZ_DICT_safetensors   := fuzz/safetensors.dict
+FUZZ_DICT_config        := fuzz/config.dict
+
+.PHONY: fuzz fuzz-build fuzz-clean $(patsubst %,fuzz-%,$(FUZZ_NAMES))
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(patsubst %,fuzz-%,$(FUZZ_NAMES))
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_DEPS)
+	@if [ -z "$(FUZZ_CC)" ]; then \
+	    echo "fuzz: clang not found; on Debian: apt-get install" \
+	         "clang-14 libclang-rt-14-dev (or set FUZZ_CC)"; \
+	    exit 1; \
+	fi
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS)
+
+# -timeout: one input taking seconds is a bug (a loop, a blow-up)
+$(patsubst %,fuzz-%,$(FUZZ_NAMES)): fuzz-%: $(FUZZ_BUILD)/fuzz_%
+	@mkdir -p $(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/artifacts
+	$(FUZZ_BUILD)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 \
+	    -dict=$(FUZZ_DICT_$*) \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$*- \
+	    $(FUZZ_RUNFLAGS) $(FUZZ_BUILD)/corpus/$* fuzz/corpus/$*
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+
+.DEFAULT_GOAL := $(FUZZ_SAVED_GOAL)

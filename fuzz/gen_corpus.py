@@ -287,6 +287,7 @@ def config():
           digits.replace(b"64\n", b"2147483647, 2\n"))
     write(h, "bad-duplicate", '{"architecture":"mlp","architecture":"mlp"}')
     write(h, "bad-json", digits[:-10])
+    write(h, "bad-array", '[{"architecture":"mlp"}]')
 
 
 def main():

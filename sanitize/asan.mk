@@ -84,7 +84,8 @@ VG_TESTS       ?= $(filter-out $(shell sed -n 's/^\(t\/[^ ]*\.t\).*/\1/p' \
                     sanitize/valgrind-skip.txt 2>/dev/null), \
                     $(wildcard t/*.t))
 
-.PHONY: test-asan test-valgrind asan-build asan-deps asan-clean
+.PHONY: test-asan test-valgrind asan-build asan-deps asan-clean \
+        asan-port-free
 
 # --- the nginx source package ---------------------------------------------
 
@@ -202,7 +203,13 @@ asan-build: $(ASAN_NGINX) $(ASAN_MODULE) $(ASAN_UNITS)
 
 # --- the suite ---------------------------------------------------------------
 
-test-asan: deps unit fixtures $(MODULE) asan-build
+# the port must be free: an nginx left by an aborted run answers for ours
+asan-port-free:
+	@if (exec 3<>/dev/tcp/127.0.0.1/$(ASAN_PORT)) 2>/dev/null; then \
+	    echo "port $(ASAN_PORT) is in use (an nginx left by an earlier run?)"; \
+	    ss -ltnp 2>/dev/null | grep ":$(ASAN_PORT) " || true; exit 1; fi
+
+test-asan: deps unit fixtures $(MODULE) asan-build asan-port-free
 	@rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
 	@# a leak suppression matches any frame: none may be a function that
 	@# the module or the kernels call
@@ -232,7 +239,7 @@ test-asan: deps unit fixtures $(MODULE) asan-build
 	sanitize/reports.pl asan $(ASAN_LOGS) || st=1; \
 	exit $$st
 
-test-valgrind: deps all unit fixtures
+test-valgrind: deps all unit fixtures asan-port-free
 	@command -v valgrind >/dev/null || { \
 	    echo "apt-get install valgrind"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \

@@ -35,6 +35,8 @@
 #   BENCH_OUT [bench/results/latest.md]
 #   BENCH_KEEP [0]           1: keep the work directory (configs, logs, wrk output)
 #   BENCH_NO_SETUP [0]       1: skip apt-get / make (already done)
+#   BENCH_MODULE [build/ngx_http_infer_module.so]  the module to measure
+#                            (with BENCH_NO_SETUP=1: compare two builds)
 #   NGINX [/usr/sbin/nginx]
 
 set -euo pipefail
@@ -56,7 +58,7 @@ CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 OUT_MD=${BENCH_OUT:-$BENCH/results/latest.md}
 NGINX=${NGINX:-/usr/sbin/nginx}
 PY=/usr/bin/python3                 # Debian's interpreter, with python3-* packages
-MODULE_BUILT=$REPO/build/ngx_http_infer_module.so
+MODULE_BUILT=${BENCH_MODULE:-$REPO/build/ngx_http_infer_module.so}
 FIXTURES=$REPO/t/fixtures
 CLK_TCK=$(getconf CLK_TCK)
 

@@ -1206,6 +1206,10 @@ ngx_http_infer_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
+        mp[i]->kick.handler = ngx_http_infer_kick_handler;
+        mp[i]->kick.data = mp[i];
+        mp[i]->kick.log = cycle->log;
+
         ngx_http_infer_reap(mp[i], cycle->log);
         ngx_http_infer_attach(mp[i], 1);
 

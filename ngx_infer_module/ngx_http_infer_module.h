@@ -145,6 +145,9 @@ typedef struct {
     /* per process: the executor threads this worker hosts */
     ngx_array_t                 executors;
 
+    /* per process: wakes the executors once per turn of the event loop */
+    ngx_event_t                 kick;
+
     u_char                     *conf_file;
     ngx_uint_t                  conf_line;
 } ngx_http_infer_model_t;
@@ -212,6 +215,7 @@ void ngx_http_infer_slot_enqueue(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx);
 void ngx_http_infer_slot_release(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx);
+void ngx_http_infer_kick_handler(ngx_event_t *ev);
 float *ngx_http_infer_slot_input(ngx_http_infer_model_t *m, uint32_t slot);
 float *ngx_http_infer_slot_output(ngx_http_infer_model_t *m, uint32_t slot);
 

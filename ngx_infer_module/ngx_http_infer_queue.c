@@ -251,7 +251,6 @@ void
 ngx_http_infer_slot_enqueue(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx)
 {
-    ngx_uint_t               wake;
     ngx_http_infer_slot_t   *s;
     ngx_http_infer_shctx_t  *sh;
 
@@ -268,11 +267,43 @@ ngx_http_infer_slot_enqueue(ngx_http_infer_model_t *m,
     sh->queued++;
     sh->filling--;
     sh->seq++;
-    wake = sh->sleepers;
 
     ngx_shmtx_unlock(&m->shpool->mutex);
 
     ctx->parked = 1;
+
+    /*
+     * The executors are woken after the event loop has handled everything
+     * that was ready in this turn (posted events run then): the requests
+     * one turn reads go to the queue together, and a sleeping executor
+     * takes them as one batch instead of waking for the first alone (the
+     * bench's mlp784 JSON at 16 connections on one core: a mean batch of
+     * 1.5 to 2 became 8).  A lone request waits for nothing but the rest
+     * of its turn.
+     */
+
+    if (!m->kick.posted) {
+        ngx_post_event(&m->kick, &ngx_posted_events);
+    }
+}
+
+
+void
+ngx_http_infer_kick_handler(ngx_event_t *ev)
+{
+    ngx_uint_t               wake;
+    ngx_http_infer_model_t  *m;
+    ngx_http_infer_shctx_t  *sh;
+
+    m = ev->data;
+    sh = m->sh;
+
+    /* an executor that went to sleep before the enqueues is counted here;
+     * one that checks the queue after them finds it not empty */
+
+    ngx_shmtx_lock(&m->shpool->mutex);
+    wake = sh->sleepers;
+    ngx_shmtx_unlock(&m->shpool->mutex);
 
     if (wake) {
         ngx_http_infer_futex_wake(&sh->seq, 1);

@@ -202,6 +202,13 @@ sub worker_pids {
     my @w;
     for my $k (_proc_children($master)) {
         my ($pid, $cmd) = @$k;
+        # under valgrind /proc shows valgrind's command line, not the title
+        # nginx sets: every child is taken for a worker (the tests start
+        # no cache processes), one that is shutting down included
+        if ($UseValgrind && $cmd =~ /valgrind/) {
+            push @w, $pid;
+            next;
+        }
         next unless $cmd =~ /worker process/;
         next if !$o{all} && $cmd =~ /shutting down/;
         push @w, $pid;
@@ -573,7 +580,7 @@ sub restart_nginx {
 # new worker pids (empty list on failure, reason in $LastError).
 sub reload_nginx {
     my %o = @_;
-    my $timeout = delete $o{timeout} // 10;
+    my $timeout = delete $o{timeout} // ($UseValgrind ? 60 : 10);
     my $master = nginx_running() or do {
         $LastError = 'reload_nginx: nginx is not running';
         return;

@@ -80,7 +80,8 @@ deps:
 	@$(PYTHON) -c 'import numpy, safetensors, sklearn' 2>/dev/null \
 	    || $(PYTHON) -m pip install -q $(PIP_PKGS)
 
-$(BUILD)/test_kernels: kernels/test/test_kernels.c $(KERNEL_SRCS) $(wildcard kernels/*.h)
+$(BUILD)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h $(KERNEL_SRCS) \
+                     $(wildcard kernels/*.h)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kernels.c \
 	    kernels/infer_safetensors.c kernels/infer_model.c \
@@ -92,7 +93,8 @@ $(BUILD)/test_kserve: kernels/test/test_kserve.c kernels/infer_kserve.c \
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c kernels/infer_kserve.c \
 	    -ljansson -lm
 
-$(BUILD)/test_cuda: kernels/test/test_cuda.c kernels/infer_backend_cuda.c \
+$(BUILD)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
+                   kernels/infer_backend_cuda.c \
                    $(KERNEL_SRCS) $(wildcard kernels/*.h)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_cuda.c \

@@ -182,7 +182,8 @@ $(ASAN_MODULE): $(ASAN_NGINX) $(ASAN_MOD_SRCS)
 ASAN_KCFLAGS := -std=gnu99 $(ASAN_FLAGS) -Wall -Wextra -Wno-unused-parameter \
                 -Ikernels
 
-$(ASAN_DIR)/test_kernels: kernels/test/test_kernels.c $(ASAN_MOD_SRCS) | asan-deps
+$(ASAN_DIR)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
+                          $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_kernels.c \
 	    kernels/infer_safetensors.c kernels/infer_model.c \
@@ -193,7 +194,8 @@ $(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c $(ASAN_MOD_SRCS) | asan-deps
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_kserve.c \
 	    kernels/infer_kserve.c -ljansson -lm
 
-$(ASAN_DIR)/test_cuda: kernels/test/test_cuda.c $(ASAN_MOD_SRCS) | asan-deps
+$(ASAN_DIR)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
+                       $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_cuda.c \
 	    kernels/infer_backend_cuda.c kernels/infer_safetensors.c \

@@ -61,28 +61,10 @@
 #include "infer_backend_cuda.h"
 #include "infer_precision.h"
 
+#include "tt.h"
+
 
 #define TT_MAX_BATCH  64
-
-
-typedef struct {
-    const char     *name;
-    infer_dtype_e   dtype;
-    int             ndim;
-    int64_t         shape[2];
-    const float    *vals;
-} tt_tensor_t;
-
-
-typedef struct {
-    int             nlayers;
-    int             width[INFER_MAX_LAYERS + 1];
-    int             act[INFER_MAX_LAYERS];
-    int             bias[INFER_MAX_LAYERS];
-    infer_dtype_e   dtype;
-    int             softmax;
-    int             misalign;
-} tt_mlp_t;
 
 
 static const struct {
@@ -96,10 +78,6 @@ static const struct {
 };
 
 
-static int          tt_count;
-static int          tt_failed;
-static uint64_t     tt_rng = 0x9e3779b97f4a7c15ULL;
-static char         tt_dir[256];
 static const char  *tt_so;
 
 
@@ -107,58 +85,6 @@ static const char  *tt_so;
  * a stand-in backend can be driven through the same tests */
 static infer_backend_t *(*tt_backend_new)(const char *so_path, int device,
     int precision, char *err, size_t errlen) = infer_backend_cuda_new;
-
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    tt_count++;
-
-    if (!cond) {
-        tt_failed++;
-    }
-
-    printf("%s %d - ", cond ? "ok" : "not ok", tt_count);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-}
-
-
-static void
-diag(const char *fmt, ...)
-{
-    va_list  args;
-
-    printf("# ");
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-}
-
-
-static uint32_t
-rnd32(void)
-{
-    tt_rng ^= tt_rng << 13;
-    tt_rng ^= tt_rng >> 7;
-    tt_rng ^= tt_rng << 17;
-
-    return (uint32_t) (tt_rng >> 32);
-}
-
-
-static float
-rndf(float lo, float hi)
-{
-    return lo + (hi - lo) * (float) (rnd32() >> 8) / 16777216.0f;
-}
 
 
 /* s matches the POSIX extended regular expression re */
@@ -199,213 +125,26 @@ no_children(void)
 }
 
 
-/* model files, as test_kernels.c writes them */
-
-static int
-write_file(const char *path, const void *data, size_t len)
-{
-    FILE  *f;
-
-    f = fopen(path, "wb");
-    if (f == NULL) {
-        return -1;
-    }
-
-    if (len && fwrite(data, 1, len, f) != len) {
-        fclose(f);
-        return -1;
-    }
-
-    return fclose(f);
-}
-
-
-static int
-write_safetensors(const char *path, const tt_tensor_t *t, int n, int misalign)
-{
-    int             i, d;
-    char           *hdr;
-    size_t          off, hlen, esz, cap, total, j, len;
-    uint16_t        h;
-    unsigned char  *p, *q;
-
-    cap = 256 + 256 * (size_t) n;
-    hdr = malloc(cap);
-    if (hdr == NULL) {
-        return -1;
-    }
-
-    hlen = (size_t) snprintf(hdr, cap, "{");
-    off = 0;
-
-    for (i = 0; i < n; i++) {
-        esz = t[i].dtype == INFER_DT_F32 ? 4 : 2;
-        total = esz;
-        hlen += (size_t) snprintf(hdr + hlen, cap - hlen,
-                                  "%s\"%s\": {\"dtype\": \"%s\", \"shape\": [",
-                                  i ? ", " : "", t[i].name,
-                                  infer_dtype_name(t[i].dtype));
-        for (d = 0; d < t[i].ndim; d++) {
-            hlen += (size_t) snprintf(hdr + hlen, cap - hlen, "%s%lld",
-                                      d ? ", " : "",
-                                      (long long) t[i].shape[d]);
-            total *= (size_t) t[i].shape[d];
-        }
-        hlen += (size_t) snprintf(hdr + hlen, cap - hlen,
-                                  "], \"data_offsets\": [%zu, %zu]}", off,
-                                  off + total);
-        off += total;
-    }
-
-    hlen += (size_t) snprintf(hdr + hlen, cap - hlen, "}");
-
-    /* pad so that the data starts 8-aligned, or deliberately 2 past it */
-    while ((8 + hlen) % 8 != (misalign ? 2u : 0u)) {
-        hdr[hlen++] = ' ';
-    }
-
-    len = 8 + hlen + off;
-    p = malloc(len);
-    if (p == NULL) {
-        free(hdr);
-        return -1;
-    }
-
-    for (j = 0; j < 8; j++) {
-        p[j] = (unsigned char) ((uint64_t) hlen >> (8 * j));
-    }
-    memcpy(p + 8, hdr, hlen);
-    q = p + 8 + hlen;
-
-    for (i = 0; i < n; i++) {
-        total = (size_t) t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1);
-
-        for (j = 0; j < total; j++) {
-            switch (t[i].dtype) {
-            case INFER_DT_F32:
-                memcpy(q, &t[i].vals[j], 4);
-                q += 4;
-                continue;
-            case INFER_DT_F16:
-                h = infer_f32_to_f16(t[i].vals[j]);
-                break;
-            default:
-                h = infer_f32_to_bf16(t[i].vals[j]);
-                break;
-            }
-            *q++ = (unsigned char) h;
-            *q++ = (unsigned char) (h >> 8);
-        }
-    }
-
-    i = write_file(path, p, len);
-    free(p);
-    free(hdr);
-
-    return i;
-}
-
-
-/* writes config.json and model.safetensors of a random MLP into tt_dir
- * and loads it; NULL with err set on failure */
+/* a random MLP written into tt_dir and loaded; NULL with err set on failure */
 static infer_model_t *
 make_mlp(const tt_mlp_t *s, char *err, size_t errlen)
 {
-    int             i, k, n, rc;
-    char            path[300], name[INFER_MAX_LAYERS * 2][24], *cfg;
-    float          *vals[INFER_MAX_LAYERS * 2];
-    size_t          len, cap, j, cnt;
-    float           scale;
-    tt_tensor_t     t[INFER_MAX_LAYERS * 2];
-    infer_model_t  *m;
-    static const char  *acts[] = { "none", "relu", "gelu", "tanh", "sigmoid" };
+    int     k, n;
+    float  *vals[INFER_MAX_LAYERS * 2];
 
-    n = 0;
-    cap = 512 + 128 * (size_t) s->nlayers;
-    cfg = malloc(cap);
-    if (cfg == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-
-    len = (size_t) snprintf(cfg, cap, "{\"architecture\": \"mlp\", "
-                            "\"input\": {\"name\": \"x\", \"shape\": [%d]}, "
-                            "\"layers\": [", s->width[0]);
-
-    for (i = 0; i < s->nlayers; i++) {
-        snprintf(name[n], sizeof(name[n]), "l%d.weight", i);
-        t[n].name = name[n];
-        t[n].dtype = s->dtype;
-        t[n].ndim = 2;
-        t[n].shape[0] = s->width[i + 1];
-        t[n].shape[1] = s->width[i];
-        n++;
-
-        len += (size_t) snprintf(cfg + len, cap - len,
-                                 "%s{\"weight\": \"l%d.weight\", "
-                                 "\"activation\": \"%s\"", i ? ", " : "",
-                                 i, acts[s->act[i]]);
-
-        if (s->bias[i]) {
-            snprintf(name[n], sizeof(name[n]), "l%d.bias", i);
-            t[n].name = name[n];
-            /* biases in another dtype than the weights when possible */
-            t[n].dtype = s->dtype == INFER_DT_F32 ? INFER_DT_F32
-                         : (s->dtype == INFER_DT_F16 ? INFER_DT_BF16
-                                                     : INFER_DT_F16);
-            t[n].ndim = 1;
-            t[n].shape[0] = s->width[i + 1];
-            t[n].shape[1] = 1;
-            n++;
-
-            len += (size_t) snprintf(cfg + len, cap - len,
-                                     ", \"bias\": \"l%d.bias\"", i);
-        }
-
-        len += (size_t) snprintf(cfg + len, cap - len, "}");
-    }
-
-    len += (size_t) snprintf(cfg + len, cap - len, "], \"output\": "
-                             "{\"softmax\": %s}}",
-                             s->softmax ? "true" : "false");
-
-    for (k = 0; k < n; k++) {
-        cnt = (size_t) t[k].shape[0] * (size_t) t[k].shape[1];
-        vals[k] = malloc(cnt * sizeof(float));
-        if (vals[k] == NULL) {
-            exit(2);
-        }
-
-        /* PyTorch's default init range, doubled to reach the saturated
-         * parts of the activations */
-        scale = 2.0f / sqrtf((float) (t[k].ndim == 2 ? t[k].shape[1] : 4));
-        for (j = 0; j < cnt; j++) {
-            vals[k][j] = rndf(-scale, scale);
-        }
-        t[k].vals = vals[k];
-    }
-
-    snprintf(path, sizeof(path), "%s/config.json", tt_dir);
-    rc = write_file(path, cfg, len);
-    free(cfg);
-
-    if (rc == 0) {
-        snprintf(path, sizeof(path), "%s/model.safetensors", tt_dir);
-        rc = write_safetensors(path, t, n, s->misalign);
-    }
+    n = tt_make_mlp(s, vals);
 
     for (k = 0; k < n; k++) {
         free(vals[k]);
     }
 
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    if (n < 0) {
+        snprintf(err, errlen, "%s: cannot write the model: %s", tt_dir,
+                 strerror(errno));
         return NULL;
     }
 
-    m = infer_model_load(tt_dir, err, errlen);
-
-    return m;
+    return infer_model_load(tt_dir, err, errlen);
 }
 
 

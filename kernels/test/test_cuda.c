@@ -563,7 +563,7 @@ int
 main(int argc, char **argv)
 {
     int          rc;
-    char         path[300], info[256], err[INFER_ERRLEN];
+    char         info[256], err[INFER_ERRLEN];
     double       t0;
     const char  *req;
 
@@ -577,9 +577,7 @@ main(int argc, char **argv)
         return 0;
     }
 
-    snprintf(tt_dir, sizeof(tt_dir), "/tmp/test_cuda.XXXXXX");
-    if (mkdtemp(tt_dir) == NULL) {
-        perror("mkdtemp");
+    if (tt_begin("test_cuda") != 0) {
         return 2;
     }
 
@@ -604,18 +602,5 @@ main(int argc, char **argv)
         test_no_gpu(rc, err, t0);
     }
 
-    snprintf(path, sizeof(path), "%s/config.json", tt_dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/model.safetensors", tt_dir);
-    unlink(path);
-    rmdir(tt_dir);
-
-    printf("1..%d\n", tt_count);
-
-    if (tt_failed) {
-        printf("# %d of %d tests failed\n", tt_failed, tt_count);
-        return 1;
-    }
-
-    return 0;
+    return tt_end();
 }

@@ -1194,11 +1194,7 @@ test_backend(void)
 int
 main(void)
 {
-    char  path[300];
-
-    snprintf(tt_dir, sizeof(tt_dir), "/tmp/test_kernels.XXXXXX");
-    if (mkdtemp(tt_dir) == NULL) {
-        perror("mkdtemp");
+    if (tt_begin("test_kernels") != 0) {
         return 2;
     }
 
@@ -1211,18 +1207,5 @@ main(void)
     test_model_load();
     test_backend();
 
-    snprintf(path, sizeof(path), "%s/config.json", tt_dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/model.safetensors", tt_dir);
-    unlink(path);
-    rmdir(tt_dir);
-
-    printf("1..%d\n", tt_count);
-
-    if (tt_failed) {
-        printf("# %d of %d tests failed\n", tt_failed, tt_count);
-        return 1;
-    }
-
-    return 0;
+    return tt_end();
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "infer_math.h"
 #include "infer_model.h"
@@ -293,6 +294,45 @@ tt_make_mlp(const tt_mlp_t *s, float **vals)
     }
 
     return rc == 0 ? n : -1;
+}
+
+
+/* a scratch directory for the model files, /tmp/<prog>.XXXXXX */
+static int
+tt_begin(const char *prog)
+{
+    snprintf(tt_dir, sizeof(tt_dir), "/tmp/%s.XXXXXX", prog);
+
+    if (mkdtemp(tt_dir) == NULL) {
+        perror("mkdtemp");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* removes what tt_make_mlp() wrote and the directory, prints the plan;
+ * returns the exit status */
+static int
+tt_end(void)
+{
+    char  path[300];
+
+    snprintf(path, sizeof(path), "%s/config.json", tt_dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/model.safetensors", tt_dir);
+    unlink(path);
+    rmdir(tt_dir);
+
+    printf("1..%d\n", tt_count);
+
+    if (tt_failed) {
+        printf("# %d of %d tests failed\n", tt_failed, tt_count);
+        return 1;
+    }
+
+    return 0;
 }
 
 

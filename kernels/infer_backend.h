@@ -19,6 +19,15 @@
 typedef struct infer_backend_s  infer_backend_t;
 
 
+/*
+ * What run() and synchronize() return when the device can no longer be
+ * used by this process at all (a sticky CUDA error: an illegal address, a
+ * trap, an uncorrectable ECC error), as opposed to -1, a failed batch:
+ * only a new process gets a working device again.
+ */
+#define INFER_BACKEND_LOST  -2
+
+
 typedef struct {
     /* "cpu", "cuda:0", ... */
     const char  *(*name)(infer_backend_t *b);
@@ -28,11 +37,13 @@ typedef struct {
     int          (*load)(infer_backend_t *b, const infer_model_t *m,
                          int max_batch, char *err, size_t errlen);
 
-    /* out[rows][m->output_size] = model(in[rows][m->input_size]) */
+    /* out[rows][m->output_size] = model(in[rows][m->input_size]); 0, or
+     * -1 (this batch failed) or INFER_BACKEND_LOST with a message */
     int          (*run)(infer_backend_t *b, const float *in, int rows,
                         float *out, char *err, size_t errlen);
 
-    /* waits for work queued by run, if the backend is asynchronous */
+    /* waits for work queued by run, if the backend is asynchronous; the
+     * same returns as run */
     int          (*synchronize)(infer_backend_t *b, char *err, size_t errlen);
 
     void         (*free)(infer_backend_t *b);

@@ -55,12 +55,22 @@ typedef struct {
 } ngx_http_infer_executor_t;
 
 
+/*
+ * Set by an executor whose device is lost; the wake-up that follows only
+ * tells the event loop to look (anyone on the machine can send to the
+ * wake-up socket, so a message alone must not make a worker exit).
+ */
+static ngx_uint_t  ngx_http_infer_device_lost;
+
+
 static void *ngx_http_infer_executor_cycle(void *data);
 static ngx_uint_t ngx_http_infer_claim(ngx_http_infer_executor_t *ex,
     uint32_t *batch, ngx_uint_t *rows);
-static void ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
+static int ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
     infer_backend_t *be, uint32_t *batch, uint64_t *tickets, ngx_uint_t n,
     ngx_uint_t rows, float *in, float *out);
+static void ngx_http_infer_executor_lost(ngx_http_infer_executor_t *ex,
+    int fd);
 static void ngx_http_infer_notify(ngx_http_infer_executor_t *ex, int fd,
     uint32_t *batch, uint64_t *tickets, ngx_uint_t n);
 static void ngx_http_infer_wakeup_handler(ngx_event_t *ev);
@@ -699,7 +709,7 @@ ngx_http_infer_executor_cycle(void *data)
 {
     ngx_http_infer_executor_t *ex = data;
 
-    int                      fd;
+    int                      fd, rc;
     char                     err[INFER_ERRLEN];
     float                   *in, *out;
     sigset_t                 set;
@@ -781,8 +791,14 @@ ngx_http_infer_executor_cycle(void *data)
             break;
         }
 
-        ngx_http_infer_run_batch(ex, be, batch, tickets, n, rows, in, out);
+        rc = ngx_http_infer_run_batch(ex, be, batch, tickets, n, rows, in,
+                                      out);
         ngx_http_infer_notify(ex, fd, batch, tickets, n);
+
+        if (rc == INFER_BACKEND_LOST) {
+            ngx_http_infer_executor_lost(ex, fd);
+            break;
+        }
     }
 
     be->iface->free(be);
@@ -908,7 +924,7 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
 }
 
 
-static void
+static int
 ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex, infer_backend_t *be,
     uint32_t *batch, uint64_t *tickets, ngx_uint_t n, ngx_uint_t rows,
     float *in, float *out)
@@ -1013,6 +1029,61 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex, infer_backend_t *be,
     }
 
     ngx_shmtx_unlock(&m->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * The backend says the device is lost to this process (a sticky CUDA
+ * error): every later batch would fail, and only a new process gets a
+ * working device.  The executor stops counting as ready, sets the flag
+ * and wakes its worker's event loop with a message for zone 0 (which no
+ * zone has); the worker exits, and the master starts another worker,
+ * whose executor takes over the queue.  The batch that failed was
+ * answered with an error (a bad input does not make an error sticky, so
+ * running it again would only fail again elsewhere).
+ */
+
+static void
+ngx_http_infer_executor_lost(ngx_http_infer_executor_t *ex, int fd)
+{
+    ssize_t                       rc;
+    socklen_t                     len;
+    struct sockaddr_un            sun;
+    ngx_http_infer_model_t       *m;
+    ngx_http_infer_wakeup_msg_t   msg;
+
+    m = ex->model;
+
+    ngx_shmtx_lock(&m->shpool->mutex);
+
+    if (ex->ready) {
+        ex->ready = 0;
+        ngx_http_infer_pid_set(m->sh->ready_pids, &m->sh->ready,
+                               NGX_HTTP_INFER_MAX_EXECUTORS, 0);
+    }
+
+    ngx_shmtx_unlock(&m->shpool->mutex);
+
+    ngx_log_error(NGX_LOG_ALERT, ex->log, 0,
+                  "infer: executor %ui of model \"%V\" lost its device, "
+                  "worker %P exits to be replaced", ex->index, &m->name,
+                  ngx_pid);
+
+    __atomic_store_n(&ngx_http_infer_device_lost, 1, __ATOMIC_RELEASE);
+
+    ngx_memzero(&msg, sizeof(ngx_http_infer_wakeup_msg_t));
+    len = ngx_http_infer_wakeup_addr(&sun, ngx_pid);
+
+    do {
+        rc = sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *) &sun, len);
+    } while (rc == -1 && ngx_errno == NGX_EINTR);
+
+    if (rc == -1) {
+        ngx_log_error(NGX_LOG_ALERT, ex->log, ngx_errno,
+                      "infer: cannot tell worker %P to exit", ngx_pid);
+    }
 }
 
 
@@ -1194,11 +1265,13 @@ static void
 ngx_http_infer_wakeup_handler(ngx_event_t *ev)
 {
     ssize_t                       n, i;
+    ngx_uint_t                    lost;
     ngx_connection_t             *c;
     ngx_http_infer_model_t       *m;
     ngx_http_infer_wakeup_msg_t   msg[64];
 
     c = ev->data;
+    lost = 0;
 
     /* edge-triggered: drain until EAGAIN */
 
@@ -1221,11 +1294,28 @@ ngx_http_infer_wakeup_handler(ngx_event_t *ev)
         n /= sizeof(ngx_http_infer_wakeup_msg_t);
 
         for (i = 0; i < n; i++) {
+            if (msg[i].zone_id == 0) {
+                lost = 1;
+                continue;
+            }
+
             m = ngx_http_infer_find_zone(msg[i].zone_id);
             if (m != NULL) {
                 ngx_http_infer_complete(m, msg[i].slot, msg[i].ticket);
             }
         }
+    }
+
+    if (lost
+        && __atomic_load_n(&ngx_http_infer_device_lost, __ATOMIC_ACQUIRE)
+        && !ngx_terminate)
+    {
+        /* see ngx_http_infer_executor_lost(): the master starts another
+         * worker when one exits that it did not tell to */
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                      "infer: an executor of this worker lost its device, "
+                      "exiting");
+        ngx_terminate = 1;
     }
 }
 

@@ -71,7 +71,9 @@
  * (CUDA_CHECK/CUBLAS_CHECK, infer_cuda.cuh) and becomes -1 and a message
  * "cuda:0 (fp16): run: layers[1]: cublasGemmEx(...): <error>".  An error
  * of a kernel (an illegal address) is sticky for the CUDA context: every
- * later call fails too, and only a new process recovers.
+ * later call fails too, and only a new process recovers; run() and
+ * synchronize() then return INFER_BACKEND_LOST instead of -1, and the
+ * module has the worker replaced.
  */
 
 #include <limits.h>
@@ -180,6 +182,7 @@ static int infer_cuda_enqueue_layer(infer_cuda_ctx_t *ctx,
     const infer_cuda_layer_t *l, int last, int rows, void **x, char *err,
     size_t errlen);
 static int infer_cuda_wait(infer_cuda_ctx_t *ctx, char *err, size_t errlen);
+static int infer_cuda_lost(infer_cuda_ctx_t *ctx);
 static void infer_cuda_release(infer_cuda_ctx_t *ctx);
 static void infer_cuda_free_device(void **p);
 static int infer_cuda_prefix(char *err, size_t errlen, const char *fmt, ...)
@@ -641,7 +644,8 @@ infer_cuda_run(infer_backend_t *b, const float *in, int rows, float *out,
     }
 
     if (infer_cuda_forward(ctx, in, rows, out, err, errlen) != 0) {
-        return infer_cuda_prefix(err, errlen, "%s: run", ctx->name);
+        (void) infer_cuda_prefix(err, errlen, "%s: run", ctx->name);
+        return infer_cuda_lost(ctx) ? INFER_BACKEND_LOST : -1;
     }
 
     return 0;
@@ -868,10 +872,42 @@ infer_cuda_synchronize(infer_backend_t *b, char *err, size_t errlen)
     ctx = (infer_cuda_ctx_t *) b->context;
 
     if (infer_cuda_wait(ctx, err, errlen) != 0) {
-        return infer_cuda_prefix(err, errlen, "%s: synchronize", ctx->name);
+        (void) infer_cuda_prefix(err, errlen, "%s: synchronize", ctx->name);
+        return infer_cuda_lost(ctx) ? INFER_BACKEND_LOST : -1;
     }
 
     return 0;
+}
+
+
+/*
+ * After a failure: whether the CUDA context is lost.  An error of a kernel
+ * (an illegal address, a trap, an uncorrectable ECC error) is sticky: every
+ * later call of this process returns it, and only a new process can use
+ * the device again.  cudaStreamQuery() does not wait, and returns such an
+ * error if there is one; anything else (an out-of-memory, a cuBLAS status)
+ * failed one batch only.
+ */
+static int
+infer_cuda_lost(infer_cuda_ctx_t *ctx)
+{
+    switch (cudaStreamQuery(ctx->stream)) {
+
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorAssert:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorECCUncorrectable:
+        return 1;
+
+    default:
+        return 0;
+    }
 }
 
 

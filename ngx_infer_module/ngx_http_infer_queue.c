@@ -1039,10 +1039,10 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex, infer_backend_t *be,
  * error): every later batch would fail, and only a new process gets a
  * working device.  The executor stops counting as ready, sets the flag
  * and wakes its worker's event loop with a message for zone 0 (which no
- * zone has); the worker exits, and the master starts another worker,
- * whose executor takes over the queue.  The batch that failed was
- * answered with an error (a bad input does not make an error sticky, so
- * running it again would only fail again elsewhere).
+ * zone has, so it only wakes); the worker sees the flag and exits, and
+ * the master starts another worker, whose executor takes over the queue.
+ * The batch that failed was answered with an error (a bad input does not
+ * make an error sticky, so running it again would only fail elsewhere).
  */
 
 static void
@@ -1265,13 +1265,11 @@ static void
 ngx_http_infer_wakeup_handler(ngx_event_t *ev)
 {
     ssize_t                       n, i;
-    ngx_uint_t                    lost;
     ngx_connection_t             *c;
     ngx_http_infer_model_t       *m;
     ngx_http_infer_wakeup_msg_t   msg[64];
 
     c = ev->data;
-    lost = 0;
 
     /* edge-triggered: drain until EAGAIN */
 
@@ -1294,11 +1292,6 @@ ngx_http_infer_wakeup_handler(ngx_event_t *ev)
         n /= sizeof(ngx_http_infer_wakeup_msg_t);
 
         for (i = 0; i < n; i++) {
-            if (msg[i].zone_id == 0) {
-                lost = 1;
-                continue;
-            }
-
             m = ngx_http_infer_find_zone(msg[i].zone_id);
             if (m != NULL) {
                 ngx_http_infer_complete(m, msg[i].slot, msg[i].ticket);
@@ -1306,8 +1299,7 @@ ngx_http_infer_wakeup_handler(ngx_event_t *ev)
         }
     }
 
-    if (lost
-        && __atomic_load_n(&ngx_http_infer_device_lost, __ATOMIC_ACQUIRE)
+    if (__atomic_load_n(&ngx_http_infer_device_lost, __ATOMIC_ACQUIRE)
         && !ngx_terminate)
     {
         /* see ngx_http_infer_executor_lost(): the master starts another

@@ -927,7 +927,7 @@ sub parallel_clients {
     my $nc = $o{clients} // 4;
     my $nr = $o{requests} // 1;
     my $spec = $o{request} or croak 'parallel_clients: no request';
-    my $total = $o{total_timeout} // 120;
+    my $total = $o{total_timeout} // ($UseValgrind ? 600 : 120);
     my $dir = "$LogDir/parallel-$$-" . $par_seq++;
     make_path($dir);
     my $start_at = time + 0.05 + 0.005 * $nc;

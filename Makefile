@@ -25,11 +25,9 @@ CFLAGS_OPT  ?= -O2 -g
 WARN        := -Wall -Wextra -Wno-unused-parameter
 KCFLAGS     := -std=gnu99 $(CFLAGS_OPT) $(WARN) -Werror -Ikernels
 
-KERNEL_SRCS := kernels/infer_safetensors.c kernels/infer_model.c \
-               kernels/infer_kserve.c kernels/cpu/infer_cpu.c \
-               kernels/infer_backend_cuda.c
+include kernels/kernels.mk
 MODULE_SRCS := $(wildcard ngx_infer_module/*.c ngx_infer_module/*.h) \
-               $(wildcard kernels/*.h) $(KERNEL_SRCS) config
+               $(KERNEL_HDRS) $(KERNEL_SRCS) config
 
 APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                libopenblas-dev libtest-base-perl libwww-perl curl wrk \
@@ -80,26 +78,29 @@ deps:
 	@$(PYTHON) -c 'import numpy, safetensors, sklearn' 2>/dev/null \
 	    || $(PYTHON) -m pip install -q $(PIP_PKGS)
 
-$(BUILD)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h $(KERNEL_SRCS) \
-                     $(wildcard kernels/*.h)
+$(BUILD)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
+                     $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kernels.c \
-	    kernels/infer_safetensors.c kernels/infer_model.c \
-	    kernels/cpu/infer_cpu.c -ljansson -lopenblas -lm
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
-$(BUILD)/test_kserve: kernels/test/test_kserve.c kernels/infer_kserve.c \
-                     kernels/infer_kserve.h kernels/infer_math.h
+$(BUILD)/test_kserve: kernels/test/test_kserve.c $(KCODEC_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
-	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c kernels/infer_kserve.c \
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c $(KCODEC_SRCS) \
 	    -ljansson -lm
 
 $(BUILD)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
-                   kernels/infer_backend_cuda.c \
-                   $(KERNEL_SRCS) $(wildcard kernels/*.h)
+                   $(KCUDA_LOADER) $(KMODEL_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_cuda.c \
-	    kernels/infer_backend_cuda.c kernels/infer_safetensors.c \
-	    kernels/infer_model.c -ljansson -lm -ldl
+	    $(KCUDA_LOADER) $(KMODEL_SRCS) -ljansson -lm -ldl
+
+# the backends through their interface (t/gpu/run.sh, make bench)
+$(BUILD)/bench_backend: bench/bench_backend.c $(KCUDA_LOADER) $(KMODEL_SRCS) \
+                       $(KCPU_SRCS) $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ bench/bench_backend.c $(KCUDA_LOADER) \
+	    $(KCPU_SRCS) $(KMODEL_SRCS) -ljansson -lopenblas -lm -ldl
 
 unit: $(BUILD)/test_kernels $(BUILD)/test_kserve $(BUILD)/test_cuda
 

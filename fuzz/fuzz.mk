@@ -18,7 +18,7 @@
 # the including makefile's default goal is kept (see the end)
 FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
 
-FUZZ_CC       ?= $(firstword $(shell command -v clang clang-14 2>/dev/null))
+FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_BUILD    ?= build/fuzz
 FUZZ_OPT      ?= -O1 -g
@@ -34,13 +34,14 @@ FUZZ_CFLAGS   := -std=gnu99 $(FUZZ_OPT) -Wall -Wextra -Wno-unused-parameter \
 FUZZ_LIBS     := -ljansson -lm
 
 # the kernels each harness links
-FUZZ_SRCS_kserve_json   := kernels/infer_kserve.c
-FUZZ_SRCS_kserve_binary := kernels/infer_kserve.c
-FUZZ_SRCS_safetensors   := kernels/infer_safetensors.c
-FUZZ_SRCS_config        := kernels/infer_model.c kernels/infer_safetensors.c
+include kernels/kernels.mk
 
-FUZZ_DEPS     := kernels/infer_kserve.c kernels/infer_safetensors.c \
-                 kernels/infer_model.c $(wildcard kernels/*.h) fuzz/fuzz.mk
+FUZZ_SRCS_kserve_json   := $(KCODEC_SRCS)
+FUZZ_SRCS_kserve_binary := $(KCODEC_SRCS)
+FUZZ_SRCS_safetensors   := kernels/infer_safetensors.c
+FUZZ_SRCS_config        := $(KMODEL_SRCS)
+
+FUZZ_DEPS     := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KERNEL_HDRS) fuzz/fuzz.mk
 
 # the JSON harnesses get a dictionary of their keys and tokens
 FUZZ_DICT_kserve_json   := fuzz/kserve.dict
@@ -48,14 +49,27 @@ FUZZ_DICT_kserve_binary := fuzz/kserve.dict
 FUZZ_DICT_safetensors   := fuzz/safetensors.dict
 FUZZ_DICT_config        := fuzz/config.dict
 
-.PHONY: fuzz fuzz-build fuzz-clean $(patsubst %,fuzz-%,$(FUZZ_NAMES))
+.PHONY: fuzz fuzz-build fuzz-clean fuzz-deps $(patsubst %,fuzz-%,$(FUZZ_NAMES))
+
+# clang and its libFuzzer runtime, from Debian, where they are missing
+fuzz-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    missing=$$(for p in clang libclang-rt-14-dev libjansson-dev; do \
+	        dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	            | grep -q 'ok installed' || echo $$p; done); \
+	    if [ -n "$$missing" ]; then \
+	        echo "apt-get install $$missing"; \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	            --no-install-recommends $$missing >/dev/null; \
+	    fi; \
+	fi
 
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: $(patsubst %,fuzz-%,$(FUZZ_NAMES))
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_DEPS)
-	@if [ -z "$(FUZZ_CC)" ]; then \
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_DEPS) | fuzz-deps
+	@if ! command -v $(FUZZ_CC) >/dev/null; then \
 	    echo "fuzz: clang not found; on Debian: apt-get install" \
 	         "clang-14 libclang-rt-14-dev (or set FUZZ_CC)"; \
 	    exit 1; \

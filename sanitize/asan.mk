@@ -22,6 +22,8 @@
 # the including makefile's default goal is kept (see the end)
 ASAN_SAVED_GOAL := $(.DEFAULT_GOAL)
 
+include kernels/kernels.mk
+
 BUILD          ?= build
 NGINX          ?= /usr/sbin/nginx
 MODULE         ?= $(BUILD)/ngx_http_infer_module.so
@@ -169,7 +171,7 @@ $(ASAN_NGINX): $(ASAN_NGX_DIR)/objs/Makefile
 	touch $@
 
 # next to it, ngx_infer_cuda.so (the module looks for it beside itself)
-$(ASAN_MODULE): $(ASAN_NGINX) $(ASAN_MOD_SRCS)
+$(ASAN_MODULE): $(ASAN_NGINX) $(ASAN_MOD_SRCS) $(CUDA_SO)
 	$(MAKE) -C $(ASAN_NGX_DIR) -f objs/Makefile modules
 	cp $(ASAN_NGX_DIR)/objs/ngx_http_infer_module.so $@.tmp
 	mv -f $@.tmp $@
@@ -186,20 +188,18 @@ $(ASAN_DIR)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
                           $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_kernels.c \
-	    kernels/infer_safetensors.c kernels/infer_model.c \
-	    kernels/cpu/infer_cpu.c -ljansson -lopenblas -lm
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 $(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_kserve.c \
-	    kernels/infer_kserve.c -ljansson -lm
+	    $(KCODEC_SRCS) -ljansson -lm
 
 $(ASAN_DIR)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
                        $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_cuda.c \
-	    kernels/infer_backend_cuda.c kernels/infer_safetensors.c \
-	    kernels/infer_model.c -ljansson -lm -ldl
+	    $(KCUDA_LOADER) $(KMODEL_SRCS) -ljansson -lm -ldl
 
 asan-build: $(ASAN_NGINX) $(ASAN_MODULE) $(ASAN_UNITS)
 

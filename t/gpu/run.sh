@@ -33,21 +33,14 @@ BATCHES=${BENCH_BATCHES:-1,16,64,256}
 DEVICE=${CUDA_DEVICE:-0}
 
 echo "== build"
-make cuda unit
+make CC="$CC" cuda unit
 
 if [ ! -f "$SO" ]; then
     echo "t/gpu/run.sh: $SO was not built (is nvcc under \$CUDA_HOME?)" >&2
     exit 1
 fi
 
-$CC -std=gnu99 -O2 -g -Wall -Wextra -Werror -Ikernels -o $BUILD/test_cuda \
-    kernels/test/test_cuda.c kernels/infer_backend_cuda.c \
-    kernels/infer_safetensors.c kernels/infer_model.c -ljansson -lm -ldl
-
-$CC -std=gnu99 -O2 -Wall -Wextra -Werror -Ikernels -o $BUILD/bench_backend \
-    bench/bench_backend.c kernels/infer_backend_cuda.c \
-    kernels/cpu/infer_cpu.c kernels/infer_model.c kernels/infer_safetensors.c \
-    -ljansson -lopenblas -lm -ldl
+make CC="$CC" $BUILD/bench_backend
 
 echo
 echo "== the GPU"

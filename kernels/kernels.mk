@@ -1,0 +1,19 @@
+# ngx_infer: the kernels' sources, by what links them; included by the
+# Makefile and its fragments (fuzz/fuzz.mk, sanitize/asan.mk), so that a
+# new file is named once.  The nginx addon script, config, lists them for
+# the module too.
+
+# the API codecs: the JSON machinery and KServe v2 (JSON, binary)
+KCODEC_SRCS  := kernels/infer_kserve.c
+
+# model formats and architectures, the op layer
+KMODEL_SRCS  := kernels/infer_safetensors.c kernels/infer_model.c
+
+# the CPU backend
+KCPU_SRCS    := kernels/cpu/infer_cpu.c
+
+# the loader of the CUDA backend's shared object (no CUDA header)
+KCUDA_LOADER := kernels/infer_backend_cuda.c
+
+KERNEL_SRCS  := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KCUDA_LOADER)
+KERNEL_HDRS  := $(wildcard kernels/*.h)

@@ -30,6 +30,7 @@
 
 #include "infer_model.h"
 #include "infer_math.h"
+#include "infer_util.h"
 
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -47,13 +48,6 @@ typedef char infer_act_values_agree_t[
 
 
 #define INFER_CONFIG_MAX   (16 * 1024 * 1024)
-
-#if defined(__GNUC__)
-#define INFER_PRINTF(f, a)  __attribute__((format(printf, f, a)))
-#else
-#define INFER_PRINTF(f, a)
-#endif
-
 
 static const char  *infer_act_names[] = {
     "none", "relu", "gelu", "tanh", "sigmoid"
@@ -78,13 +72,6 @@ static int infer_model_resolve(infer_model_t *m, const char *cfg,
 static int infer_model_convert(infer_model_t *m, char *err, size_t errlen);
 static int infer_tensor_usable(const infer_tensor_t *t);
 static void infer_tensor_to_f32(float *dst, const infer_tensor_t *t);
-static char *infer_read_file(const char *path, size_t *len, char *err,
-    size_t errlen);
-static char *infer_path(const char *dir, const char *name);
-static void infer_shape_str(char *buf, size_t len, const int64_t *shape,
-    int ndim);
-static int infer_error(char *err, size_t errlen, const char *fmt, ...)
-    INFER_PRINTF(3, 4);
 
 
 infer_model_t *
@@ -113,7 +100,7 @@ infer_model_load(const char *dir, char *err, size_t errlen)
         goto done;
     }
 
-    json = infer_read_file(cfg, &len, err, errlen);
+    json = infer_read_file(cfg, INFER_CONFIG_MAX, &len, err, errlen);
     if (json == NULL) {
         goto done;
     }
@@ -809,128 +796,9 @@ infer_dtype_name(infer_dtype_e dt)
 }
 
 
-static char *
-infer_read_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-    int          fd;
-    char        *buf;
-    size_t       size, got;
-    ssize_t      n;
-    struct stat  sb;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        infer_error(err, errlen, "%s: cannot open: %s", path,
-                    strerror(errno));
-        return NULL;
-    }
-
-    if (fstat(fd, &sb) == -1) {
-        infer_error(err, errlen, "%s: fstat() failed: %s", path,
-                    strerror(errno));
-        close(fd);
-        return NULL;
-    }
-
-    if (!S_ISREG(sb.st_mode) || sb.st_size > INFER_CONFIG_MAX) {
-        infer_error(err, errlen, "%s: not a regular file of at most %d "
-                    "bytes", path, INFER_CONFIG_MAX);
-        close(fd);
-        return NULL;
-    }
-
-    size = (size_t) sb.st_size;
-
-    buf = malloc(size + 1);
-    if (buf == NULL) {
-        infer_error(err, errlen, "%s: out of memory", path);
-        close(fd);
-        return NULL;
-    }
-
-    for (got = 0; got < size; got += (size_t) n) {
-        n = read(fd, buf + got, size - got);
-
-        if (n == -1 && errno == EINTR) {
-            n = 0;
-            continue;
-        }
-
-        if (n <= 0) {
-            infer_error(err, errlen, "%s: read() failed: %s", path,
-                        n == 0 ? "file shrank while read" : strerror(errno));
-            free(buf);
-            close(fd);
-            return NULL;
-        }
-    }
-
-    close(fd);
-
-    buf[size] = '\0';
-    *len = size;
-
-    return buf;
-}
 
 
-static char *
-infer_path(const char *dir, const char *name)
-{
-    char        *p;
-    size_t       n;
-    const char  *sep;
-
-    n = strlen(dir);
-    sep = (n && dir[n - 1] == '/') ? "" : "/";
-    n += strlen(name) + 2;
-
-    p = malloc(n);
-    if (p != NULL) {
-        snprintf(p, n, "%s%s%s", dir, sep, name);
-    }
-
-    return p;
-}
 
 
-/* "[10, 33]" */
-static void
-infer_shape_str(char *buf, size_t len, const int64_t *shape, int ndim)
-{
-    int     i, n;
-    size_t  off;
-
-    off = 0;
-    n = snprintf(buf, len, "[");
-
-    for (i = 0; n >= 0 && i < ndim; i++) {
-        off += (size_t) n;
-        if (off >= len) {
-            return;
-        }
-
-        n = snprintf(buf + off, len - off, "%s%lld", i ? ", " : "",
-                     (long long) shape[i]);
-    }
-
-    off += (size_t) n;
-    if (n >= 0 && off < len) {
-        snprintf(buf + off, len - off, "]");
-    }
-}
 
 
-static int
-infer_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (errlen) {
-        va_start(args, fmt);
-        vsnprintf(err, errlen, fmt, args);
-        va_end(args);
-    }
-
-    return -1;
-}

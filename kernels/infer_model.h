@@ -17,10 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "infer_util.h"
+
 
 #define INFER_MAX_DIMS        8
 #define INFER_MAX_LAYERS      64
-#define INFER_ERRLEN          512
+
 
 
 /* safetensors element types this project reads */

@@ -33,17 +33,11 @@
 #include <jansson.h>
 
 #include "infer_model.h"
+#include "infer_util.h"
 
 
 /* the reference implementation refuses larger headers too */
 #define INFER_ST_MAX_HEADER  (100 * 1024 * 1024)
-
-
-#if defined(__GNUC__)
-#define INFER_ST_PRINTF(f, a)  __attribute__((format(printf, f, a)))
-#else
-#define INFER_ST_PRINTF(f, a)
-#endif
 
 
 typedef struct {
@@ -68,10 +62,8 @@ static int infer_st_check_overlap(infer_safetensors_t *st, char *err,
     size_t errlen);
 static int infer_st_cmp(const void *a, const void *b);
 static void infer_st_free_tensors(infer_safetensors_t *st);
-static int infer_st_error(char *err, size_t errlen, const char *fmt, ...)
-    INFER_ST_PRINTF(3, 4);
 static int infer_st_terror(char *err, size_t errlen, const char *name,
-    const char *fmt, ...) INFER_ST_PRINTF(4, 5);
+    const char *fmt, ...) INFER_PRINTF(4, 5);
 
 
 int
@@ -91,7 +83,7 @@ infer_safetensors_parse(infer_safetensors_t *st, const unsigned char *buf,
     st->data_len = 0;
 
     if (len < 8) {
-        return infer_st_error(err, errlen, "file is %zu bytes, too short "
+        return infer_error(err, errlen, "file is %zu bytes, too short "
                               "for the 8-byte safetensors header size", len);
     }
 
@@ -101,33 +93,33 @@ infer_safetensors_parse(infer_safetensors_t *st, const unsigned char *buf,
     }
 
     if (hlen > len - 8) {
-        return infer_st_error(err, errlen, "header size %llu exceeds file "
+        return infer_error(err, errlen, "header size %llu exceeds file "
                               "size %zu", (unsigned long long) hlen, len);
     }
 
     if (hlen > INFER_ST_MAX_HEADER) {
-        return infer_st_error(err, errlen, "header size %llu exceeds the "
+        return infer_error(err, errlen, "header size %llu exceeds the "
                               "limit of %d bytes", (unsigned long long) hlen,
                               INFER_ST_MAX_HEADER);
     }
 
     /* jansson skips raw NUL bytes, and refuses "\u0000" in strings */
     if (memchr(buf + 8, '\0', (size_t) hlen) != NULL) {
-        return infer_st_error(err, errlen, "header is not valid JSON: it "
+        return infer_error(err, errlen, "header is not valid JSON: it "
                               "holds a NUL byte");
     }
 
     root = json_loadb((const char *) buf + 8, (size_t) hlen,
                       JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        return infer_st_error(err, errlen, "header is not valid JSON: %s "
+        return infer_error(err, errlen, "header is not valid JSON: %s "
                               "(byte %d of the header)", jerr.text,
                               jerr.position);
     }
 
     if (!json_is_object(root)) {
         json_decref(root);
-        return infer_st_error(err, errlen, "header is not a JSON object");
+        return infer_error(err, errlen, "header is not a JSON object");
     }
 
     st->data = buf + 8 + hlen;
@@ -143,7 +135,7 @@ infer_safetensors_parse(infer_safetensors_t *st, const unsigned char *buf,
         if (st->tensors == NULL) {
             json_decref(root);
             infer_st_free_tensors(st);
-            return infer_st_error(err, errlen, "out of memory");
+            return infer_error(err, errlen, "out of memory");
         }
     }
 
@@ -310,7 +302,7 @@ infer_st_tensor(infer_tensor_t *t, const char *name, json_t *v,
 
     t->name = strdup(name);
     if (t->name == NULL) {
-        return infer_st_error(err, errlen, "out of memory");
+        return infer_error(err, errlen, "out of memory");
     }
 
     return 0;
@@ -324,13 +316,13 @@ infer_st_metadata(json_t *v, char *err, size_t errlen)
     const char  *key;
 
     if (!json_is_object(v)) {
-        return infer_st_error(err, errlen, "\"__metadata__\" is not a JSON "
+        return infer_error(err, errlen, "\"__metadata__\" is not a JSON "
                               "object");
     }
 
     json_object_foreach(v, key, s) {
         if (!json_is_string(s)) {
-            return infer_st_error(err, errlen, "\"__metadata__\": value of "
+            return infer_error(err, errlen, "\"__metadata__\": value of "
                                   "\"%.128s\" is not a string", key);
         }
     }
@@ -348,7 +340,7 @@ infer_st_check_overlap(infer_safetensors_t *st, char *err, size_t errlen)
     n = 0;
     sorted = malloc(st->ntensors * sizeof(infer_tensor_t *) + 1);
     if (sorted == NULL) {
-        return infer_st_error(err, errlen, "out of memory");
+        return infer_error(err, errlen, "out of memory");
     }
 
     /* empty tensors occupy no bytes: they may sit anywhere */
@@ -367,7 +359,7 @@ infer_st_check_overlap(infer_safetensors_t *st, char *err, size_t errlen)
         b1 = (size_t) ((const unsigned char *) q->data - st->data);
 
         if (b1 < b0 + p->nbytes) {
-            infer_st_error(err, errlen, "tensors \"%.128s\" [%zu, %zu] and "
+            infer_error(err, errlen, "tensors \"%.128s\" [%zu, %zu] and "
                            "\"%.128s\" [%zu, %zu] overlap", p->name, b0,
                            b0 + p->nbytes, q->name, b1, b1 + q->nbytes);
             free(sorted);
@@ -405,12 +397,12 @@ infer_safetensors_open(infer_safetensors_t *st, const char *path, char *err,
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd == -1) {
-        return infer_st_error(err, errlen, "%s: cannot open: %s", path,
+        return infer_error(err, errlen, "%s: cannot open: %s", path,
                               strerror(errno));
     }
 
     if (fstat(fd, &sb) == -1) {
-        infer_st_error(err, errlen, "%s: fstat() failed: %s", path,
+        infer_error(err, errlen, "%s: fstat() failed: %s", path,
                        strerror(errno));
         close(fd);
         return -1;
@@ -418,12 +410,12 @@ infer_safetensors_open(infer_safetensors_t *st, const char *path, char *err,
 
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        return infer_st_error(err, errlen, "%s: not a regular file", path);
+        return infer_error(err, errlen, "%s: not a regular file", path);
     }
 
     if (sb.st_size < 8 || (uint64_t) sb.st_size > SIZE_MAX) {
         close(fd);
-        return infer_st_error(err, errlen, "%s: file is %lld bytes, too "
+        return infer_error(err, errlen, "%s: file is %lld bytes, too "
                               "short for a safetensors file", path,
                               (long long) sb.st_size);
     }
@@ -432,7 +424,7 @@ infer_safetensors_open(infer_safetensors_t *st, const char *path, char *err,
     close(fd);
 
     if (map == MAP_FAILED) {
-        return infer_st_error(err, errlen, "%s: mmap() failed: %s", path,
+        return infer_error(err, errlen, "%s: mmap() failed: %s", path,
                               strerror(errno));
     }
 
@@ -443,7 +435,7 @@ infer_safetensors_open(infer_safetensors_t *st, const char *path, char *err,
         != 0)
     {
         infer_safetensors_close(st);
-        return infer_st_error(err, errlen, "%s: %s", path, msg);
+        return infer_error(err, errlen, "%s: %s", path, msg);
     }
 
     return 0;
@@ -498,20 +490,6 @@ infer_st_free_tensors(infer_safetensors_t *st)
     st->data_len = 0;
 }
 
-
-static int
-infer_st_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (errlen) {
-        va_start(args, fmt);
-        vsnprintf(err, errlen, fmt, args);
-        va_end(args);
-    }
-
-    return -1;
-}
 
 
 /* "tensor \"name\": " and the message */

@@ -7,7 +7,8 @@
 KCODEC_SRCS  := kernels/infer_kserve.c
 
 # model formats and architectures, the op layer
-KMODEL_SRCS  := kernels/infer_safetensors.c kernels/infer_model.c
+KMODEL_SRCS  := kernels/infer_util.c kernels/infer_safetensors.c \
+                kernels/infer_model.c
 
 # the CPU backend
 KCPU_SRCS    := kernels/cpu/infer_cpu.c

@@ -88,8 +88,8 @@ GET /v2/models/image
 === TEST 7: model metadata through a version
 --- request
 GET /v2/models/digits/versions/1
---- response_body_like chomp
-^\{"name":"digits","versions":\["1"\],
+--- response_body chomp
+{"name":"digits","versions":["1"],"platform":"ngx_infer_mlp","inputs":[{"name":"input","datatype":"FP32","shape":[-1,64]}],"outputs":[{"name":"probabilities","datatype":"FP32","shape":[-1,10]}],"parameters":{"device":"cpu","precision":"fp32","max_batch":32}}
 
 
 

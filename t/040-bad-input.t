@@ -349,16 +349,18 @@ main::body({ parameters => '{"binary_data_size":256}' })
 === TEST 36: an id that is not a string
 --- request eval
 main::body({}, id => '42')
---- response_body_like chomp
-^\{"error":"id: .*string.*"\}$
+--- response_body chomp
+{"error":"id: expected a string"}
 
 
 
 === TEST 37: a raw control character in a string
 --- request eval
 main::body({}, id => qq("a\tb"))
---- response_body_like chomp
-^\{"error":"malformed JSON at line 1, column \d+: .*"\}$
+--- response_body eval
+# jansson's own words; the column is fixed too: the body before the tab
+# (the 64 values of $D64, then ',"id":"a') is the same on every run
+qq({"error":"malformed JSON at line 1, column 462: control character 0x9 near '\\"a'"})
 
 
 

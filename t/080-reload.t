@@ -1,7 +1,10 @@
 # nginx -s reload while requests are in flight loses none of them: clients
 # send a stream of requests across two reloads (one with the model
 # unchanged, one that changes the model's files, so the old workers
-# finish on the old queue and weights) and every request is answered 200.
+# finish on the old queue and weights) and every request is answered 200,
+# with the numpy reference's outputs for its rows (the changed file has
+# the same weights, only a new mtime: one reference serves before, between
+# and after the reloads).
 
 use strict;
 use warnings;
@@ -31,7 +34,22 @@ my %conf = (workers => 2, master => 1, log_level => 'info',
 
 ok(start_nginx(%conf), 'nginx starts') or BAIL_OUT($InferTest::LastError);
 
-my ($req) = ref_kserve($dir, rows => 2, seed => 5, name => 'm');
+my ($req, $exp) = ref_kserve($dir, rows => 2, seed => 5, name => 'm',
+                             version => '1');
+
+# undef when a response is a 200 whose body equals the reference within
+# the parity tolerance (InferCheck's defaults, as t/050 and t/060), else
+# what is wrong with it
+my %checked;
+sub wrong_answer {
+    my ($status, $body, $error) = @_;
+    return 'no response: ' . ($error // '?') unless defined $status;
+    return "status $status: " . ($body // '') if $status != 200;
+    # the stream sends one request again and again: each distinct body
+    # is compared once
+    return $checked{$body} //= json_cmp($body, $exp) // '' if defined $body;
+    return 'no body';
+}
 my ($clients, $per_client) = (8, 300);
 
 my $hups = InferTest::server_root() . '/hup-times';
@@ -65,6 +83,14 @@ is(scalar @$res, $clients * $per_client, 'every request came back');
 is($status{200} // 0, $clients * $per_client,
    "all $clients x $per_client requests answered 200 across two reloads")
     or diag(explain \%status);
+my @wrong;
+for my $r (@$res) {
+    my $w = wrong_answer($r->{status}, $r->{body}, $r->{error});
+    push @wrong, "client $r->{client} #$r->{seq}: $w" if length($w // '');
+}
+is(scalar @wrong, 0, 'every answer of the stream equals the reference '
+                     . 'for its rows')
+    or diag(join "\n", @wrong[0 .. ($#wrong < 4 ? $#wrong : 4)]);
 my @hup = do { open my $f, '<', $hups or die; map { 0 + $_ } <$f> };
 my ($first, $last) = (1e20, 0);
 for (@$res) {
@@ -87,8 +113,10 @@ is(scalar @alerts, 0, 'no [alert] in the error log') or diag(@alerts);
 
 # the new workers serve
 wait_until { my @w = worker_pids(); @w == 2 } 10;
-my ($status) = http_request('POST', '/v2/models/m/infer', $req);
+my ($status, undef, $body) = http_request('POST', '/v2/models/m/infer', $req);
 is($status, 200, 'the new workers answer');
+is(wrong_answer($status, $body, $InferTest::LastError) || undef, undef,
+   'with the reference\'s outputs');
 
 # --- a reload whose model is broken keeps the running configuration ----------
 
@@ -103,8 +131,11 @@ is($status, 200, 'the new workers answer');
              error_log_lines($mark)), 'the error log says why');
     is_deeply([sort(worker_pids())], [sort @before],
               'the running workers go on');
-    my ($status) = http_request('POST', '/v2/models/m/infer', $req);
+    my ($status, undef, $body) = http_request('POST', '/v2/models/m/infer',
+                                              $req);
     is($status, 200, 'and answer with the model they have');
+    is(wrong_answer($status, $body, $InferTest::LastError) || undef, undef,
+       'the reference\'s outputs still');
 }
 
 stop_nginx();

@@ -37,9 +37,9 @@ ok(start_nginx(%conf), 'nginx starts') or BAIL_OUT($InferTest::LastError);
 my ($req, $exp) = ref_kserve($dir, rows => 2, seed => 5, name => 'm',
                              version => '1');
 
-# undef when a response is a 200 whose body equals the reference within
-# the parity tolerance (InferCheck's defaults, as t/050 and t/060), else
-# what is wrong with it
+# '' when a response is a 200 whose body equals the reference within the
+# parity tolerance (InferCheck's defaults, as t/050 and t/060), else what
+# is wrong with it
 my %checked;
 sub wrong_answer {
     my ($status, $body, $error) = @_;

@@ -1,6 +1,8 @@
 # infer_metrics: the Prometheus text, parsed and compared with the requests
 # this test sent, from two workers (the counters are in shared memory, so
-# either worker reports the same totals).
+# either worker reports the same totals).  Every answer names the worker
+# that gave it (X-Worker: $pid), so the test knows that both workers
+# served the requests and that the metrics of each were read.
 
 use strict;
 use warnings;
@@ -18,20 +20,25 @@ ok(start_nginx(workers => 2, master => 1, log_level => 'info',
                http_config => "    infer_model digits $repo/models/digits "
                               . "max_batch=16 queue=32 instances=1;\n",
                config => <<'_EOC_'),
-    location /v2 { infer_api kserve; }
-    location = /metrics { infer_metrics; }
+    location /v2 { infer_api kserve; add_header X-Worker $pid always; }
+    location = /metrics { infer_metrics; add_header X-Worker $pid always; }
 _EOC_
    'nginx starts') or BAIL_OUT($InferTest::LastError);
 
-sub metrics {
-    my ($st, $h, $b) = http_request('GET', '/metrics');
+sub parse_metrics {
+    my ($b) = @_;
     my %m;
     for (split /\n/, $b // '') {
         next if /^#/;
         /^(\S+) (\S+)$/ or next;
         $m{$1} = $2;
     }
-    return ($st, $h, \%m, $b);
+    return \%m;
+}
+
+sub metrics {
+    my ($st, $h, $b) = http_request('GET', '/metrics');
+    return ($st, $h, parse_metrics($b), $b);
 }
 
 # the executor lives in one of the two workers: it may still be starting
@@ -59,12 +66,22 @@ my @bodies = map { encode_json($_->{request}) } @$cases;
 my $rows = 0;
 $rows += $_->{rows} for @spec;
 
+my @workers = worker_pids();
+is(scalar @workers, 2, 'two workers');
+
+# each request on its own connection (Connection: close), six at a time:
+# the kernel hands the connections to both workers (about 30 each)
 my $res = parallel_clients(clients => 6, requests => 10, request => sub {
     my ($c, $i) = @_;
     return ['POST', '/v2/models/digits/infer', $bodies[$c * 10 + $i]];
 });
 is(scalar(grep { ($_->{status} // 0) == 200 } @$res), 60,
    '60 good requests answered');
+my %served;
+$served{ $_->{headers}{'x-worker'} // 'none' }++ for @$res;
+is_deeply([sort keys %served], [sort @workers],
+          'both workers answered them, and nothing else did')
+    or diag(explain \%served);
 
 for my $bad ('{', '{}', '{"inputs":[]}', '[1]',
              '{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32",'
@@ -78,9 +95,28 @@ for my $bad ('{', '{}', '{"inputs":[]}', '[1]',
     is($s, 400, "bad request $bad: 400");
 }
 
-# ask both workers: the totals are the same
-for my $try (1 .. 4) {
-    my ($s, undef, $m) = metrics();
+# ask both workers: the totals are the same.  A few /metrics requests at
+# a time until each worker has answered one (bounded: 20 rounds of 8).
+my %text;
+for my $round (1 .. 20) {
+    my $r = parallel_clients(clients => 4, requests => 2,
+                             request => ['GET', '/metrics']);
+    for (@$r) {
+        next unless ($_->{status} // 0) == 200;
+        $text{ $_->{headers}{'x-worker'} // 'none' } //= $_->{body};
+    }
+    last if keys %text >= 2;
+}
+is_deeply([sort keys %text], [sort @workers],
+          'both workers answered GET /metrics')
+    or diag(explain [keys %text]);
+my @from = map { [$_, parse_metrics($text{$_})] } sort keys %text;
+is_deeply($from[1][1], $from[0][1],
+          "the metrics of worker $from[0][0] and of worker "
+          . ($from[1][0] // '?') . ' agree') if @from == 2;
+
+for my $w (@from) {
+    my ($try, $m) = ("worker $w->[0]", $w->[1]);
     my $k = 'model="digits",version="1"';
     is($m->{"ngx_infer_inference_request_success{$k}"}, 60,
        "[$try] request_success 60");

@@ -4,7 +4,8 @@
  *
  * References are independent of the code under test: libm in double for
  * the math, ldexp()/rint() for the float conversions, and a plain loop in
- * double (infer_model_forward_ref) for the BLAS backend.
+ * double (ref_mlp_forward, ref.h) for the CPU backend, run through the
+ * runner as the module runs it.
  */
 
 #include <errno.h>
@@ -20,7 +21,9 @@
 
 #include "infer_math.h"
 #include "infer_model.h"
+#include "infer_mlp.h"
 #include "infer_backend.h"
+#include "infer_runner.h"
 
 #include "tt.h"
 
@@ -108,7 +111,9 @@ test_activations(void)
                 && infer_act(INFER_ACT_RELU, x) == infer_relu(x)
                 && infer_act(INFER_ACT_GELU, x) == infer_gelu(x)
                 && infer_act(INFER_ACT_TANH, x) == infer_tanh(x)
-                && infer_act(INFER_ACT_SIGMOID, x) == infer_sigmoid(x);
+                && infer_act(INFER_ACT_SIGMOID, x) == infer_sigmoid(x)
+                && infer_act(INFER_ACT_GELU_TANH, x) == infer_gelu_tanh(x)
+                && infer_act(INFER_ACT_SILU, x) == infer_silu(x);
     }
     ok(good, "infer_act dispatches every infer_act_e");
 }
@@ -371,7 +376,7 @@ test_safetensors_parse(void)
     size_t                 len, k, cut;
     unsigned char         *p, *q;
     infer_safetensors_t    st;
-    const infer_tensor_t  *a, *b, *c, *e, *t;
+    const infer_st_tensor_t  *a, *b, *c, *e, *t;
     static const char      junk[] = "0123456789[]{},\"-: ";
 
     /* one tensor "w": dtype, shape and data_offsets as JSON text */
@@ -681,6 +686,7 @@ test_config(void)
     int             rc;
     char            err[INFER_ERRLEN];
     size_t          k;
+    infer_mlp_t    *mlp;
     infer_model_t  *m;
 
     static const char  full[] =
@@ -772,20 +778,23 @@ test_config(void)
 
     rc = infer_model_parse_config(m, full, sizeof(full) - 1, "config.json",
                                   err, sizeof(err));
-    ok(rc == 0 && strcmp(m->architecture, "mlp") == 0
-       && strcmp(m->input_name, "pixels") == 0
-       && strcmp(m->input_datatype, "FP32") == 0 && m->input_ndim == 3
-       && m->input_shape[0] == 1 && m->input_shape[2] == 28
-       && m->input_size == 784 && strcmp(m->output_name, "logits") == 0
-       && m->output_softmax == 1 && m->nlayers == 5
-       && strcmp(m->layers[0].wname, "fc1.weight") == 0
-       && strcmp(m->layers[0].bname, "fc1.bias") == 0
-       && m->layers[1].bname == NULL && m->layers[2].bname == NULL
-       && m->layers[0].act == INFER_ACT_RELU
-       && m->layers[1].act == INFER_ACT_SIGMOID
-       && m->layers[2].act == INFER_ACT_GELU
-       && m->layers[3].act == INFER_ACT_TANH
-       && m->layers[4].act == INFER_ACT_NONE,
+    mlp = m->arch_data;
+    ok(rc == 0 && m->arch == &infer_arch_mlp
+       && strcmp(m->arch->name, "mlp") == 0
+       && strcmp(m->input.name, "pixels") == 0
+       && m->input.datatype == INFER_IO_FP32 && m->input.ndim == 4
+       && m->input.dims[0] == -1
+       && m->input.dims[1] == 1 && m->input.dims[3] == 28
+       && m->input.size == 784 && strcmp(m->output.name, "logits") == 0
+       && mlp->softmax == 1 && mlp->nlayers == 5
+       && strcmp(mlp->layers[0].wname, "fc1.weight") == 0
+       && strcmp(mlp->layers[0].bname, "fc1.bias") == 0
+       && mlp->layers[1].bname == NULL && mlp->layers[2].bname == NULL
+       && mlp->layers[0].act == INFER_ACT_RELU
+       && mlp->layers[1].act == INFER_ACT_SIGMOID
+       && mlp->layers[2].act == INFER_ACT_GELU
+       && mlp->layers[3].act == INFER_ACT_TANH
+       && mlp->layers[4].act == INFER_ACT_NONE,
        "config: every field of a full mlp config");
     infer_model_free(m);
 
@@ -796,11 +805,12 @@ test_config(void)
 
     rc = infer_model_parse_config(m, minimal, sizeof(minimal) - 1,
                                   "config.json", err, sizeof(err));
-    ok(rc == 0 && strcmp(m->input_name, "input") == 0
-       && strcmp(m->input_datatype, "FP32") == 0
-       && strcmp(m->output_name, "output") == 0 && m->output_softmax == 0
-       && m->nlayers == 1 && m->layers[0].bname == NULL
-       && m->layers[0].act == INFER_ACT_NONE && m->input_size == 4,
+    mlp = m->arch_data;
+    ok(rc == 0 && strcmp(m->input.name, "input") == 0
+       && m->input.datatype == INFER_IO_FP32
+       && strcmp(m->output.name, "output") == 0 && mlp->softmax == 0
+       && mlp->nlayers == 1 && mlp->layers[0].bname == NULL
+       && mlp->layers[0].act == INFER_ACT_NONE && m->input.size == 4,
        "config: defaults for input, output, bias, activation");
     infer_model_free(m);
 
@@ -820,17 +830,34 @@ free_vals(float **vals, int n)
 }
 
 
+/* an "mlp" model's layer i, and the weight of index w */
+static const infer_mlp_layer_t *
+layer(const infer_model_t *m, int i)
+{
+    return &((const infer_mlp_t *) m->arch_data)->layers[i];
+}
+
+
+static const infer_weight_t *
+weight(const infer_model_t *m, int w)
+{
+    return &m->weights[w];
+}
+
+
 static void
 test_model_load(void)
 {
-    int              i, n, good;
-    char             err[INFER_ERRLEN], expect[1024], path[300];
-    float           *vals[INFER_MAX_LAYERS * 2];
-    size_t           j, k;
-    tt_mlp_t         s;
-    infer_model_t   *m;
-    tt_tensor_t      t[3];
-    static float     w[64 * 64], b[64];
+    int                       i, n, good;
+    char                      err[INFER_ERRLEN], expect[1024], path[300];
+    float                    *vals[TT_MAX_LAYERS * 2];
+    size_t                    j, k;
+    tt_mlp_t                  s;
+    infer_model_t            *m;
+    tt_tensor_t               t[3];
+    const infer_mlp_t        *mlp;
+    const infer_mlp_layer_t  *l0, *l1;
+    static float              w[64 * 64], b[64];
 
 #define MLP64  "{\"architecture\": \"mlp\", \"input\": {\"shape\": [64]}, "
 
@@ -889,13 +916,23 @@ test_model_load(void)
 
     n = tt_make_mlp(&s, vals);
     m = n > 0 ? infer_model_load(tt_dir, err, sizeof(err)) : NULL;
-    ok(m != NULL && m->nlayers == 2 && m->input_size == 12
-       && m->output_size == 10 && m->max_width == 32 && m->output_softmax
-       && m->layers[0].in == 12 && m->layers[0].out == 32
-       && m->layers[1].in == 32 && m->layers[1].out == 10
-       && m->layers[0].w == m->layers[0].wt->data
-       && m->layers[1].b == m->layers[1].bt->data && m->owned == NULL
-       && memcmp(m->layers[1].w, vals[2], 320 * sizeof(float)) == 0,
+    mlp = m ? m->arch_data : NULL;
+    l0 = m ? layer(m, 0) : NULL;
+    l1 = m ? layer(m, 1) : NULL;
+    /* the widest layer (the old max_width) is 32 */
+    ok(m != NULL && m->arch == &infer_arch_mlp && mlp->nlayers == 2
+       && m->input.size == 12 && m->output.size == 10
+       && m->output.ndim == 2 && m->output.dims[0] == -1
+       && m->output.dims[1] == 10
+       && (l0->out > l1->out ? l0->out : l1->out) == 32 && mlp->softmax
+       && l0->in == 12 && l0->out == 32 && l1->in == 32 && l1->out == 10
+       && m->nweights == 4 && l0->b >= 0 && l1->b >= 0
+       && weight(m, l0->w)->rows == 32 && weight(m, l0->w)->cols == 12
+       && weight(m, l1->b)->rows == 1 && weight(m, l1->b)->cols == 10
+       && weight(m, l0->w)->f32 == weight(m, l0->w)->data
+       && weight(m, l1->b)->f32 == weight(m, l1->b)->data
+       && m->owned == NULL
+       && memcmp(weight(m, l1->w)->f32, vals[2], 320 * sizeof(float)) == 0,
        "load: aligned F32 weights used in place%s%s", m ? "" : ": ",
        m ? "" : err);
     infer_model_free(m);
@@ -910,10 +947,12 @@ test_model_load(void)
     s.misalign = 1;
     n = tt_make_mlp(&s, vals);
     m = n > 0 ? infer_model_load(tt_dir, err, sizeof(err)) : NULL;
+    l0 = m ? layer(m, 0) : NULL;
+    l1 = m ? layer(m, 1) : NULL;
     ok(m != NULL && m->owned != NULL
-       && m->layers[0].w != m->layers[0].wt->data
-       && memcmp(m->layers[0].w, vals[0], 384 * sizeof(float)) == 0
-       && memcmp(m->layers[1].b, vals[3], 10 * sizeof(float)) == 0,
+       && weight(m, l0->w)->f32 != weight(m, l0->w)->data
+       && memcmp(weight(m, l0->w)->f32, vals[0], 384 * sizeof(float)) == 0
+       && memcmp(weight(m, l1->b)->f32, vals[3], 10 * sizeof(float)) == 0,
        "load: unaligned F32 weights are copied%s%s", m ? "" : ": ",
        m ? "" : err);
     infer_model_free(m);
@@ -923,14 +962,15 @@ test_model_load(void)
     s.dtype = INFER_DT_F16;
     n = tt_make_mlp(&s, vals);
     m = n > 0 ? infer_model_load(tt_dir, err, sizeof(err)) : NULL;
-    good = m != NULL && m->layers[0].wt->dtype == INFER_DT_F16
-           && m->layers[0].bt->dtype == INFER_DT_BF16;
+    l0 = m ? layer(m, 0) : NULL;
+    good = m != NULL && weight(m, l0->w)->type == INFER_DT_F16
+           && weight(m, l0->b)->type == INFER_DT_BF16;
     for (j = 0; good && j < 384; j++) {
-        good &= m->layers[0].w[j]
+        good &= weight(m, l0->w)->f32[j]
                 == infer_f16_to_f32(infer_f32_to_f16(vals[0][j]));
     }
     for (j = 0; good && j < 32; j++) {
-        good &= m->layers[0].b[j]
+        good &= weight(m, l0->b)->f32[j]
                 == infer_bf16_to_f32(infer_f32_to_bf16(vals[1][j]));
     }
     ok(good, "load: F16 weights and BF16 biases converted exactly%s%s",
@@ -995,21 +1035,49 @@ test_model_load(void)
 
 
 /*
- * The CPU backend against the reference, at every batch size up to past
- * INFER_CPU_SMALL_BATCH (64), so both of its products are covered.
+ * The CPU backend, through the runner, against the reference, at every
+ * batch size up to past the CPU's small-batch limit (64 rows), so both of
+ * its products are covered.  An MLP request of k rows is a batch of k
+ * sequences of one token each.
  */
 
 #define TT_ROWS  72
 
+/* a batch of rows sequences of one token, the rows of x, into out */
+static void
+mlp_batch(infer_batch_t *batch, infer_seq_t *seqs, int rows, const float *x,
+    float *out)
+{
+    int  i;
+
+    for (i = 0; i < rows; i++) {
+        seqs[i].start = i;
+        seqs[i].len = 1;
+        seqs[i].pos = 0;
+        seqs[i].reserved = 0;
+    }
+
+    memset(batch, 0, sizeof(infer_batch_t));
+    batch->n_seqs = rows;
+    batch->n_tokens = rows;
+    batch->seqs = seqs;
+    batch->x = x;
+    batch->out = out;
+}
+
+
 static int
 check_backend(const tt_mlp_t *s, const char *what)
 {
-    int               n, rows, good;
+    int               n, rows, good, inited;
     char              err[INFER_ERRLEN];
-    float            *in, *ref, *out, *vals[INFER_MAX_LAYERS * 2];
+    float            *in, *ref, *out, *vals[TT_MAX_LAYERS * 2];
     size_t            i, isz, osz;
     double            worst;
+    infer_seq_t       seqs[TT_ROWS];
+    infer_batch_t     batch;
     infer_model_t    *m;
+    infer_runner_t    r;
     infer_backend_t  *b;
 
     n = tt_make_mlp(s, vals);
@@ -1021,8 +1089,8 @@ check_backend(const tt_mlp_t *s, const char *what)
         return 0;
     }
 
-    isz = (size_t) m->input_size;
-    osz = (size_t) m->output_size;
+    isz = (size_t) m->input.size;
+    osz = (size_t) m->output.size;
     in = malloc(TT_ROWS * isz * sizeof(float));
     ref = malloc(TT_ROWS * osz * sizeof(float));
     out = malloc(TT_ROWS * osz * sizeof(float));
@@ -1035,15 +1103,22 @@ check_backend(const tt_mlp_t *s, const char *what)
         in[i] = rndf(-2.0f, 2.0f);
     }
 
-    infer_model_forward_ref(m, in, TT_ROWS, ref);
+    ref_mlp_forward(m, in, TT_ROWS, ref);
 
     good = 1;
+    inited = 0;
     worst = 0;
 
     b = infer_backend_cpu_new(err, sizeof(err));
-    if (b == NULL || b->iface->load(b, m, TT_ROWS, err, sizeof(err)) != 0) {
+    if (b == NULL
+        || infer_runner_init(&r, m, b, TT_ROWS, TT_ROWS, err, sizeof(err))
+           != 0)
+    {
         good = 0;
         diag("%s", err);
+
+    } else {
+        inited = 1;
     }
 
     /* every batch size */
@@ -1052,9 +1127,9 @@ check_backend(const tt_mlp_t *s, const char *what)
             out[i] = NAN;
         }
 
-        if (b->iface->run(b, in, rows, out, err, sizeof(err)) != 0
-            || b->iface->synchronize(b, err, sizeof(err)) != 0)
-        {
+        mlp_batch(&batch, seqs, rows, in, out);
+
+        if (infer_runner_run(&r, &batch, err, sizeof(err)) != 0) {
             diag("rows %d: %s", rows, err);
             good = 0;
             break;
@@ -1078,6 +1153,10 @@ check_backend(const tt_mlp_t *s, const char *what)
     ok(good, "cpu backend == reference, batch 1..%d, %s (max abs error "
        "%.2g)", TT_ROWS, what, worst);
 
+    if (inited) {
+        infer_runner_free(&r);
+    }
+
     if (b != NULL) {
         b->iface->free(b);
     }
@@ -1094,12 +1173,17 @@ check_backend(const tt_mlp_t *s, const char *what)
 static void
 test_backend(void)
 {
-    int                i, k, a, nl;
+    int                i, k, a, nl, rc;
     char               what[256];
     size_t             len;
-    float              x[4], y[4], *vals[2];
+    float              x[12], y[12], *vals[2];
     tt_mlp_t           s;
+    infer_seq_t        seqs[3];
+    infer_batch_t      batch;
+    infer_graph_t      g;
     infer_model_t     *m;
+    infer_runner_t     r;
+    infer_tensor_t     nodes[4], *t;
     infer_backend_t   *b;
     char               err[INFER_ERRLEN];
     static const int   layers[] = { 1, 2, 3, 5 };
@@ -1107,11 +1191,19 @@ test_backend(void)
                                    "sigmoid" };
     static const char *dts[] = { "F32", "F16", "BF16" };
 
+    /* a graph that names a weight, computed before any load() */
+    infer_graph_init(&g, nodes, 4);
+    t = infer_op_input(&g, INFER_DT_F32, 1, 4, x, "x");
+    t = infer_op_matmul(&g, t, infer_op_weight(&g, 0, INFER_DT_F32, 4, 4,
+                                               "w"), NULL);
+    infer_op_output(&g, t, y);
+
     b = infer_backend_cpu_new(err, sizeof(err));
-    ok(b != NULL && strcmp(b->iface->name(b), "cpu") == 0
-       && b->iface->run(b, x, 1, y, err, sizeof(err)) == -1
-       && strstr(err, "no model loaded") != NULL,
-       "cpu backend: name, and run() before load() fails");
+    err[0] = '\0';
+    ok(b != NULL && strcmp(b->iface->name(b), "cpu") == 0 && !g.failed
+       && b->iface->compute(b, &g, err, sizeof(err)) == -1
+       && strstr(err, "names weight 0 of 0") != NULL,
+       "cpu backend: name, and compute() before load() fails: %s", err);
 
     /* every activation in every position, several depths, all dtypes */
     for (k = 0; k < (int) (sizeof(layers) / sizeof(layers[0])); k++) {
@@ -1157,7 +1249,7 @@ test_backend(void)
     s.softmax = 1;
     check_backend(&s, "784>256 relu, 256>128 gelu, 128>10, softmax");
 
-    /* batch limits */
+    /* batch limits: the runner's, which the module's executors use */
     memset(&s, 0, sizeof(s));
     s.nlayers = 1;
     s.width[0] = 4;
@@ -1171,18 +1263,40 @@ test_backend(void)
         free_vals(vals, k);
     }
 
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 12; i++) {
         x[i] = 1.0f;
+        y[i] = -7.0f;
     }
 
-    ok(m != NULL && b != NULL && b->iface->load(b, m, 0, err, sizeof(err))
-                                 == -1
-       && b->iface->load(b, m, 2, err, sizeof(err)) == 0
-       && b->iface->run(b, x, 3, y, err, sizeof(err)) == -1
-       && strcmp(err, "cpu: batch of 3 rows, max_batch is 2") == 0
-       && b->iface->run(b, x, 0, y, err, sizeof(err)) == 0
-       && b->iface->run(b, x, 1, y, err, sizeof(err)) == 0,
-       "cpu backend: max_batch enforced, 0 rows is a no-op");
+    err[0] = '\0';
+    rc = m != NULL && b != NULL
+         && infer_runner_init(&r, m, b, 0, 0, err, sizeof(err)) == -1
+         && strcmp(err, "batches of 0 sequences and 0 tokens") == 0;
+    ok(rc, "runner: batches of 0 sequences are refused at init: %s", err);
+
+    rc = m != NULL && b != NULL
+         && infer_runner_init(&r, m, b, 2, 2, err, sizeof(err)) == 0;
+
+    if (rc) {
+        mlp_batch(&batch, seqs, 3, x, y);
+        rc = infer_runner_run(&r, &batch, err, sizeof(err)) == -1
+             && strcmp(err, "a batch of 3 sequences and 3 tokens, at most 2 "
+                       "and 2") == 0;
+
+        /* nothing is computed for a refused batch, nor for an empty one */
+        mlp_batch(&batch, seqs, 0, x, y);
+        rc = rc && infer_runner_run(&r, &batch, err, sizeof(err)) == -1
+             && y[0] == -7.0f && y[11] == -7.0f;
+
+        mlp_batch(&batch, seqs, 1, x, y);
+        rc = rc && infer_runner_run(&r, &batch, err, sizeof(err)) == 0
+             && y[0] != -7.0f && y[4] == -7.0f;
+
+        infer_runner_free(&r);
+    }
+
+    ok(rc, "runner: max_seqs enforced, an empty batch computes nothing, "
+       "the next batch runs");
 
     if (b != NULL) {
         b->iface->free(b);

@@ -1,8 +1,9 @@
 /*
  * ngx_infer: what the kernels' unit tests share (test_kernels.c,
- * test_cuda.c): TAP output, a seeded random source, and random MLPs
- * written to disk as safetensors and config.json, the way a user's model
- * arrives.  Included once by each test program.
+ * test_cuda.c, test_ops.c): TAP output, a seeded random source, random
+ * MLPs written to disk as safetensors and config.json, the way a user's
+ * model arrives, and (ref.h) the float64 references.  Included once by
+ * each test program.
  */
 
 #ifndef _INFER_TEST_TT_H_INCLUDED_
@@ -19,6 +20,12 @@
 
 #include "infer_math.h"
 #include "infer_model.h"
+#include "infer_mlp.h"
+
+#include "ref.h"
+
+
+#define TT_MAX_LAYERS  INFER_MLP_MAX_LAYERS
 
 
 typedef struct {
@@ -32,9 +39,9 @@ typedef struct {
 
 typedef struct {
     int             nlayers;
-    int             width[INFER_MAX_LAYERS + 1];
-    int             act[INFER_MAX_LAYERS];
-    int             bias[INFER_MAX_LAYERS];
+    int             width[TT_MAX_LAYERS + 1];
+    int             act[TT_MAX_LAYERS];
+    int             bias[TT_MAX_LAYERS];
     infer_dtype_e   dtype;
     int             softmax;
     int             misalign;
@@ -67,7 +74,7 @@ ok(int cond, const char *fmt, ...)
 }
 
 
-static void
+static TT_UNUSED void
 diag(const char *fmt, ...)
 {
     va_list  args;
@@ -91,14 +98,14 @@ rnd32(void)
 }
 
 
-static float
+static TT_UNUSED float
 rndf(float lo, float hi)
 {
     return lo + (hi - lo) * (float) (rnd32() >> 8) / 16777216.0f;
 }
 
 
-static int
+static TT_UNUSED int
 write_file(const char *path, const void *data, size_t len)
 {
     FILE  *f;
@@ -119,7 +126,7 @@ write_file(const char *path, const void *data, size_t len)
 
 /* model files */
 
-static int
+static TT_UNUSED int
 write_safetensors(const char *path, const tt_tensor_t *t, int n, int misalign)
 {
     int             i, d;
@@ -210,14 +217,14 @@ write_safetensors(const char *path, const tt_tensor_t *t, int n, int misalign)
  * vals[] gets the tensors' values (the caller frees them).  Returns the
  * number of tensors, -1 when a file cannot be written.
  */
-static int
+static TT_UNUSED int
 tt_make_mlp(const tt_mlp_t *s, float **vals)
 {
     int           i, k, n, rc;
-    char          path[300], name[INFER_MAX_LAYERS * 2][24], *cfg;
+    char          path[300], name[TT_MAX_LAYERS * 2][24], *cfg;
     size_t        len, cap, j, cnt;
     float         scale;
-    tt_tensor_t   t[INFER_MAX_LAYERS * 2];
+    tt_tensor_t   t[TT_MAX_LAYERS * 2];
     static const char  *acts[] = { "none", "relu", "gelu", "tanh", "sigmoid" };
 
     n = 0;

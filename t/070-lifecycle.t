@@ -3,7 +3,10 @@
 # goes away while its request is queued or computing (no crash, no leaked
 # slot), a body that nginx wrote to a temporary file.  The "heavy" fixture
 # (1024-4096-4096-1024, 3.2 GFLOP for 64 rows) keeps a request busy long
-# enough to be sure of the order of events on a loaded machine.
+# enough to be sure of the order of events on a loaded machine.  The test
+# waits on state, never a fixed time: the queue's gauges in infer_metrics
+# (a slot taken, a request handed to the executor, the slot back) and the
+# kernel's socket queue (nginx has read what the client sent).
 
 use strict;
 use warnings;
@@ -28,6 +31,7 @@ _EOC_
     location /v2/ { infer_api kserve; }
     location /slow/ { infer_api kserve; infer_timeout 5ms; }
     location /small/ { infer_api kserve; client_body_buffer_size 1k; }
+    location = /metrics { infer_metrics; }
 _EOC_
    'nginx starts') or BAIL_OUT($InferTest::LastError);
 
@@ -55,14 +59,60 @@ sub read_all {
     return parse_http_response($raw);
 }
 
+# the queue of the heavy model as infer_metrics shows it: (requests
+# waiting, free slots); the slots are taken from a request's arrival until
+# its batch ends
+sub heavy_queue {
+    my ($st, undef, $b) = http_request('GET', '/metrics');
+    return (undef, undef) unless ($st // 0) == 200;
+    my ($depth) = $b =~ /^ngx_infer_queue_depth\{model="heavy"\} (\d+)$/m;
+    my ($free) = $b =~ /^ngx_infer_queue_free_slots\{model="heavy"\} (\d+)$/m;
+    return ($depth, $free);
+}
+
+my $bound = $InferTest::UseValgrind ? 60 : 10;
+
+# wait until the queue is in a state (a sub of depth and free slots);
+# true, or false with the last state seen in $last_state.  Polled every
+# millisecond or so (a /metrics answer takes about 0.3 ms), so that even
+# a batch of a few milliseconds on a fast machine is seen computing.
+my $last_state;
+sub wait_queue {
+    my ($want) = @_;
+    return wait_until {
+        my ($d, $f) = heavy_queue();
+        $last_state = 'depth ' . ($d // '?') . ', free slots ' . ($f // '?');
+        defined $d && defined $f && $want->($d, $f);
+    } $bound, 0.001;
+}
+
+# the one request sent is in its batch: its slot taken, none waiting
+sub wait_computing { wait_queue(sub { $_[0] == 0 && $_[1] == 0 }) }
+
 sub wait_ready_again {
-    # the heavy batch in flight ends; the one slot must be free again
-    my ($status, $n) = (0, 0);
-    until ($status == 200 || $n++ > 100) {
-        ($status) = http_request('POST', '/v2/models/heavy/infer', $body);
-        sleep 0.05 unless $status == 200;
+    # the heavy batch in flight ends; the one slot must be free again, and
+    # usable: a request then is answered 200
+    wait_queue(sub { $_[0] == 0 && $_[1] == 1 })
+        or return "the slot is not free after ${bound}s ($last_state)";
+    my ($status) = http_request('POST', '/v2/models/heavy/infer', $body);
+    return $status // "no answer: $InferTest::LastError";
+}
+
+# nginx has read all that the client sent on $sock: the server side of the
+# connection (local port nginx's, remote port the client's) has nothing in
+# its receive queue, in /proc/net/tcp
+sub server_read_all {
+    my ($sock) = @_;
+    my ($lport, $rport) = (sprintf('%04X', nginx_port()),
+                           sprintf('%04X', $sock->sockport));
+    open my $fh, '<', '/proc/net/tcp' or return 0;
+    while (<$fh>) {
+        my @f = split ' ';
+        next unless @f > 4 && $f[1] =~ /:$lport$/ && $f[2] =~ /:$rport$/;
+        my (undef, $rx) = split /:/, $f[4];
+        return hex($rx) == 0;
     }
-    return $status;
+    return 0;
 }
 
 # --- a full queue -----------------------------------------------------------
@@ -70,7 +120,8 @@ sub wait_ready_again {
 {
     my $mark = error_log_mark();
     my $first = send_raw('/v2/models/heavy/infer', $body);
-    sleep 0.03;
+    ok(wait_queue(sub { $_[1] == 0 }),
+       'the first request holds the only slot') or diag($last_state);
 
     my ($status, $h, $b) = http_request('POST', '/v2/models/heavy/infer',
                                         $body);
@@ -119,14 +170,14 @@ sub wait_ready_again {
 {
     # gone while its request computes
     my $s = send_raw('/v2/models/heavy/infer', $body);
-    sleep 0.03;
+    ok(wait_computing(), 'a request computes') or diag($last_state);
     close $s;
     is(wait_ready_again(), 200, 'a client gone while computing: its slot '
                                 . 'is freed when the batch ends');
 
     # gone while queued behind another
     my $a = send_raw('/v2/models/heavy/infer', $body);
-    sleep 0.03;
+    ok(wait_computing(), 'another request computes') or diag($last_state);
     my $b = send_raw('/v2/models/digits/infer',
                      encode_json({ inputs => [{ name => 'input',
                          shape => [1, 64], datatype => 'FP32',
@@ -141,7 +192,8 @@ sub wait_ready_again {
     print $c "POST /v2/models/heavy/infer HTTP/1.1\r\nHost: x\r\n"
              . "Content-Length: " . length($body) . "\r\n\r\n"
              . substr($body, 0, 1000);
-    sleep 0.05;
+    ok((wait_until { server_read_all($c) } $bound),
+       'nginx has read the start of the body');
     close $c;
 
     # many at once

@@ -1,83 +1,101 @@
 /*
- * ngx_infer: the CUDA backend, cuBLAS for the products and one kernel per
- * remaining operation (bias_act.cu, softmax.cu, convert.cu), behind the
- * table of infer_backend.h.  Built by nvcc into build/ngx_infer_cuda.so,
- * which exports infer_cuda_backend_new() and infer_cuda_probe() only.
+ * ngx_infer: the CUDA backend, a graph of ops (infer_ops.h) computed on
+ * one stream: cuBLAS for the products, one kernel file per remaining op
+ * (<op>.cu).  Behind the table of infer_backend.h; built by nvcc into
+ * build/ngx_infer_cuda.so, which exports infer_cuda_backend_new() and
+ * infer_cuda_probe() only.
  *
  * A backend object belongs to one executor thread and owns: its device
  * (cudaSetDevice on entry to every call: a thread may serve models on
  * several devices), one non-blocking stream, one cuBLAS handle bound to
  * the stream with a workspace of its own, the model's weights on the
- * device, two activation buffers of max_batch rows of the widest layer,
- * and pinned host buffers of max_batch input and output rows.
+ * device, one scratch buffer for the tensors of a graph, pinned host
+ * buffers that stage the graph's inputs and outputs, and the CUDA graphs
+ * it captured.
  *
- * What run() enqueues, all on the one stream, for a batch of `rows`:
+ * Weights.  load() uploads each weight once, in the form its shape says
+ * it is used in: a matrix (more than one row) is a product's weight, in
+ * the type the precision multiplies in (F32 for fp32 and tf32, F16 or
+ * BF16 for fp16 and bf16); a vector (one row: a bias, a norm's weight)
+ * is F32.  A stored type other than that is uploaded as stored (F16/BF16:
+ * half the bytes of F32 over PCIe) and converted on the device.  The
+ * shape is a guess that the graph may contradict: a weight that a node
+ * reads in another form (a one-row weight of a product, nn.Linear(k, 1);
+ * a matrix added to activations) gets that form made the first time a
+ * graph asks for it (in reserve(), which sees the largest graph, or in
+ * compute()), from the host weights load() was given, which is why they
+ * must outlive the backend's use of them, as the model does.  get_rows
+ * reads a table in the form load() made (a matrix: the precision's type,
+ * so a tied embedding and output projection is one copy; a vector: F32).
+ * Forms are never freed before the next load() or free(): a pointer a
+ * captured graph holds stays valid.
  *
- *   pinned in --H2D--> act[0]            (F16/BF16: --> act[1], convert)
- *   for each layer:  y = x W^T           cublasGemmEx, F32 out
- *                    x = act(y + b)      bias_act, written in the type
- *                                        the next layer reads
- *   softmax over each row (if the model says so)
- *   act --D2H--> pinned out
+ * Memory.  reserve(g) plans the largest graph with infer_graph_plan(g,
+ * 256, inputs, no host outputs) and allocates what the plan says, plus,
+ * for the F16/BF16 products, room for the largest x rounded to the
+ * half type; and pinned buffers for the inputs and outputs, packed in
+ * node order.  compute() plans its graph again (cheap) and grows the
+ * buffers if ever it needs more, which drops every captured graph (they
+ * hold the old addresses).
+ *
+ * What compute() enqueues, all on the one stream, in node order:
+ *
+ *   an input        pinned --H2D--> its planned bytes (at its own place in
+ *                   the order: the plan may give it bytes that an earlier
+ *                   node's result used until then)
+ *   an op           its kernel, or cuBLAS
+ *   then            each output --D2H--> pinned, its rows packed
  *
  * then one cudaStreamSynchronize and a memcpy into the caller's rows.
  *
- * Precisions (infer_precision.h):
+ * CUDA Graphs.  With the plan the same, that sequence depends on nothing
+ * but the graph's structure and sizes: every pointer (pinned buffers,
+ * scratch, weights) is fixed, and the ops read the batch's sequences from
+ * the device, never from the host.  So it is captured once per distinct
+ * graph and replayed with one cudaGraphLaunch instead of a launch per
+ * kernel and copy (a few microseconds of CPU each, the bulk of the time
+ * of a small model).  A graph is known by its signature, per node: op,
+ * type, flags, rows, cols, nb, ip, fp, the indices of its sources, its
+ * weight and its planned offset (infer_cuda_sig_t), compared whole after
+ * a 64-bit hash:
  *
- *   fp32  F32 weights and activations, CUBLAS_COMPUTE_32F
- *   tf32  the same storage, CUBLAS_COMPUTE_32F_FAST_TF32 (tensor cores)
- *   fp16  F16 weights and layer inputs, CUBLAS_COMPUTE_32F: F32 sums and
- *         an F32 product, so bias, activation and softmax stay F32 and a
- *         value is rounded to F16 once per layer, on its way to the next
- *   bf16  as fp16 with BF16
- *
- * Weights are uploaded once, in the type they are stored in when the
- * precision computes in it; otherwise in their stored type (F16/BF16: half
- * the bytes of F32 over PCIe) and converted on the device.  Biases are
- * F32.  F16 has the range of +-65504: a model whose weights or
- * activations exceed it belongs in bf16 or fp32.
- *
- * CUDA Graphs.  The work of a batch depends on nothing but its row count:
- * every pointer (pinned buffers, activations, weights) is fixed from
- * load() on.  So the sequence above is captured once per distinct row
- * count and replayed with one cudaGraphLaunch, instead of a launch per
- * kernel and per copy (2 + 2 x layers + 1 of them, a few microseconds of
- * CPU each, the bulk of the time of a small model):
- *
- *   first batch of n rows     run eagerly: loads the kernels (lazy module
- *                             loading) and cuBLAS's choice for the shapes
- *   second batch of n rows    cudaStreamBeginCapture(stream,
+ *   first sighting            run eagerly: loads the kernels (lazy module
+ *                             loading) and cuBLAS's choices for the shapes
+ *   second sighting           cudaStreamBeginCapture(stream,
  *                             cudaStreamCaptureModeThreadLocal), enqueue,
  *                             cudaStreamEndCapture, cudaGraphInstantiate;
- *                             keep graphs[n]; cudaGraphLaunch
- *   later batches of n rows   cudaGraphLaunch(graphs[n])
+ *                             cudaGraphLaunch
+ *   later sightings           cudaGraphLaunch
  *
  * Capturing the second sighting keeps module loading and cuBLAS's first
- * calls out of the capture, and captures only the sizes that recur.
- * ThreadLocal mode keeps other executor threads' cudaMalloc()s from
- * invalidating this capture.  cuBLAS is capture-safe with host-pointer
- * scalars (their values are captured) and a workspace set with
- * cublasSetWorkspace (no allocation while capturing).  One executable
- * graph per row count costs a few kilobytes each, max_batch + 1 at most;
- * where that matters, a single executable can follow the row count
- * instead: capture the new sequence into a graph, then
- * cudaGraphExecUpdate(exec, graph, &info) changes the kernel parameters
- * and copy sizes in place (same topology: same layers), falling back to a
- * new cudaGraphInstantiate when it reports cudaGraphExecUpdateError.  If a
+ * calls out of the capture, and captures only what recurs.  ThreadLocal
+ * mode keeps other executor threads' cudaMalloc()s from invalidating this
+ * capture.  cuBLAS is capture-safe with host-pointer scalars (their
+ * values are captured) and a workspace set with cublasSetWorkspace.  The
+ * inputs are staged at fixed pinned addresses before the launch, so a
+ * replay reads the new batch.  The cache holds INFER_CUDA_GRAPHS
+ * signatures: a new one takes the place of the least recently used one
+ * seen only once, and when all are captured graphs the batch runs
+ * eagerly, so ragged batches of ever-new shapes cost no memory.  If a
  * capture fails, graphs are switched off for this backend and every batch
  * runs eagerly: the same work, launched one call at a time.
  *
+ * Indices are data: the ids of get_rows and the sequences of attention
+ * and pool are read on the device, where the kernels check them, read
+ * nothing out of bounds, and report the first bad one in a status word
+ * (infer_cuda.cuh) that is copied back with the outputs; compute() then
+ * fails the batch with the message the CPU backend gives.
+ *
  * Errors never abort: every CUDA and cuBLAS call is checked
  * (CUDA_CHECK/CUBLAS_CHECK, infer_cuda.cuh) and becomes -1 and a message
- * "cuda:0 (fp16): run: layers[1]: cublasGemmEx(...): <error>".  An error
- * of a kernel (an illegal address) is sticky for the CUDA context: every
- * later call fails too, and only a new process recovers; run() and
- * synchronize() then return INFER_BACKEND_LOST instead of -1, and the
- * module has the worker replaced.
+ * "cuda:0 (fp16): compute: node 7 (matmul): cublasGemmEx(...): <error>".
+ * An error of a kernel (an illegal address) is sticky for the CUDA
+ * context: every later call fails too, and only a new process recovers;
+ * compute() and synchronize() then return INFER_BACKEND_LOST instead of
+ * -1, and the module has the worker replaced.
  */
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,15 +104,23 @@
 #include <type_traits>
 
 #include "infer_cuda.cuh"
-#include "bias_act.cuh"
+#include "act.cuh"
+#include "attention.cuh"
+#include "binary.cuh"
 #include "convert.cuh"
+#include "get_rows.cuh"
+#include "matmul.cuh"
+#include "norm.cuh"
+#include "pool.cuh"
+#include "rope.cuh"
 #include "softmax.cuh"
 
 extern "C" {
 #include "infer_backend.h"
 #include "infer_backend_cuda.h"
-#include "infer_math.h"
+#include "infer_ops.h"
 #include "infer_precision.h"
+#include "infer_util.h"
 }
 
 
@@ -105,14 +131,55 @@ extern "C" {
 /* the oldest GPU this build has code for: sm_80, BF16 and TF32 */
 #define INFER_CUDA_MIN_MAJOR         8
 
+/* of every tensor in the scratch and pinned buffers */
+#define INFER_CUDA_ALIGN             256
+
+/* signatures the graph cache holds */
+#define INFER_CUDA_GRAPHS            64
+
 
 typedef struct {
-    int                   in;
-    int                   out;
-    int                   act;           /* INFER_ACT_* */
-    void                 *w;             /* [out][in], in ctx->dtype */
-    float                *b;             /* [out], or NULL */
-} infer_cuda_layer_t;
+    infer_weight_t        host;          /* as load() was given it */
+    infer_dtype_e         primary;       /* the form load() made */
+    void                 *form[3];       /* F32, F16, BF16 on the device,
+                                            rows x cols packed */
+} infer_cuda_weight_t;
+
+
+/* one node of a graph's signature: no padding, compared with memcmp() */
+typedef struct {
+    int32_t               op;
+    int32_t               type;
+    int32_t               flags;
+    int32_t               weight;
+    int64_t               rows;
+    int64_t               cols;
+    uint64_t              nb;
+    uint64_t              offset;
+    int32_t               ip[4];
+    float                 fp[2];
+    int32_t               src[4];
+} infer_cuda_sig_t;
+
+
+typedef struct {
+    uint64_t              hash;
+    int                   n;             /* nodes; 0: a free entry */
+    infer_cuda_sig_t     *sig;
+    cudaGraphExec_t       exec;          /* NULL: seen once, eagerly */
+    uint64_t              used;          /* ctx->clock when last seen */
+} infer_cuda_graph_t;
+
+
+/* where a node of the graph being computed is, and its sources */
+typedef struct {
+    void                 *data;          /* its own bytes on the device */
+    size_t                pin;           /* an input's or output's offset
+                                            in its pinned buffer */
+    const void           *src[4];
+    infer_dtype_e         stype[4];      /* the sources' types there */
+    int64_t               sld[4];        /* and row strides, elements */
+} infer_cuda_node_t;
 
 
 typedef struct {
@@ -120,73 +187,94 @@ typedef struct {
     int                   precision;
     char                  name[32];      /* "cuda:0 (fp16)" */
 
-    infer_dtype_e         dtype;         /* weights and layer inputs */
-    cudaDataType_t        ctype;         /* the same, for cuBLAS */
-    cublasComputeType_t   compute;
+    infer_dtype_e         wtype;         /* products' weights and x */
+    cublasComputeType_t   compute;       /* of the F32 products */
 
     cudaStream_t          stream;
     cublasHandle_t        cublas;
     void                 *workspace;
     size_t                workspace_size;
 
-    /* the model, from load() on */
+    /* the model's weights, from load() on */
     int                   loaded;
-    int                   nlayers;
-    infer_cuda_layer_t   *layers;
-    int                   input_size;
-    int                   output_size;
-    int                   softmax;
-    int                   max_batch;
+    int                   nweights;
+    infer_cuda_weight_t  *weights;
 
-    void                 *tmp;           /* load(): stored weights to
-                                            convert */
-    void                 *act[2];        /* max_batch x max_width x F32 */
-    float                *in_host;       /* pinned, max_batch inputs */
-    float                *out_host;      /* pinned, max_batch outputs */
+    /* the graph's tensors, then x in wtype for the products */
+    void                 *scratch;
+    size_t                scratch_size;
+    unsigned char        *in_host;       /* pinned */
+    size_t                in_size;
+    unsigned char        *out_host;      /* pinned */
+    size_t                out_size;
 
-    /* CUDA Graphs: graphs[n] replays a batch of n rows, seen[n] says a
-     * batch of n rows ran eagerly already */
+    /* what the kernels found wrong in the indices they read */
+    infer_cuda_status_t  *status;
+    infer_cuda_status_t  *status_host;   /* pinned */
+
+    /* the graph being computed, from prepare() */
+    infer_cuda_node_t    *nodes;
+    infer_cuda_sig_t     *sig;
+    int                   cap;
+    size_t                conv_offset;
+    uint64_t              hash;
+    int                   checks;        /* it has ops that report */
+
     int                   use_graphs;
-    int                   ngraphs;       /* max_batch + 1 */
-    cudaGraphExec_t      *graphs;
-    unsigned char        *seen;
+    uint64_t              clock;
+    infer_cuda_graph_t    graphs[INFER_CUDA_GRAPHS];
 } infer_cuda_ctx_t;
 
 
 static const char *infer_cuda_name(infer_backend_t *b);
-static int infer_cuda_load(infer_backend_t *b, const infer_model_t *m,
-    int max_batch, char *err, size_t errlen);
-static int infer_cuda_run(infer_backend_t *b, const float *in, int rows,
-    float *out, char *err, size_t errlen);
+static int infer_cuda_load(infer_backend_t *b, const infer_weight_t *w,
+    int nweights, char *err, size_t errlen);
+static int infer_cuda_reserve(infer_backend_t *b, infer_graph_t *g,
+    char *err, size_t errlen);
+static int infer_cuda_compute(infer_backend_t *b, infer_graph_t *g,
+    char *err, size_t errlen);
 static int infer_cuda_synchronize(infer_backend_t *b, char *err,
     size_t errlen);
 static void infer_cuda_free(infer_backend_t *b);
 
 static int infer_cuda_init(infer_cuda_ctx_t *ctx, char *err, size_t errlen);
-static int infer_cuda_load_model(infer_cuda_ctx_t *ctx,
-    const infer_model_t *m, int max_batch, char *err, size_t errlen);
-static int infer_cuda_upload_layer(infer_cuda_ctx_t *ctx,
-    infer_cuda_layer_t *cl, const infer_layer_t *l, char *err,
-    size_t errlen);
-static int infer_cuda_alloc_buffers(infer_cuda_ctx_t *ctx,
-    const infer_model_t *m, int max_batch, char *err, size_t errlen);
-static int infer_cuda_forward(infer_cuda_ctx_t *ctx, const float *in,
-    int rows, float *out, char *err, size_t errlen);
-static int infer_cuda_launch(infer_cuda_ctx_t *ctx, int rows, char *err,
-    size_t errlen);
-static int infer_cuda_capture(infer_cuda_ctx_t *ctx, int rows, char *err,
-    size_t errlen);
-static int infer_cuda_enqueue(infer_cuda_ctx_t *ctx, int rows, char *err,
-    size_t errlen);
-static int infer_cuda_enqueue_layer(infer_cuda_ctx_t *ctx,
-    const infer_cuda_layer_t *l, int last, int rows, void **x, char *err,
+static int infer_cuda_load_weights(infer_cuda_ctx_t *ctx,
+    const infer_weight_t *w, int nweights, char *err, size_t errlen);
+static int infer_cuda_form(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
+    infer_dtype_e dt, char *err, size_t errlen);
+static int infer_cuda_upload(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
+    infer_dtype_e dt, void *tmp, char *err, size_t errlen);
+static int infer_cuda_check(infer_graph_t *g, char *err, size_t errlen);
+static int infer_cuda_prepare(infer_cuda_ctx_t *ctx, infer_graph_t *g,
+    char *err, size_t errlen);
+static int infer_cuda_check_node(infer_cuda_ctx_t *ctx, infer_graph_t *g,
+    int i, char *err, size_t errlen);
+static infer_dtype_e infer_cuda_role(infer_cuda_ctx_t *ctx,
+    const infer_tensor_t *t, int j);
+static int infer_cuda_grow(infer_cuda_ctx_t *ctx, size_t scratch,
+    size_t in, size_t out, char *err, size_t errlen);
+static void infer_cuda_resolve(infer_cuda_ctx_t *ctx, infer_graph_t *g);
+static void infer_cuda_signature(infer_cuda_ctx_t *ctx, infer_graph_t *g);
+static int infer_cuda_forward(infer_cuda_ctx_t *ctx, infer_graph_t *g,
+    char *err, size_t errlen);
+static int infer_cuda_launch(infer_cuda_ctx_t *ctx, infer_graph_t *g,
+    char *err, size_t errlen);
+static infer_cuda_graph_t *infer_cuda_find(infer_cuda_ctx_t *ctx, int n);
+static void infer_cuda_remember(infer_cuda_ctx_t *ctx, int n);
+static int infer_cuda_capture(infer_cuda_ctx_t *ctx, infer_graph_t *g,
+    infer_cuda_graph_t *e, char *err, size_t errlen);
+static int infer_cuda_enqueue(infer_cuda_ctx_t *ctx, infer_graph_t *g,
+    char *err, size_t errlen);
+static int infer_cuda_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i,
+    char *err, size_t errlen);
+static int infer_cuda_status(const infer_cuda_status_t *st, char *err,
     size_t errlen);
 static int infer_cuda_wait(infer_cuda_ctx_t *ctx, char *err, size_t errlen);
 static int infer_cuda_lost(infer_cuda_ctx_t *ctx);
+static void infer_cuda_drop_graphs(infer_cuda_ctx_t *ctx);
 static void infer_cuda_release(infer_cuda_ctx_t *ctx);
 static void infer_cuda_free_device(void **p);
-static int infer_cuda_prefix(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void infer_cuda_free_host(unsigned char **p);
 
 
 INFER_CUDA_EXPORT infer_backend_t *infer_cuda_backend_new(int device,
@@ -203,20 +291,31 @@ static_assert(std::is_same<decltype(&infer_cuda_probe),
                            infer_cuda_probe_pt>::value,
               "infer_cuda_probe does not match its type");
 
-/* bias_act.cu receives infer_act_e values as the constants of
- * infer_math.h */
+/* act.cu receives infer_act_e values as the constants of infer_math.h */
 static_assert(INFER_ACT_NONE == INFER_MATH_ACT_NONE
               && INFER_ACT_RELU == INFER_MATH_ACT_RELU
               && INFER_ACT_GELU == INFER_MATH_ACT_GELU
               && INFER_ACT_TANH == INFER_MATH_ACT_TANH
-              && INFER_ACT_SIGMOID == INFER_MATH_ACT_SIGMOID,
+              && INFER_ACT_SIGMOID == INFER_MATH_ACT_SIGMOID
+              && INFER_ACT_GELU_TANH == INFER_MATH_ACT_GELU_TANH
+              && INFER_ACT_SILU == INFER_MATH_ACT_SILU,
               "infer_act_e and INFER_MATH_ACT_* differ");
+
+/* the kernels read a sequence as 4 I32, start first and len second */
+static_assert(sizeof(infer_seq_t) == 4 * sizeof(int32_t)
+              && offsetof(infer_seq_t, start) == 0
+              && offsetof(infer_seq_t, len) == sizeof(int32_t),
+              "infer_seq_t is not what attention.cu and pool.cu read");
+
+static_assert(sizeof(infer_cuda_sig_t) == 88,
+              "infer_cuda_sig_t has padding");
 
 
 static const infer_backend_iface_t  infer_cuda_iface = {
     /* .name        = */ infer_cuda_name,
     /* .load        = */ infer_cuda_load,
-    /* .run         = */ infer_cuda_run,
+    /* .reserve     = */ infer_cuda_reserve,
+    /* .compute     = */ infer_cuda_compute,
     /* .synchronize = */ infer_cuda_synchronize,
     /* .free        = */ infer_cuda_free,
 };
@@ -259,23 +358,19 @@ infer_cuda_backend_new(int device, int precision, char *err, size_t errlen)
 
     switch (precision) {
     case INFER_PRECISION_FP32:
-        ctx->dtype = INFER_DT_F32;
-        ctx->ctype = CUDA_R_32F;
+        ctx->wtype = INFER_DT_F32;
         ctx->compute = CUBLAS_COMPUTE_32F;
         break;
     case INFER_PRECISION_TF32:
-        ctx->dtype = INFER_DT_F32;
-        ctx->ctype = CUDA_R_32F;
+        ctx->wtype = INFER_DT_F32;
         ctx->compute = CUBLAS_COMPUTE_32F_FAST_TF32;
         break;
     case INFER_PRECISION_FP16:
-        ctx->dtype = INFER_DT_F16;
-        ctx->ctype = CUDA_R_16F;
+        ctx->wtype = INFER_DT_F16;
         ctx->compute = CUBLAS_COMPUTE_32F;
         break;
     default: /* INFER_PRECISION_BF16 */
-        ctx->dtype = INFER_DT_BF16;
-        ctx->ctype = CUDA_R_16BF;
+        ctx->wtype = INFER_DT_BF16;
         ctx->compute = CUBLAS_COMPUTE_32F;
         break;
     }
@@ -284,7 +379,7 @@ infer_cuda_backend_new(int device, int precision, char *err, size_t errlen)
     b->context = ctx;
 
     if (infer_cuda_init(ctx, err, errlen) != 0) {
-        infer_cuda_prefix(err, errlen, "%s", ctx->name);
+        infer_error_prefix(err, errlen, "%s", ctx->name);
         infer_cuda_free(b);
         return NULL;
     }
@@ -406,21 +501,28 @@ infer_cuda_init(infer_cuda_ctx_t *ctx, char *err, size_t errlen)
     /* the compute type alone decides: no TF32 unless asked for */
     CUBLAS_CHECK(cublasSetMathMode(ctx->cublas, CUBLAS_DEFAULT_MATH));
 
+    CUDA_CHECK(cudaMalloc((void **) &ctx->status,
+                          sizeof(infer_cuda_status_t)));
+    CUDA_CHECK(cudaMallocHost((void **) &ctx->status_host,
+                              sizeof(infer_cuda_status_t)));
+
+    ctx->use_graphs = 1;
+
     return 0;
 }
 
 
 static int
-infer_cuda_load(infer_backend_t *b, const infer_model_t *m, int max_batch,
+infer_cuda_load(infer_backend_t *b, const infer_weight_t *w, int nweights,
     char *err, size_t errlen)
 {
     infer_cuda_ctx_t  *ctx;
 
     ctx = (infer_cuda_ctx_t *) b->context;
 
-    if (infer_cuda_load_model(ctx, m, max_batch, err, errlen) != 0) {
+    if (infer_cuda_load_weights(ctx, w, nweights, err, errlen) != 0) {
         infer_cuda_release(ctx);
-        return infer_cuda_prefix(err, errlen, "%s: load", ctx->name);
+        return infer_error_prefix(err, errlen, "%s: load", ctx->name);
     }
 
     return 0;
@@ -428,223 +530,201 @@ infer_cuda_load(infer_backend_t *b, const infer_model_t *m, int max_batch,
 
 
 static int
-infer_cuda_load_model(infer_cuda_ctx_t *ctx, const infer_model_t *m,
-    int max_batch, char *err, size_t errlen)
+infer_cuda_load_weights(infer_cuda_ctx_t *ctx, const infer_weight_t *w,
+    int nweights, char *err, size_t errlen)
 {
-    int                   i;
-    size_t                tmp, n;
-    infer_dtype_e         sdt;
-    const infer_layer_t  *l;
+    int                   i, rc;
+    void                 *tmp;
+    size_t                need, n;
+    cudaError_t           crc;
+    infer_cuda_weight_t  *cw;
 
-    if (max_batch < 1) {
-        snprintf(err, errlen, "max_batch %d is not positive", max_batch);
-        return -1;
-    }
-
-    if (m->nlayers < 1 || m->input_size < 1 || m->output_size < 1
-        || m->input_size > INT_MAX || m->output_size > INT_MAX)
-    {
-        snprintf(err, errlen, "the model has no layers, or sizes out of "
-                 "range");
-        return -1;
-    }
-
-    if (m->max_width < 1
-        || (uint64_t) m->max_width > SIZE_MAX / sizeof(float) / max_batch)
-    {
-        snprintf(err, errlen, "%d rows of %lld values do not fit in memory",
-                 max_batch, (long long) m->max_width);
-        return -1;
+    if (nweights < 0 || (nweights > 0 && w == NULL)) {
+        return infer_error(err, errlen, "%d weights", nweights);
     }
 
     CUDA_CHECK(cudaSetDevice(ctx->device));
 
     infer_cuda_release(ctx);
 
-    ctx->layers = (infer_cuda_layer_t *) calloc((size_t) m->nlayers,
-                                                sizeof(infer_cuda_layer_t));
-    if (ctx->layers == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    ctx->weights = (infer_cuda_weight_t *)
+                       calloc((size_t) nweights + 1,
+                              sizeof(infer_cuda_weight_t));
+    if (ctx->weights == NULL) {
+        return infer_error(err, errlen, "out of memory");
     }
 
-    ctx->nlayers = m->nlayers;
-    ctx->input_size = (int) m->input_size;
-    ctx->output_size = (int) m->output_size;
-    ctx->softmax = m->output_softmax;
-
-    /* one device buffer, the size of the largest weight that is stored in
-     * another type than the precision's, receives each such weight
-     * before its conversion */
-    tmp = 0;
-    for (i = 0; i < m->nlayers; i++) {
-        l = &m->layers[i];
-        sdt = l->wt != NULL ? l->wt->dtype : INFER_DT_F32;
-        n = (size_t) l->in * (size_t) l->out * infer_cuda_dtype_size(sdt);
-
-        if (sdt != ctx->dtype && n > tmp) {
-            tmp = n;
-        }
-    }
-
-    if (tmp > 0) {
-        CUDA_CHECK(cudaMalloc(&ctx->tmp, tmp));
-    }
-
-    for (i = 0; i < m->nlayers; i++) {
-        if (infer_cuda_upload_layer(ctx, &ctx->layers[i], &m->layers[i],
-                                    err, errlen)
-            != 0)
-        {
-            return infer_cuda_prefix(err, errlen, "layers[%d]", i);
-        }
-    }
-
-    /* the copies read pageable host memory and tmp is reused: wait for
-     * all of them before tmp goes */
-    CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
-
-    if (ctx->tmp != NULL) {
-        CUDA_CHECK(cudaFree(ctx->tmp));
-        ctx->tmp = NULL;
-    }
-
-    if (infer_cuda_alloc_buffers(ctx, m, max_batch, err, errlen) != 0) {
-        return -1;
-    }
-
-    ctx->max_batch = max_batch;
-    ctx->use_graphs = 1;
-    ctx->loaded = 1;
+    ctx->nweights = nweights;
 
     /*
-     * A first batch of one row and one of max_batch rows, on zeros: the
-     * kernels and cuBLAS's choices for these shapes are loaded now rather
-     * than on the first requests, and a configuration that cannot run
-     * (a product cuBLAS does not support on this GPU) fails here, at
-     * start-up, instead of on every batch.
+     * One device buffer, the size of the largest weight that needs a
+     * conversion, receives each such weight as stored before it is
+     * converted into its form.
      */
-    memset(ctx->in_host, 0,
-           (size_t) max_batch * (size_t) ctx->input_size * sizeof(float));
+    need = 0;
 
-    if (infer_cuda_forward(ctx, ctx->in_host, 1, ctx->out_host, err, errlen)
-        != 0
-        || (max_batch > 1
-            && infer_cuda_forward(ctx, ctx->in_host, max_batch,
-                                  ctx->out_host, err, errlen)
-               != 0))
-    {
-        return infer_cuda_prefix(err, errlen, "first batch");
+    for (i = 0; i < nweights; i++) {
+        cw = &ctx->weights[i];
+        cw->host = w[i];
+
+        if ((w[i].type != INFER_DT_F32 && w[i].type != INFER_DT_F16
+             && w[i].type != INFER_DT_BF16)
+            || w[i].rows < 1 || w[i].cols < 1 || w[i].rows > INT_MAX
+            || w[i].cols > INT_MAX || w[i].data == NULL
+            || w[i].nbytes < (size_t) w[i].rows * (size_t) w[i].cols
+                             * infer_cuda_dtype_size(w[i].type))
+        {
+            return infer_error(err, errlen, "weight %d (%s): this backend "
+                               "holds no %s weight of [%lld, %lld]", i,
+                               w[i].name != NULL ? w[i].name : "?",
+                               infer_dtype_name(w[i].type),
+                               (long long) w[i].rows, (long long) w[i].cols);
+        }
+
+        cw->primary = w[i].rows == 1 ? INFER_DT_F32 : ctx->wtype;
+
+        n = (size_t) w[i].rows * (size_t) w[i].cols
+            * infer_cuda_dtype_size(w[i].type);
+
+        if (w[i].type != cw->primary && n > need) {
+            need = n;
+        }
     }
 
-    return 0;
-}
+    tmp = NULL;
 
-
-static int
-infer_cuda_upload_layer(infer_cuda_ctx_t *ctx, infer_cuda_layer_t *cl,
-    const infer_layer_t *l, char *err, size_t errlen)
-{
-    size_t          n, nbytes;
-    const void     *src;
-    infer_dtype_e   sdt;
-
-    cl->in = l->in;
-    cl->out = l->out;
-    cl->act = (int) l->act;
-
-    n = (size_t) l->in * (size_t) l->out;
-
-    /* l->w is the F32 reading of any stored type, aligned; wt->data the
-     * stored bytes themselves, which cudaMemcpy reads at any alignment */
-    sdt = l->wt != NULL ? l->wt->dtype : INFER_DT_F32;
-    src = sdt == INFER_DT_F32 ? (const void *) l->w : l->wt->data;
-
-    nbytes = n * infer_cuda_dtype_size(ctx->dtype);
-    CUDA_CHECK(cudaMalloc(&cl->w, nbytes));
-
-    if (sdt == ctx->dtype) {
-        CUDA_CHECK(cudaMemcpyAsync(cl->w, src, nbytes,
-                                   cudaMemcpyHostToDevice, ctx->stream));
-
-    } else {
-        CUDA_CHECK(cudaMemcpyAsync(ctx->tmp, src,
-                                   n * infer_cuda_dtype_size(sdt),
-                                   cudaMemcpyHostToDevice, ctx->stream));
-        CUDA_CHECK(infer_cuda_convert(cl->w, ctx->dtype, ctx->tmp, sdt, n,
-                                      ctx->stream));
+    if (need > 0) {
+        CUDA_CHECK(cudaMalloc(&tmp, need));
     }
 
-    if (l->b != NULL) {
-        nbytes = (size_t) l->out * sizeof(float);
+    rc = 0;
 
-        CUDA_CHECK(cudaMalloc(&cl->b, nbytes));
-        CUDA_CHECK(cudaMemcpyAsync(cl->b, l->b, nbytes,
-                                   cudaMemcpyHostToDevice, ctx->stream));
+    for (i = 0; rc == 0 && i < nweights; i++) {
+        cw = &ctx->weights[i];
+
+        if (infer_cuda_upload(ctx, cw, cw->primary, tmp, err, errlen) != 0) {
+            rc = infer_error_prefix(err, errlen, "weight %d (%s)", i,
+                                    cw->host.name != NULL ? cw->host.name
+                                                          : "?");
+        }
     }
 
-    return 0;
-}
+    /* tmp is reused from weight to weight on the stream: wait for all of
+     * them before it goes */
+    crc = cudaStreamSynchronize(ctx->stream);
 
+    if (rc == 0 && crc != cudaSuccess) {
+        infer_cuda_error(err, errlen, "cudaStreamSynchronize(stream)", crc);
+        rc = -1;
+    }
 
-static int
-infer_cuda_alloc_buffers(infer_cuda_ctx_t *ctx, const infer_model_t *m,
-    int max_batch, char *err, size_t errlen)
-{
-    size_t  n;
+    if (tmp != NULL) {
+        (void) cudaFree(tmp);
+    }
 
-    /* F32 rows of the widest layer hold F16/BF16 rows as well */
-    n = (size_t) max_batch * (size_t) m->max_width * sizeof(float);
-
-    CUDA_CHECK(cudaMalloc(&ctx->act[0], n));
-    CUDA_CHECK(cudaMalloc(&ctx->act[1], n));
-
-    n = (size_t) max_batch * (size_t) ctx->input_size * sizeof(float);
-    CUDA_CHECK(cudaMallocHost(&ctx->in_host, n));
-
-    n = (size_t) max_batch * (size_t) ctx->output_size * sizeof(float);
-    CUDA_CHECK(cudaMallocHost(&ctx->out_host, n));
-
-    ctx->graphs = (cudaGraphExec_t *) calloc((size_t) max_batch + 1,
-                                             sizeof(cudaGraphExec_t));
-    ctx->seen = (unsigned char *) calloc((size_t) max_batch + 1, 1);
-
-    if (ctx->graphs == NULL || ctx->seen == NULL) {
-        snprintf(err, errlen, "out of memory");
+    if (rc != 0) {
         return -1;
     }
 
-    ctx->ngraphs = max_batch + 1;
+    ctx->loaded = 1;
+
+    return 0;
+}
+
+
+/* makes cw's form dt if it is not there yet, and waits for it */
+static int
+infer_cuda_form(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
+    infer_dtype_e dt, char *err, size_t errlen)
+{
+    int          rc;
+    void        *tmp;
+    cudaError_t  crc;
+
+    if (cw->form[dt] != NULL) {
+        return 0;
+    }
+
+    tmp = NULL;
+
+    if (cw->host.type != dt) {
+        CUDA_CHECK(cudaMalloc(&tmp, (size_t) cw->host.rows
+                                    * (size_t) cw->host.cols
+                                    * infer_cuda_dtype_size(cw->host.type)));
+    }
+
+    rc = infer_cuda_upload(ctx, cw, dt, tmp, err, errlen);
+
+    crc = cudaStreamSynchronize(ctx->stream);
+
+    if (rc == 0 && crc != cudaSuccess) {
+        infer_cuda_error(err, errlen, "cudaStreamSynchronize(stream)", crc);
+        rc = -1;
+    }
+
+    if (tmp != NULL) {
+        (void) cudaFree(tmp);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Enqueues the upload of cw into a new form dt: the stored bytes (which
+ * cudaMemcpy reads at any alignment), to the form itself when they are in
+ * its type, else to tmp (the stored size) and converted from there.
+ */
+static int
+infer_cuda_upload(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
+    infer_dtype_e dt, void *tmp, char *err, size_t errlen)
+{
+    int                    rows, cols;
+    size_t                 n;
+    const void            *src;
+    const infer_weight_t  *w;
+
+    w = &cw->host;
+    rows = (int) w->rows;
+    cols = (int) w->cols;
+    n = (size_t) rows * (size_t) cols;
+    src = w->data;
+
+    CUDA_CHECK(cudaMalloc(&cw->form[dt], n * infer_cuda_dtype_size(dt)));
+
+    if (w->type == dt) {
+        CUDA_CHECK(cudaMemcpyAsync(cw->form[dt], src,
+                                   n * infer_cuda_dtype_size(dt),
+                                   cudaMemcpyHostToDevice, ctx->stream));
+        return 0;
+    }
+
+    CUDA_CHECK(cudaMemcpyAsync(tmp, src, n * infer_cuda_dtype_size(w->type),
+                               cudaMemcpyHostToDevice, ctx->stream));
+    CUDA_CHECK(infer_cuda_convert_rows(cw->form[dt], dt, tmp, w->type, cols,
+                                       rows, cols, ctx->stream));
 
     return 0;
 }
 
 
 static int
-infer_cuda_run(infer_backend_t *b, const float *in, int rows, float *out,
-    char *err, size_t errlen)
+infer_cuda_reserve(infer_backend_t *b, infer_graph_t *g, char *err,
+    size_t errlen)
 {
     infer_cuda_ctx_t  *ctx;
 
     ctx = (infer_cuda_ctx_t *) b->context;
 
     if (!ctx->loaded) {
-        snprintf(err, errlen, "%s: no model loaded", ctx->name);
-        return -1;
+        return infer_error(err, errlen, "%s: reserve: no weights loaded",
+                           ctx->name);
     }
 
-    if (rows < 0 || rows > ctx->max_batch) {
-        snprintf(err, errlen, "%s: batch of %d rows, max_batch is %d",
-                 ctx->name, rows, ctx->max_batch);
-        return -1;
-    }
-
-    if (rows == 0) {
-        return 0;
-    }
-
-    if (infer_cuda_forward(ctx, in, rows, out, err, errlen) != 0) {
-        (void) infer_cuda_prefix(err, errlen, "%s: run", ctx->name);
+    if (infer_cuda_check(g, err, errlen) != 0
+        || infer_cuda_prepare(ctx, g, err, errlen) != 0)
+    {
+        (void) infer_error_prefix(err, errlen, "%s: reserve", ctx->name);
         return infer_cuda_lost(ctx) ? INFER_BACKEND_LOST : -1;
     }
 
@@ -652,27 +732,471 @@ infer_cuda_run(infer_backend_t *b, const float *in, int rows, float *out,
 }
 
 
-/* in and out may be the pinned buffers themselves (load()'s first batch) */
 static int
-infer_cuda_forward(infer_cuda_ctx_t *ctx, const float *in, int rows,
-    float *out, char *err, size_t errlen)
+infer_cuda_compute(infer_backend_t *b, infer_graph_t *g, char *err,
+    size_t errlen)
 {
-    CUDA_CHECK(cudaSetDevice(ctx->device));
+    infer_cuda_ctx_t  *ctx;
 
-    if (in != ctx->in_host) {
-        memcpy(ctx->in_host, in,
-               (size_t) rows * (size_t) ctx->input_size * sizeof(float));
+    ctx = (infer_cuda_ctx_t *) b->context;
+
+    if (!ctx->loaded) {
+        return infer_error(err, errlen, "%s: compute: no weights loaded",
+                           ctx->name);
     }
 
-    if (infer_cuda_launch(ctx, rows, err, errlen) != 0) {
+    if (infer_cuda_check(g, err, errlen) != 0
+        || infer_cuda_forward(ctx, g, err, errlen) != 0)
+    {
+        (void) infer_error_prefix(err, errlen, "%s: compute", ctx->name);
+        return infer_cuda_lost(ctx) ? INFER_BACKEND_LOST : -1;
+    }
+
+    return 0;
+}
+
+
+/* what a graph must be before anything is planned for it */
+static int
+infer_cuda_check(infer_graph_t *g, char *err, size_t errlen)
+{
+    if (g->failed) {
+        return infer_error(err, errlen, "the graph was not built: %s",
+                           g->err);
+    }
+
+    if (g->n < 0 || g->n > g->cap || (g->n > 0 && g->nodes == NULL)) {
+        return infer_error(err, errlen, "a graph of %d nodes", g->n);
+    }
+
+    return 0;
+}
+
+
+/*
+ * Plans g, checks every node, makes the weights' forms it reads, grows
+ * the buffers to what it needs, and points every node and source at its
+ * bytes; then the signature of the result.
+ */
+static int
+infer_cuda_prepare(infer_cuda_ctx_t *ctx, infer_graph_t *g, char *err,
+    size_t errlen)
+{
+    int                 i, cap;
+    size_t              plan, conv, in, out, size;
+    infer_tensor_t     *t, *w;
+    infer_dtype_e       wt;
+    infer_cuda_node_t  *nodes;
+    infer_cuda_sig_t   *sig;
+
+    CUDA_CHECK(cudaSetDevice(ctx->device));
+
+    if (g->n > ctx->cap) {
+        cap = g->n < 64 ? 64 : g->n;
+
+        nodes = (infer_cuda_node_t *) realloc(ctx->nodes,
+                                              (size_t) cap
+                                              * sizeof(infer_cuda_node_t));
+        if (nodes != NULL) {
+            ctx->nodes = nodes;
+        }
+
+        sig = (infer_cuda_sig_t *) realloc(ctx->sig,
+                                           (size_t) cap
+                                           * sizeof(infer_cuda_sig_t));
+        if (sig != NULL) {
+            ctx->sig = sig;
+        }
+
+        if (nodes == NULL || sig == NULL) {
+            return infer_error(err, errlen, "out of memory");
+        }
+
+        ctx->cap = cap;
+    }
+
+    plan = infer_graph_plan(g, INFER_CUDA_ALIGN, 1, 0);
+    plan = (plan + INFER_CUDA_ALIGN - 1) / INFER_CUDA_ALIGN
+           * INFER_CUDA_ALIGN;
+
+    conv = 0;
+    in = 0;
+    out = 0;
+    ctx->checks = 0;
+
+    for (i = 0; i < g->n; i++) {
+        t = &g->nodes[i];
+
+        if (infer_cuda_check_node(ctx, g, i, err, errlen) != 0) {
+            return infer_error_prefix(err, errlen, "node %d (%s)", i,
+                                      infer_op_name(t->op));
+        }
+
+        ctx->nodes[i].pin = 0;
+
+        if (t->flags & INFER_TENSOR_INPUT) {
+            ctx->nodes[i].pin = in;
+            in += ((size_t) t->rows * t->nb + INFER_CUDA_ALIGN - 1)
+                  / INFER_CUDA_ALIGN * INFER_CUDA_ALIGN;
+        }
+
+        if (t->flags & INFER_TENSOR_OUTPUT) {
+            ctx->nodes[i].pin = out;
+            out += ((size_t) t->rows * infer_dtype_row_size(t->type, t->cols)
+                    + INFER_CUDA_ALIGN - 1)
+                   / INFER_CUDA_ALIGN * INFER_CUDA_ALIGN;
+        }
+
+        if (t->op == INFER_OP_GET_ROWS || t->op == INFER_OP_ATTENTION
+            || t->op == INFER_OP_POOL)
+        {
+            ctx->checks = 1;
+        }
+
+        if (t->op == INFER_OP_MATMUL) {
+            w = t->src[1];
+            wt = (w->flags & INFER_TENSOR_WEIGHT) ? ctx->wtype : w->type;
+
+            if (wt != INFER_DT_F32) {
+                size = (size_t) t->rows * (size_t) t->src[0]->cols
+                       * infer_cuda_dtype_size(wt);
+                conv = size > conv ? size : conv;
+            }
+        }
+    }
+
+    ctx->conv_offset = plan;
+
+    if (infer_cuda_grow(ctx, plan + conv, in, out, err, errlen) != 0) {
+        return -1;
+    }
+
+    infer_cuda_resolve(ctx, g);
+    infer_cuda_signature(ctx, g);
+
+    return 0;
+}
+
+
+/*
+ * What the builders cannot promise (a weight index, the sizes this
+ * backend computes) or could not check (a graph assembled by hand);
+ * makes the weight forms node i reads.
+ */
+static int
+infer_cuda_check_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i,
+    char *err, size_t errlen)
+{
+    int                   j;
+    infer_tensor_t       *t, *s;
+    infer_dtype_e         dt;
+    infer_cuda_weight_t  *cw;
+
+    t = &g->nodes[i];
+
+    if ((int) t->op < 0 || t->op >= INFER_OP_COUNT
+        || t->type < 0 || t->type >= INFER_DT_COUNT
+        || t->rows < 0 || t->rows > INT_MAX || t->cols < 1
+        || t->cols > INT_MAX
+        || t->nb < infer_dtype_row_size(t->type, t->cols)
+        || t->nb % infer_cuda_dtype_size(t->type)
+        || t->nb / infer_cuda_dtype_size(t->type) > INT_MAX)
+    {
+        return infer_error(err, errlen, "a %s tensor of [%lld, %lld], %zu "
+                           "bytes a row, is not computed by this backend",
+                           infer_dtype_name(t->type), (long long) t->rows,
+                           (long long) t->cols, t->nb);
+    }
+
+    for (j = 0; j < 4; j++) {
+        s = t->src[j];
+
+        if (s != NULL && (s < g->nodes || s >= t)) {
+            return infer_error(err, errlen, "source %d is not an earlier "
+                               "node of the graph", j);
+        }
+    }
+
+    if (t->op == INFER_OP_NONE) {
+        if (t->flags & INFER_TENSOR_WEIGHT) {
+            if (t->weight < 0 || t->weight >= ctx->nweights) {
+                return infer_error(err, errlen, "weight %d of %d", t->weight,
+                                   ctx->nweights);
+            }
+
+            cw = &ctx->weights[t->weight];
+
+            if (cw->host.rows != t->rows || cw->host.cols != t->cols) {
+                return infer_error(err, errlen, "weight %d (%s) is [%lld, "
+                                   "%lld], the graph says [%lld, %lld]",
+                                   t->weight, cw->host.name != NULL
+                                              ? cw->host.name : "?",
+                                   (long long) cw->host.rows,
+                                   (long long) cw->host.cols,
+                                   (long long) t->rows, (long long) t->cols);
+            }
+
+        } else if (!(t->flags & INFER_TENSOR_INPUT)
+                   || (t->data == NULL && t->rows > 0))
+        {
+            return infer_error(err, errlen, "a leaf that is neither an "
+                               "input nor a weight");
+        }
+    }
+
+    if ((t->flags & INFER_TENSOR_OUTPUT) && t->host == NULL && t->rows > 0) {
+        return infer_error(err, errlen, "an output with nowhere to go");
+    }
+
+    if (t->op == INFER_OP_ATTENTION
+        && (t->ip[2] > INFER_CUDA_ATTENTION_MAX_DIM
+            || t->ip[0] > INFER_CUDA_MAX_GRID_Y))
+    {
+        return infer_error(err, errlen, "%d heads of %d: this backend "
+                           "computes heads of up to %d and up to %d of "
+                           "them", t->ip[0], t->ip[2],
+                           INFER_CUDA_ATTENTION_MAX_DIM,
+                           INFER_CUDA_MAX_GRID_Y);
+    }
+
+    for (j = 0; j < 4; j++) {
+        s = t->src[j];
+
+        if (s != NULL && (s->flags & INFER_TENSOR_WEIGHT)) {
+            dt = infer_cuda_role(ctx, t, j);
+
+            if (infer_cuda_form(ctx, &ctx->weights[s->weight], dt, err,
+                                errlen)
+                != 0)
+            {
+                return infer_error_prefix(err, errlen, "weight %d (%s) in "
+                                          "%s", s->weight,
+                                          infer_dtype_name(dt),
+                                          s->name != NULL ? s->name : "?");
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* the form in which node t reads the weight that is its source j */
+static infer_dtype_e
+infer_cuda_role(infer_cuda_ctx_t *ctx, const infer_tensor_t *t, int j)
+{
+    if (t->op == INFER_OP_MATMUL && j == 1) {
+        return ctx->wtype;
+    }
+
+    if (t->op == INFER_OP_GET_ROWS && j == 0) {
+        return ctx->weights[t->src[0]->weight].primary;
+    }
+
+    return INFER_DT_F32;
+}
+
+
+/* the buffers at least this large; new ones drop the captured graphs */
+static int
+infer_cuda_grow(infer_cuda_ctx_t *ctx, size_t scratch, size_t in,
+    size_t out, char *err, size_t errlen)
+{
+    if (scratch <= ctx->scratch_size && in <= ctx->in_size
+        && out <= ctx->out_size)
+    {
+        return 0;
+    }
+
+    CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
+
+    infer_cuda_drop_graphs(ctx);
+
+    if (scratch > ctx->scratch_size) {
+        infer_cuda_free_device(&ctx->scratch);
+        ctx->scratch_size = 0;
+        CUDA_CHECK(cudaMalloc(&ctx->scratch, scratch));
+        ctx->scratch_size = scratch;
+    }
+
+    if (in > ctx->in_size) {
+        infer_cuda_free_host(&ctx->in_host);
+        ctx->in_size = 0;
+        CUDA_CHECK(cudaMallocHost((void **) &ctx->in_host, in));
+        ctx->in_size = in;
+    }
+
+    if (out > ctx->out_size) {
+        infer_cuda_free_host(&ctx->out_host);
+        ctx->out_size = 0;
+        CUDA_CHECK(cudaMallocHost((void **) &ctx->out_host, out));
+        ctx->out_size = out;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Every node's bytes: a weight's in its form, a view's inside its
+ * source's, the others' where the plan put them; and, per node, its
+ * sources' bytes, types and row strides as the kernels read them.
+ * Inputs keep their data, the caller's host memory.
+ */
+static void
+infer_cuda_resolve(infer_cuda_ctx_t *ctx, infer_graph_t *g)
+{
+    int                   i, j, k;
+    infer_tensor_t       *t, *s;
+    infer_dtype_e         dt;
+    infer_cuda_node_t    *cn;
+    infer_cuda_weight_t  *cw;
+
+    for (i = 0; i < g->n; i++) {
+        t = &g->nodes[i];
+        cn = &ctx->nodes[i];
+
+        if (t->flags & INFER_TENSOR_WEIGHT) {
+            cw = &ctx->weights[t->weight];
+            cn->data = cw->form[INFER_DT_F32] != NULL
+                       ? cw->form[INFER_DT_F32] : cw->form[cw->primary];
+            t->data = cn->data;
+
+        } else if (t->op == INFER_OP_VIEW) {
+            cn->data = (char *) ctx->nodes[t->src[0] - g->nodes].data
+                       + (size_t) t->ip[0] * infer_cuda_dtype_size(t->type);
+            t->data = cn->data;
+
+        } else {
+            cn->data = (char *) ctx->scratch + t->offset;
+
+            if (!(t->flags & INFER_TENSOR_INPUT)) {
+                t->data = cn->data;
+            }
+        }
+
+        for (j = 0; j < 4; j++) {
+            s = t->src[j];
+            cn->src[j] = NULL;
+            cn->stype[j] = INFER_DT_F32;
+            cn->sld[j] = 0;
+
+            if (s == NULL) {
+                continue;
+            }
+
+            k = (int) (s - g->nodes);
+
+            if (s->flags & INFER_TENSOR_WEIGHT) {
+                /* the forms are packed */
+                dt = infer_cuda_role(ctx, t, j);
+                cn->src[j] = ctx->weights[s->weight].form[dt];
+                cn->stype[j] = dt;
+                cn->sld[j] = s->cols;
+
+            } else {
+                cn->src[j] = ctx->nodes[k].data;
+                cn->stype[j] = s->type;
+                cn->sld[j] = (int64_t) (s->nb
+                                        / infer_cuda_dtype_size(s->type));
+            }
+        }
+    }
+}
+
+
+/*
+ * ctx->sig and ctx->hash for g.  The plan's size, where the products'
+ * converted x sits, follows from the offsets and sizes: it needs no
+ * place of its own.
+ */
+static void
+infer_cuda_signature(infer_cuda_ctx_t *ctx, infer_graph_t *g)
+{
+    int                i, j;
+    size_t             k, len;
+    uint64_t           h;
+    infer_tensor_t    *t;
+    infer_cuda_sig_t  *s;
+    unsigned char     *p;
+
+    for (i = 0; i < g->n; i++) {
+        t = &g->nodes[i];
+        s = &ctx->sig[i];
+
+        s->op = (int32_t) t->op;
+        s->type = (int32_t) t->type;
+        s->flags = (int32_t) t->flags;
+        s->weight = (t->flags & INFER_TENSOR_WEIGHT) ? t->weight : -1;
+        s->rows = t->rows;
+        s->cols = t->cols;
+        s->nb = t->nb;
+        s->offset = (t->op == INFER_OP_VIEW
+                     || (t->flags & INFER_TENSOR_WEIGHT)) ? 0 : t->offset;
+
+        for (j = 0; j < 4; j++) {
+            s->ip[j] = t->ip[j];
+            s->src[j] = t->src[j] != NULL ? (int32_t) (t->src[j] - g->nodes)
+                                          : -1;
+        }
+
+        s->fp[0] = t->fp[0];
+        s->fp[1] = t->fp[1];
+    }
+
+    /* FNV-1a */
+    h = 0xcbf29ce484222325ULL;
+    p = (unsigned char *) ctx->sig;
+    len = (size_t) g->n * sizeof(infer_cuda_sig_t);
+
+    for (k = 0; k < len; k++) {
+        h = (h ^ p[k]) * 0x100000001b3ULL;
+    }
+
+    ctx->hash = h;
+}
+
+
+/* computes g, its outputs into their host rows */
+static int
+infer_cuda_forward(infer_cuda_ctx_t *ctx, infer_graph_t *g, char *err,
+    size_t errlen)
+{
+    int              i;
+    size_t           n;
+    infer_tensor_t  *t;
+
+    if (infer_cuda_prepare(ctx, g, err, errlen) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < g->n; i++) {
+        t = &g->nodes[i];
+
+        if ((t->flags & INFER_TENSOR_INPUT) && t->rows > 0) {
+            memcpy(ctx->in_host + ctx->nodes[i].pin, t->data,
+                   (size_t) t->rows * t->nb);
+        }
+    }
+
+    if (infer_cuda_launch(ctx, g, err, errlen) != 0) {
         return -1;
     }
 
     CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
 
-    if (out != ctx->out_host) {
-        memcpy(out, ctx->out_host,
-               (size_t) rows * (size_t) ctx->output_size * sizeof(float));
+    if (ctx->checks && infer_cuda_status(ctx->status_host, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < g->n; i++) {
+        t = &g->nodes[i];
+
+        if ((t->flags & INFER_TENSOR_OUTPUT) && t->rows > 0) {
+            n = (size_t) t->rows * infer_dtype_row_size(t->type, t->cols);
+            memcpy(t->host, ctx->out_host + ctx->nodes[i].pin, n);
+        }
     }
 
     return 0;
@@ -680,38 +1204,126 @@ infer_cuda_forward(infer_cuda_ctx_t *ctx, const float *in, int rows,
 
 
 static int
-infer_cuda_launch(infer_cuda_ctx_t *ctx, int rows, char *err, size_t errlen)
+infer_cuda_launch(infer_cuda_ctx_t *ctx, infer_graph_t *g, char *err,
+    size_t errlen)
 {
-    if (ctx->graphs[rows] != NULL) {
-        CUDA_CHECK(cudaGraphLaunch(ctx->graphs[rows], ctx->stream));
-        return 0;
+    infer_cuda_graph_t  *e;
+
+    if (!ctx->use_graphs) {
+        return infer_cuda_enqueue(ctx, g, err, errlen);
     }
 
-    if (ctx->use_graphs && ctx->seen[rows]) {
+    ctx->clock++;
 
-        if (infer_cuda_capture(ctx, rows, err, errlen) == 0) {
-            CUDA_CHECK(cudaGraphLaunch(ctx->graphs[rows], ctx->stream));
-            return 0;
+    e = infer_cuda_find(ctx, g->n);
+
+    if (e == NULL) {
+        infer_cuda_remember(ctx, g->n);
+        return infer_cuda_enqueue(ctx, g, err, errlen);
+    }
+
+    e->used = ctx->clock;
+
+    if (e->exec == NULL) {
+
+        if (infer_cuda_capture(ctx, g, e, err, errlen) != 0) {
+            /*
+             * The capture failed, which the eager path does not depend
+             * on: run eagerly from now on.  Errors of a capture are not
+             * sticky; a sticky error shows again in the eager run.
+             */
+            ctx->use_graphs = 0;
+            infer_cuda_drop_graphs(ctx);
+            (void) cudaGetLastError();
+
+            return infer_cuda_enqueue(ctx, g, err, errlen);
+        }
+    }
+
+    CUDA_CHECK(cudaGraphLaunch(e->exec, ctx->stream));
+
+    return 0;
+}
+
+
+/* the cache's entry of the signature in ctx->sig, or NULL */
+static infer_cuda_graph_t *
+infer_cuda_find(infer_cuda_ctx_t *ctx, int n)
+{
+    int                  i;
+    infer_cuda_graph_t  *e;
+
+    for (i = 0; i < INFER_CUDA_GRAPHS; i++) {
+        e = &ctx->graphs[i];
+
+        if (e->n == n && n > 0 && e->hash == ctx->hash
+            && memcmp(e->sig, ctx->sig, (size_t) n * sizeof(infer_cuda_sig_t))
+               == 0)
+        {
+            return e;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A first sighting: into a free entry, else in place of the least
+ * recently used entry that holds no graph; with every entry a graph,
+ * nothing is remembered (and the batch runs eagerly).
+ */
+static void
+infer_cuda_remember(infer_cuda_ctx_t *ctx, int n)
+{
+    int                  i;
+    size_t               size;
+    infer_cuda_sig_t    *sig;
+    infer_cuda_graph_t  *e, *victim;
+
+    if (n == 0) {
+        return;
+    }
+
+    victim = NULL;
+
+    for (i = 0; i < INFER_CUDA_GRAPHS; i++) {
+        e = &ctx->graphs[i];
+
+        if (e->n == 0) {
+            victim = e;
+            break;
         }
 
-        /*
-         * The capture failed, which the eager path does not depend on:
-         * run eagerly from now on.  Errors of a capture are not sticky;
-         * a sticky error shows again in the eager run.
-         */
-        ctx->use_graphs = 0;
-        (void) cudaGetLastError();
+        if (e->exec == NULL && (victim == NULL || e->used < victim->used)) {
+            victim = e;
+        }
     }
 
-    ctx->seen[rows] = 1;
+    if (victim == NULL) {
+        return;
+    }
 
-    return infer_cuda_enqueue(ctx, rows, err, errlen);
+    size = (size_t) n * sizeof(infer_cuda_sig_t);
+    sig = (infer_cuda_sig_t *) realloc(victim->sig, size);
+
+    if (sig == NULL) {
+        /* not remembered: it runs eagerly */
+        return;
+    }
+
+    memcpy(sig, ctx->sig, size);
+
+    victim->sig = sig;
+    victim->n = n;
+    victim->hash = ctx->hash;
+    victim->used = ctx->clock;
 }
 
 
 static int
-infer_cuda_capture(infer_cuda_ctx_t *ctx, int rows, char *err,
-    size_t errlen)
+infer_cuda_capture(infer_cuda_ctx_t *ctx, infer_graph_t *g,
+    infer_cuda_graph_t *e, char *err, size_t errlen)
 {
     int              rc;
     cudaError_t      crc;
@@ -724,7 +1336,7 @@ infer_cuda_capture(infer_cuda_ctx_t *ctx, int rows, char *err,
     CUDA_CHECK(cudaStreamBeginCapture(ctx->stream,
                                       cudaStreamCaptureModeThreadLocal));
 
-    rc = infer_cuda_enqueue(ctx, rows, err, errlen);
+    rc = infer_cuda_enqueue(ctx, g, err, errlen);
 
     /* always ends the capture, so that the stream works again */
     crc = cudaStreamEndCapture(ctx->stream, &graph);
@@ -754,113 +1366,224 @@ infer_cuda_capture(infer_cuda_ctx_t *ctx, int rows, char *err,
         return -1;
     }
 
-    ctx->graphs[rows] = exec;
+    e->exec = exec;
 
     return 0;
 }
 
 
+/* the whole of g on the stream, in node order, between the pinned
+ * buffers */
 static int
-infer_cuda_enqueue(infer_cuda_ctx_t *ctx, int rows, char *err, size_t errlen)
+infer_cuda_enqueue(infer_cuda_ctx_t *ctx, infer_graph_t *g, char *err,
+    size_t errlen)
 {
-    int     i;
-    void   *x;
-    size_t  nin, nout;
+    int                 i;
+    size_t              row;
+    infer_tensor_t     *t;
+    infer_cuda_node_t  *cn;
 
-    nin = (size_t) rows * (size_t) ctx->input_size;
-    nout = (size_t) rows * (size_t) ctx->output_size;
-
-    if (ctx->dtype == INFER_DT_F32) {
-        CUDA_CHECK(cudaMemcpyAsync(ctx->act[0], ctx->in_host,
-                                   nin * sizeof(float),
-                                   cudaMemcpyHostToDevice, ctx->stream));
-
-    } else {
-        CUDA_CHECK(cudaMemcpyAsync(ctx->act[1], ctx->in_host,
-                                   nin * sizeof(float),
-                                   cudaMemcpyHostToDevice, ctx->stream));
-        CUDA_CHECK(infer_cuda_convert(ctx->act[0], ctx->dtype, ctx->act[1],
-                                      INFER_DT_F32, nin, ctx->stream));
+    if (ctx->checks) {
+        CUDA_CHECK(cudaMemsetAsync(ctx->status, 0,
+                                   sizeof(infer_cuda_status_t),
+                                   ctx->stream));
     }
 
-    x = ctx->act[0];
+    for (i = 0; i < g->n; i++) {
+        t = &g->nodes[i];
+        cn = &ctx->nodes[i];
 
-    for (i = 0; i < ctx->nlayers; i++) {
-        if (infer_cuda_enqueue_layer(ctx, &ctx->layers[i],
-                                     i == ctx->nlayers - 1, rows, &x, err,
-                                     errlen)
-            != 0)
+        if (t->rows == 0) {
+            continue;
+        }
+
+        if (t->flags & INFER_TENSOR_INPUT) {
+            CUDA_CHECK(cudaMemcpyAsync(cn->data, ctx->in_host + cn->pin,
+                                       (size_t) t->rows * t->nb,
+                                       cudaMemcpyHostToDevice, ctx->stream));
+
+        } else if (t->op != INFER_OP_NONE && t->op != INFER_OP_VIEW
+                   && infer_cuda_node(ctx, g, i, err, errlen) != 0)
         {
-            return infer_cuda_prefix(err, errlen, "layers[%d]", i);
+            return infer_error_prefix(err, errlen, "node %d (%s)", i,
+                                      infer_op_name(t->op));
         }
     }
 
-    /* x is now the F32 output */
+    for (i = 0; i < g->n; i++) {
+        t = &g->nodes[i];
+        cn = &ctx->nodes[i];
 
-    if (ctx->softmax) {
-        CUDA_CHECK(infer_cuda_softmax((float *) x, (const float *) x, rows,
-                                      ctx->output_size, ctx->stream));
+        if ((t->flags & INFER_TENSOR_OUTPUT) && t->rows > 0) {
+            row = infer_dtype_row_size(t->type, t->cols);
+
+            CUDA_CHECK(cudaMemcpy2DAsync(ctx->out_host + cn->pin, row,
+                                         cn->data, t->nb, row,
+                                         (size_t) t->rows,
+                                         cudaMemcpyDeviceToHost,
+                                         ctx->stream));
+        }
     }
 
-    CUDA_CHECK(cudaMemcpyAsync(ctx->out_host, x, nout * sizeof(float),
-                               cudaMemcpyDeviceToHost, ctx->stream));
+    if (ctx->checks) {
+        CUDA_CHECK(cudaMemcpyAsync(ctx->status_host, ctx->status,
+                                   sizeof(infer_cuda_status_t),
+                                   cudaMemcpyDeviceToHost, ctx->stream));
+    }
 
     return 0;
 }
 
 
-/*
- * *x holds the layer's input in ctx->dtype; on return it points to the
- * next layer's input, or to the F32 output after the last layer.
- *
- * F32: the product goes to the other buffer, bias and activation apply
- * in place, the buffers alternate.  F16/BF16: the input is always act[0]
- * and the F32 product act[1]; bias_act writes the next input back into
- * act[0] (cuBLAS is done reading it: same stream), or, after the last
- * layer, the F32 output in place in act[1].
- */
+/* node i of g, on the stream; its rows are not 0 */
 static int
-infer_cuda_enqueue_layer(infer_cuda_ctx_t *ctx, const infer_cuda_layer_t *l,
-    int last, int rows, void **x, char *err, size_t errlen)
+infer_cuda_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i, char *err,
+    size_t errlen)
 {
-    void                *dst;
-    float               *y;
-    infer_dtype_e        ddt;
-    static const float   one = 1.0f, zero = 0.0f;
+    int                      rows, cols;
+    float                   *y;
+    infer_tensor_t          *t;
+    infer_cuda_node_t       *cn;
+    infer_cuda_attention_t   a;
+    infer_cuda_matmul_ctx_t  mc;
 
-    y = (float *) (*x == ctx->act[0] ? ctx->act[1] : ctx->act[0]);
+    t = &g->nodes[i];
+    cn = &ctx->nodes[i];
+    y = (float *) cn->data;
+    rows = (int) t->rows;
+    cols = (int) t->cols;
 
-    /*
-     * Row-major Y[rows][out] = X[rows][in] W^T, W[out][in] as nn.Linear.
-     * cuBLAS is column-major, where those buffers read as Y^T (out x rows,
-     * ld out), X^T (in x rows, ld in) and W^T (in x out, ld in); so
-     * Y^T = W X^T is C = op(A) B with A = W^T read transposed (m = out),
-     * B = X^T as it is (n = rows), k = in.
-     */
-    CUBLAS_CHECK(cublasGemmEx(ctx->cublas, CUBLAS_OP_T, CUBLAS_OP_N,
-                              l->out, rows, l->in,
-                              &one, l->w, ctx->ctype, l->in,
-                              *x, ctx->ctype, l->in,
-                              &zero, y, CUDA_R_32F, l->out,
-                              ctx->compute, CUBLAS_GEMM_DEFAULT));
+#define SRC(j)   ((const float *) cn->src[j])
+#define LD(j)    (cn->sld[j])
+    /* a source of one row for every row: ld 0 */
+#define BLD(j)   (t->src[j]->rows == 1 ? 0 : cn->sld[j])
 
-    if (last || ctx->dtype == INFER_DT_F32) {
-        dst = y;
-        ddt = INFER_DT_F32;
+    switch (t->op) {
 
-    } else {
-        dst = *x;
-        ddt = ctx->dtype;
+    case INFER_OP_MATMUL:
+        mc.cublas = ctx->cublas;
+        mc.stream = ctx->stream;
+        mc.compute = ctx->compute;
+
+        return infer_cuda_matmul(&mc, y, SRC(0), LD(0), cn->src[1],
+                                 cn->stype[1], LD(1), SRC(2),
+                                 (char *) ctx->scratch + ctx->conv_offset,
+                                 rows, cols, (int) t->src[0]->cols, err,
+                                 errlen);
+
+    case INFER_OP_ADD:
+    case INFER_OP_MUL:
+        CUDA_CHECK(infer_cuda_binary(t->op == INFER_OP_ADD
+                                     ? INFER_CUDA_BINARY_ADD
+                                     : INFER_CUDA_BINARY_MUL,
+                                     y, SRC(0), LD(0), SRC(1), BLD(1), rows,
+                                     cols, ctx->stream));
+        return 0;
+
+    case INFER_OP_ACT:
+        CUDA_CHECK(infer_cuda_act(t->ip[0], y, SRC(0), LD(0), rows, cols,
+                                  ctx->stream));
+        return 0;
+
+    case INFER_OP_SOFTMAX:
+        CUDA_CHECK(infer_cuda_softmax(y, SRC(0), LD(0), SRC(1),
+                                      t->src[1] != NULL ? BLD(1) : 0,
+                                      t->fp[0] == 0.0f ? 1.0f : t->fp[0],
+                                      rows, cols, ctx->stream));
+        return 0;
+
+    case INFER_OP_LAYER_NORM:
+        CUDA_CHECK(infer_cuda_norm(INFER_CUDA_NORM_LAYER, y, SRC(0), LD(0),
+                                   SRC(1), SRC(2), t->fp[0], rows, cols,
+                                   ctx->stream));
+        return 0;
+
+    case INFER_OP_RMS_NORM:
+        CUDA_CHECK(infer_cuda_norm(INFER_CUDA_NORM_RMS, y, SRC(0), LD(0),
+                                   SRC(1), NULL, t->fp[0], rows, cols,
+                                   ctx->stream));
+        return 0;
+
+    case INFER_OP_L2_NORM:
+        CUDA_CHECK(infer_cuda_norm(INFER_CUDA_NORM_L2, y, SRC(0), LD(0),
+                                   NULL, NULL, t->fp[0], rows, cols,
+                                   ctx->stream));
+        return 0;
+
+    case INFER_OP_GET_ROWS:
+        CUDA_CHECK(infer_cuda_get_rows(y, cn->src[0], cn->stype[0], LD(0),
+                                       t->src[0]->rows,
+                                       (const int32_t *) cn->src[1], LD(1),
+                                       rows, cols, ctx->status,
+                                       ctx->stream));
+        return 0;
+
+    case INFER_OP_ROPE:
+        CUDA_CHECK(infer_cuda_rope(y, SRC(0), LD(0),
+                                   (const int32_t *) cn->src[1], LD(1), rows,
+                                   t->ip[0], t->ip[1], t->ip[2], t->ip[3],
+                                   t->fp[0], ctx->stream));
+        return 0;
+
+    case INFER_OP_ATTENTION:
+        a.y = y;
+        a.q = SRC(0);
+        a.k = SRC(1);
+        a.v = SRC(2);
+        a.ldq = LD(0);
+        a.ldk = LD(1);
+        a.ldv = LD(2);
+        a.seqs = (const int32_t *) cn->src[3];
+        a.ld_seqs = LD(3);
+        a.nseqs = (int) t->src[3]->rows;
+        a.tokens = rows;
+        a.heads = t->ip[0];
+        a.kv_heads = t->ip[1];
+        a.head_dim = t->ip[2];
+        a.causal = t->ip[3];
+        a.scale = t->fp[0];
+        a.st = ctx->status;
+
+        CUDA_CHECK(infer_cuda_attention(&a, ctx->stream));
+        return 0;
+
+    case INFER_OP_POOL:
+        CUDA_CHECK(infer_cuda_pool(t->ip[0], y, SRC(0), LD(0),
+                                   (int) t->src[0]->rows,
+                                   (const int32_t *) cn->src[1], LD(1), rows,
+                                   cols, ctx->status, ctx->stream));
+        return 0;
+
+    default:
+        return infer_error(err, errlen, "not an op of this backend");
     }
 
-    if (dst != y || l->b != NULL || l->act != INFER_ACT_NONE) {
-        CUDA_CHECK(infer_cuda_bias_act(dst, ddt, y, l->b, l->act, rows,
-                                       l->out, ctx->stream));
+#undef SRC
+#undef LD
+#undef BLD
+}
+
+
+/* what the kernels reported, in the words of the CPU backend's checks */
+static int
+infer_cuda_status(const infer_cuda_status_t *st, char *err, size_t errlen)
+{
+    switch (st->code) {
+
+    case 0:
+        return 0;
+
+    case INFER_CUDA_BAD_ID:
+        return infer_error(err, errlen, "get_rows: id %d of row %d is not "
+                           "in [0, %d)", st->v[0], st->v[1], st->v[2]);
+
+    case INFER_CUDA_BAD_SEQ:
+        return infer_error(err, errlen, "sequence %d has tokens [%d, %d) of "
+                           "%d", st->v[0], st->v[1], st->v[2], st->v[3]);
+
+    default:
+        return infer_error(err, errlen, "a kernel reported %d", st->code);
     }
-
-    *x = dst;
-
-    return 0;
 }
 
 
@@ -872,7 +1595,7 @@ infer_cuda_synchronize(infer_backend_t *b, char *err, size_t errlen)
     ctx = (infer_cuda_ctx_t *) b->context;
 
     if (infer_cuda_wait(ctx, err, errlen) != 0) {
-        (void) infer_cuda_prefix(err, errlen, "%s: synchronize", ctx->name);
+        (void) infer_error_prefix(err, errlen, "%s: synchronize", ctx->name);
         return infer_cuda_lost(ctx) ? INFER_BACKEND_LOST : -1;
     }
 
@@ -891,6 +1614,10 @@ infer_cuda_synchronize(infer_backend_t *b, char *err, size_t errlen)
 static int
 infer_cuda_lost(infer_cuda_ctx_t *ctx)
 {
+    if (ctx->stream == NULL) {
+        return 0;
+    }
+
     switch (cudaStreamQuery(ctx->stream)) {
 
     case cudaErrorIllegalAddress:
@@ -911,7 +1638,7 @@ infer_cuda_lost(infer_cuda_ctx_t *ctx)
 }
 
 
-/* run() has waited for its batch already: this reports an error that
+/* compute() has waited for its graph already: this reports an error that
  * arrived since, a sticky one */
 static int
 infer_cuda_wait(infer_cuda_ctx_t *ctx, char *err, size_t errlen)
@@ -923,56 +1650,65 @@ infer_cuda_wait(infer_cuda_ctx_t *ctx, char *err, size_t errlen)
 }
 
 
+static void
+infer_cuda_drop_graphs(infer_cuda_ctx_t *ctx)
+{
+    int                  i;
+    infer_cuda_graph_t  *e;
+
+    for (i = 0; i < INFER_CUDA_GRAPHS; i++) {
+        e = &ctx->graphs[i];
+
+        if (e->exec != NULL) {
+            (void) cudaGraphExecDestroy(e->exec);
+        }
+
+        free(e->sig);
+        memset(e, 0, sizeof(infer_cuda_graph_t));
+    }
+}
+
+
 /*
- * Frees what load() made.  Errors are ignored: there is nothing left to
- * do about them, and a sticky error would fail every call here alike.
+ * Frees what load(), reserve() and compute() made.  Errors are ignored:
+ * there is nothing left to do about them, and a sticky error would fail
+ * every call here alike.
  */
 static void
 infer_cuda_release(infer_cuda_ctx_t *ctx)
 {
-    int  i;
+    int  i, k;
 
     if (ctx->stream != NULL) {
         (void) cudaStreamSynchronize(ctx->stream);
     }
 
-    for (i = 0; ctx->graphs != NULL && i < ctx->ngraphs; i++) {
-        if (ctx->graphs[i] != NULL) {
-            (void) cudaGraphExecDestroy(ctx->graphs[i]);
+    infer_cuda_drop_graphs(ctx);
+
+    for (i = 0; ctx->weights != NULL && i < ctx->nweights; i++) {
+        for (k = 0; k < 3; k++) {
+            infer_cuda_free_device(&ctx->weights[i].form[k]);
         }
     }
 
-    free(ctx->graphs);
-    free(ctx->seen);
-    ctx->graphs = NULL;
-    ctx->seen = NULL;
-    ctx->ngraphs = 0;
+    free(ctx->weights);
+    ctx->weights = NULL;
+    ctx->nweights = 0;
 
-    for (i = 0; ctx->layers != NULL && i < ctx->nlayers; i++) {
-        infer_cuda_free_device(&ctx->layers[i].w);
-        infer_cuda_free_device((void **) &ctx->layers[i].b);
-    }
+    infer_cuda_free_device(&ctx->scratch);
+    ctx->scratch_size = 0;
+    infer_cuda_free_host(&ctx->in_host);
+    ctx->in_size = 0;
+    infer_cuda_free_host(&ctx->out_host);
+    ctx->out_size = 0;
 
-    free(ctx->layers);
-    ctx->layers = NULL;
-    ctx->nlayers = 0;
-
-    infer_cuda_free_device(&ctx->tmp);
-    infer_cuda_free_device(&ctx->act[0]);
-    infer_cuda_free_device(&ctx->act[1]);
-
-    if (ctx->in_host != NULL) {
-        (void) cudaFreeHost(ctx->in_host);
-        ctx->in_host = NULL;
-    }
-
-    if (ctx->out_host != NULL) {
-        (void) cudaFreeHost(ctx->out_host);
-        ctx->out_host = NULL;
-    }
+    free(ctx->nodes);
+    free(ctx->sig);
+    ctx->nodes = NULL;
+    ctx->sig = NULL;
+    ctx->cap = 0;
 
     ctx->loaded = 0;
-    ctx->max_batch = 0;
 }
 
 
@@ -981,6 +1717,16 @@ infer_cuda_free_device(void **p)
 {
     if (*p != NULL) {
         (void) cudaFree(*p);
+        *p = NULL;
+    }
+}
+
+
+static void
+infer_cuda_free_host(unsigned char **p)
+{
+    if (*p != NULL) {
+        (void) cudaFreeHost(*p);
         *p = NULL;
     }
 }
@@ -1009,6 +1755,11 @@ infer_cuda_free(infer_backend_t *b)
         }
 
         infer_cuda_free_device(&ctx->workspace);
+        infer_cuda_free_device((void **) &ctx->status);
+
+        if (ctx->status_host != NULL) {
+            (void) cudaFreeHost(ctx->status_host);
+        }
 
         if (ctx->stream != NULL) {
             (void) cudaStreamDestroy(ctx->stream);
@@ -1018,27 +1769,4 @@ infer_cuda_free(infer_backend_t *b)
     }
 
     free(b);
-}
-
-
-/* err = fmt ... + ": " + err */
-static int
-infer_cuda_prefix(char *err, size_t errlen, const char *fmt, ...)
-{
-    char     msg[INFER_ERRLEN], pre[128];
-    va_list  args;
-
-    if (errlen == 0) {
-        return -1;
-    }
-
-    snprintf(msg, sizeof(msg), "%s", err);
-
-    va_start(args, fmt);
-    vsnprintf(pre, sizeof(pre), fmt, args);
-    va_end(args);
-
-    snprintf(err, errlen, "%s: %s", pre, msg);
-
-    return -1;
 }

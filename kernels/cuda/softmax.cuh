@@ -1,12 +1,6 @@
 /*
- * ngx_infer CUDA backend: softmax over each row of the output.
- *
- * infer_softmax_row() of infer_math.h, one thread per row, for rows of up
- * to 32 values; for longer rows its numerics spread over one block per
- * row: the row's maximum is subtracted before expf(), so no input
- * overflows, then every value is multiplied by 1 / sum.  Only the order
- * of the additions differs from the CPU there (a tree instead of a loop),
- * within a few F32 ulps of it.
+ * ngx_infer CUDA backend: INFER_OP_SOFTMAX, row by row, in F32 whatever
+ * the precision.
  */
 
 #ifndef _INFER_CUDA_SOFTMAX_CUH_INCLUDED_
@@ -17,10 +11,12 @@
 
 
 /*
- * y[r] = softmax(x[r]) for r < rows, rows of n F32 values, row-major;
- * y may be x.  Enqueued on stream; returns the launch's error.
+ * Each of rows rows: y = softmax(scale x + mask), x rows ldx apart, mask
+ * NULL or rows ldm apart (ldm 0: one row for all), y packed.  Rows of any
+ * length.
  */
-cudaError_t infer_cuda_softmax(float *y, const float *x, int rows, int n,
+cudaError_t infer_cuda_softmax(float *y, const float *x, int64_t ldx,
+    const float *mask, int64_t ldm, float scale, int rows, int cols,
     cudaStream_t stream);
 
 

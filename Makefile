@@ -79,9 +79,18 @@ deps:
 	    || $(PYTHON) -m pip install -q $(PIP_PKGS)
 
 $(BUILD)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
+                     kernels/test/ref.h \
                      $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kernels.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+# every op of the CPU backend against float64 references (t/003-ops.t)
+$(BUILD)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
+                  kernels/test/ref.h $(KMODEL_SRCS) $(KCPU_SRCS) \
+                  $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_ops.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 $(BUILD)/test_kserve: kernels/test/test_kserve.c $(KCODEC_SRCS) $(KERNEL_HDRS)
@@ -90,6 +99,7 @@ $(BUILD)/test_kserve: kernels/test/test_kserve.c $(KCODEC_SRCS) $(KERNEL_HDRS)
 	    -ljansson -lm
 
 $(BUILD)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
+                   kernels/test/ref.h \
                    $(KCUDA_LOADER) $(KMODEL_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_cuda.c \
@@ -102,7 +112,8 @@ $(BUILD)/bench_backend: bench/bench_backend.c $(KCUDA_LOADER) $(KMODEL_SRCS) \
 	$(CC) $(KCFLAGS) -o $@ bench/bench_backend.c $(KCUDA_LOADER) \
 	    $(KCPU_SRCS) $(KMODEL_SRCS) -ljansson -lopenblas -lm -ldl
 
-unit: $(BUILD)/test_kernels $(BUILD)/test_kserve $(BUILD)/test_cuda
+unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
+      $(BUILD)/test_cuda
 
 fixtures: $(FIXTURES)/manifest.json
 

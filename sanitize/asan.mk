@@ -60,8 +60,8 @@ ASAN_SRC_LIST  := /etc/apt/sources.list.d/ngx-infer-deb-src.sources
 ASAN_MOD_SRCS  := $(or $(MODULE_SRCS),$(wildcard ngx_infer_module/*.c \
                     ngx_infer_module/*.h kernels/*.h kernels/*.c \
                     kernels/cpu/*.c) config)
-ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_kserve \
-                  $(ASAN_DIR)/test_cuda
+ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
+                  $(ASAN_DIR)/test_kserve $(ASAN_DIR)/test_cuda
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -185,9 +185,15 @@ ASAN_KCFLAGS := -std=gnu99 $(ASAN_FLAGS) -Wall -Wextra -Wno-unused-parameter \
                 -Ikernels
 
 $(ASAN_DIR)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
-                          $(ASAN_MOD_SRCS) | asan-deps
+                          kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_kernels.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+$(ASAN_DIR)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
+                      kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_ops.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 $(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c $(ASAN_MOD_SRCS) | asan-deps
@@ -196,7 +202,7 @@ $(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c $(ASAN_MOD_SRCS) | asan-deps
 	    $(KCODEC_SRCS) -ljansson -lm
 
 $(ASAN_DIR)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
-                       $(ASAN_MOD_SRCS) | asan-deps
+                       kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_cuda.c \
 	    $(KCUDA_LOADER) $(KMODEL_SRCS) -ljansson -lm -ldl

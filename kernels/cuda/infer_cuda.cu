@@ -944,6 +944,12 @@ infer_cuda_check_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i,
         }
     }
 
+    if (t->op == INFER_OP_ROPE && t->ip[2] > INFER_CUDA_ROPE_MAX_ROT) {
+        return infer_error(err, errlen, "%d rotated dims: this backend "
+                           "rotates up to %d", t->ip[2],
+                           INFER_CUDA_ROPE_MAX_ROT);
+    }
+
     if ((t->flags & INFER_TENSOR_OUTPUT) && t->host == NULL && t->rows > 0) {
         return infer_error(err, errlen, "an output with nowhere to go");
     }

@@ -3,9 +3,15 @@
  *
  * A thread per output value, walking the rows as binary.cu does: it
  * reads its own value and its partner's and writes its own, so nothing
- * is shared.  Both values of a pair compute the same angle with
- * infer_rope_angle() of infer_math.h, the CPU's expression, and
- * sincosf() at full precision (no fast math in this build).
+ * is shared.
+ *
+ * The angle is the CPU's to the bit.  infer_rope_angle() is pos x
+ * theta^(-2i / n_rot) in float, and powf() differs between libm and
+ * CUDA by a few ulp, which at position 10^5 turns a pair by 10^-2; so
+ * the frequencies are computed here, on the host, by infer_rope_angle()
+ * at position 1 (a product by 1 is exact), and travel with the launch:
+ * the device's pos x freq is the same single float product as the CPU's.
+ * Then sincosf() at full precision (no fast math in this build).
  */
 
 #include <math.h>
@@ -17,11 +23,16 @@ extern "C" {
 }
 
 
+typedef struct {
+    float  freq[INFER_CUDA_ROPE_MAX_ROT / 2];
+} infer_cuda_rope_freq_t;
+
+
 template <int MODE>
 static __global__ void
 infer_cuda_rope_kernel(float *y, const float *x, int64_t ldx,
     const int32_t *pos, int64_t ld_pos, int rows, int heads, int head_dim,
-    int n_rot, float theta)
+    int n_rot, const infer_cuda_rope_freq_t f)
 {
     int           c, d, r, i, half, partner, first;
     float         s, co, v;
@@ -54,8 +65,7 @@ infer_cuda_rope_kernel(float *y, const float *x, int64_t ldx,
             v = xr[c];
 
         } else {
-            sincosf(infer_rope_angle(pos[r * ld_pos], i, n_rot, theta), &s,
-                    &co);
+            sincosf((float) pos[r * ld_pos] * f.freq[i], &s, &co);
 
             v = first ? xr[c] * co - xr[partner] * s
                       : xr[partner] * s + xr[c] * co;
@@ -71,10 +81,20 @@ infer_cuda_rope(float *y, const float *x, int64_t ldx, const int32_t *pos,
     int64_t ld_pos, int rows, int heads, int head_dim, int n_rot, int mode,
     float theta, cudaStream_t stream)
 {
-    dim3  grid, block;
+    int                     i;
+    dim3                    grid, block;
+    infer_cuda_rope_freq_t  f;
 
     if (rows <= 0 || heads <= 0 || head_dim <= 0) {
         return cudaSuccess;
+    }
+
+    if (n_rot < 2 || n_rot > INFER_CUDA_ROPE_MAX_ROT || n_rot > head_dim) {
+        return cudaErrorInvalidValue;
+    }
+
+    for (i = 0; i < n_rot / 2; i++) {
+        f.freq[i] = infer_rope_angle(1, i, n_rot, theta);
     }
 
     infer_cuda_grid_2d(rows, heads * head_dim, &grid, &block);
@@ -83,12 +103,12 @@ infer_cuda_rope(float *y, const float *x, int64_t ldx, const int32_t *pos,
     case INFER_ROPE_NORM:
         infer_cuda_rope_kernel<INFER_ROPE_NORM>
             <<<grid, block, 0, stream>>>(y, x, ldx, pos, ld_pos, rows, heads,
-                                         head_dim, n_rot, theta);
+                                         head_dim, n_rot, f);
         break;
     case INFER_ROPE_NEOX:
         infer_cuda_rope_kernel<INFER_ROPE_NEOX>
             <<<grid, block, 0, stream>>>(y, x, ldx, pos, ld_pos, rows, heads,
-                                         head_dim, n_rot, theta);
+                                         head_dim, n_rot, f);
         break;
     default:
         return cudaErrorInvalidValue;

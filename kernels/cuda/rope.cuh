@@ -9,6 +9,11 @@
 #include "infer_cuda.cuh"
 
 
+/* the most rotated dims a head may have: n_rot / 2 frequencies travel
+ * with the launch */
+#define INFER_CUDA_ROPE_MAX_ROT  512
+
+
 /*
  * y = x rotated, rows tokens of heads x head_dim values (x rows ldx
  * apart, y packed), token t at position pos[t * ld_pos]; the first n_rot

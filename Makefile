@@ -93,6 +93,11 @@ $(BUILD)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_ops.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
+# the ring of streamed results, across two processes (t/004-stream.t)
+$(BUILD)/test_stream: kernels/test/test_stream.c kernels/infer_stream.h
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_stream.c
+
 $(BUILD)/test_kserve: kernels/test/test_kserve.c $(KCODEC_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c $(KCODEC_SRCS) \
@@ -113,7 +118,7 @@ $(BUILD)/bench_backend: bench/bench_backend.c $(KCUDA_LOADER) $(KMODEL_SRCS) \
 	    $(KCPU_SRCS) $(KMODEL_SRCS) -ljansson -lopenblas -lm -ldl
 
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
-      $(BUILD)/test_cuda
+      $(BUILD)/test_cuda $(BUILD)/test_stream
 
 fixtures: $(FIXTURES)/manifest.json
 

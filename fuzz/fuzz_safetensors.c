@@ -71,7 +71,7 @@ fuzz_tensors(const infer_safetensors_t *st, const uint8_t *data, size_t size)
     uint64_t               hlen;
     unsigned               sum;
     json_t                *root;
-    const infer_tensor_t  *t, *u;
+    const infer_st_tensor_t  *t, *u;
 
     hlen = 0;
     for (i = 8; i > 0; i--) {

@@ -1,9 +1,11 @@
 /*
  * ngx_infer: the backend interface.
  *
- * One table of functions that every backend fills (CPU BLAS here, CUDA in
- * its own shared object), ggml style: an object is {iface, context}.  The
- * executor and the model code call only through the table.
+ * One table of functions that every backend fills (CPU here, CUDA in its
+ * own shared object), ggml style: an object is {iface, context}.  A
+ * backend computes graphs of ops (infer_ops.h) on the weights it was
+ * given; it knows no architecture.  The runner (infer_runner.h) is what
+ * calls it.
  *
  * A backend object belongs to one executor thread: it is created, used and
  * freed there, so a backend needs no locking of its own.
@@ -14,36 +16,45 @@
 
 
 #include "infer_model.h"
+#include "infer_ops.h"
 
 
 typedef struct infer_backend_s  infer_backend_t;
 
 
 /*
- * What run() and synchronize() return when the device can no longer be
- * used by this process at all (a sticky CUDA error: an illegal address, a
- * trap, an uncorrectable ECC error), as opposed to -1, a failed batch:
+ * What compute() and synchronize() return when the device can no longer
+ * be used by this process at all (a sticky CUDA error: an illegal address,
+ * a trap, an uncorrectable ECC error), as opposed to -1, a failed batch:
  * only a new process gets a working device again.
  */
 #define INFER_BACKEND_LOST  -2
 
 
 typedef struct {
-    /* "cpu", "cuda:0", ... */
+    /* "cpu", "cuda:0 (fp16)", ... */
     const char  *(*name)(infer_backend_t *b);
 
-    /* makes the model's weights ready (upload, convert) and sizes the
-     * scratch buffers for batches of up to max_batch rows */
-    int          (*load)(infer_backend_t *b, const infer_model_t *m,
-                         int max_batch, char *err, size_t errlen);
+    /* makes the model's weights ready for compute (upload, convert);
+     * graphs name them by their index in w[] */
+    int          (*load)(infer_backend_t *b, const infer_weight_t *w,
+                         int nweights, char *err, size_t errlen);
 
-    /* out[rows][m->output_size] = model(in[rows][m->input_size]); 0, or
-     * -1 (this batch failed) or INFER_BACKEND_LOST with a message */
-    int          (*run)(infer_backend_t *b, const float *in, int rows,
-                        float *out, char *err, size_t errlen);
+    /* g is the largest graph to come (the runner builds it for the most
+     * tokens a batch may have): sizes the scratch memory */
+    int          (*reserve)(infer_backend_t *b, infer_graph_t *g, char *err,
+                            size_t errlen);
 
-    /* waits for work queued by run, if the backend is asynchronous; the
-     * same returns as run */
+    /*
+     * Computes g: reads its inputs from host memory, writes its outputs
+     * into their host rows.  Returns 0, or -1 (this batch failed) or
+     * INFER_BACKEND_LOST with a message.
+     */
+    int          (*compute)(infer_backend_t *b, infer_graph_t *g, char *err,
+                            size_t errlen);
+
+    /* waits for work queued by compute, if the backend is asynchronous;
+     * the same returns as compute */
     int          (*synchronize)(infer_backend_t *b, char *err, size_t errlen);
 
     void         (*free)(infer_backend_t *b);
@@ -56,7 +67,7 @@ struct infer_backend_s {
 };
 
 
-/* the CPU backend: OpenBLAS sgemm/sgemv plus the shared numerics */
+/* the CPU backend: OpenBLAS, the project's AVX2 product, infer_math.h */
 infer_backend_t *infer_backend_cpu_new(char *err, size_t errlen);
 
 

@@ -24,14 +24,16 @@
 
 
 /*
- * The values of infer_act_e (infer_model.h), repeated here so that this
- * header stands alone; infer_model.c fails to compile if they drift apart.
+ * The values of infer_act_e (infer_ops.h), repeated here so that this
+ * header stands alone; infer_graph.c fails to compile if they drift apart.
  */
-#define INFER_MATH_ACT_NONE     0
-#define INFER_MATH_ACT_RELU     1
-#define INFER_MATH_ACT_GELU     2
-#define INFER_MATH_ACT_TANH     3
-#define INFER_MATH_ACT_SIGMOID  4
+#define INFER_MATH_ACT_NONE       0
+#define INFER_MATH_ACT_RELU       1
+#define INFER_MATH_ACT_GELU       2
+#define INFER_MATH_ACT_TANH       3
+#define INFER_MATH_ACT_SIGMOID    4
+#define INFER_MATH_ACT_GELU_TANH  5
+#define INFER_MATH_ACT_SILU       6
 
 
 /* 1 / sqrt(2); M_SQRT1_2 is not in strict C99 */
@@ -108,6 +110,37 @@ infer_sigmoid(float x)
 }
 
 
+/* PyTorch's nn.GELU(approximate="tanh") */
+static inline INFER_HD float
+infer_gelu_tanh(float x)
+{
+    /* sqrt(2 / pi) */
+    const float  k = 0.79788456080286535588f;
+
+    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+}
+
+
+/* x sigmoid(x), nn.SiLU(); the swish of Llama's SwiGLU */
+static inline INFER_HD float
+infer_silu(float x)
+{
+    return x * infer_sigmoid(x);
+}
+
+
+/*
+ * The angle by which rotary embedding turns pair i (of n_rot / 2) at
+ * position pos: pos * theta^(-2i / n_rot); the CPU and the GPU compute
+ * the same float expression.
+ */
+static inline INFER_HD float
+infer_rope_angle(int pos, int i, int n_rot, float theta)
+{
+    return (float) pos * powf(theta, -2.0f * (float) i / (float) n_rot);
+}
+
+
 static inline INFER_HD float
 infer_act(int act, float x)
 {
@@ -120,6 +153,10 @@ infer_act(int act, float x)
         return infer_tanh(x);
     case INFER_MATH_ACT_SIGMOID:
         return infer_sigmoid(x);
+    case INFER_MATH_ACT_GELU_TANH:
+        return infer_gelu_tanh(x);
+    case INFER_MATH_ACT_SILU:
+        return infer_silu(x);
     default:
         return x;
     }

@@ -1,13 +1,17 @@
 /*
  * ngx_infer: models, independent of nginx.
  *
- * A model is a directory with model.safetensors (the weights, mapped
- * read-only so that every worker shares the page cache) and config.json
- * (what the weights mean).  Everything here is plain C: no nginx headers,
- * so that it can be unit-tested, fuzzed and benchmarked on its own.
+ * A model is a directory: config.json says the architecture and its
+ * hyperparameters, model.safetensors holds the weights (mapped read-only,
+ * so that every worker shares the page cache).  The model is described
+ * without any one architecture's shape: its architecture (a table of
+ * functions, one file per architecture: infer_mlp.c, ...), the weights it
+ * uses (named tensors, with their stored type and their shape as a
+ * matrix), and its input and output as the APIs describe them.
  *
- * Errors are reported as a message written into a caller's buffer; the
- * message names the file and the problem, and never ends with a newline.
+ * Everything here is plain C: no nginx headers, so that it can be
+ * unit-tested, fuzzed and benchmarked on its own.  Errors are a message
+ * in the caller's buffer naming the file and the problem.
  */
 
 #ifndef _INFER_MODEL_H_INCLUDED_
@@ -17,129 +21,131 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "infer_util.h"
+#include "infer_ops.h"
+#include "infer_safetensors.h"
 
 
-#define INFER_MAX_DIMS        8
-#define INFER_MAX_LAYERS      64
+typedef struct infer_model_s  infer_model_t;
 
 
-
-/* safetensors element types this project reads */
+/* what an input or output carries, in the APIs' (KServe's) terms */
 typedef enum {
-    INFER_DT_F32 = 0,
-    INFER_DT_F16,
-    INFER_DT_BF16
-} infer_dtype_e;
+    INFER_IO_FP32 = 0,
+    INFER_IO_INT64,            /* token ids */
+    INFER_IO_BYTES             /* text */
+} infer_io_type_e;
 
 
 typedef struct {
     char                 *name;
-    infer_dtype_e         dtype;
+    infer_io_type_e       datatype;
     int                   ndim;
-    int64_t               shape[INFER_MAX_DIMS];
-    int64_t               nelts;
-    const void           *data;        /* inside the mapping */
-    size_t                nbytes;
-} infer_tensor_t;
-
-
-typedef struct {
-    void                 *map;         /* whole file, PROT_READ, MAP_SHARED */
-    size_t                map_len;
-    const unsigned char  *data;        /* start of the data section */
-    size_t                data_len;
-    infer_tensor_t       *tensors;
-    size_t                ntensors;
-} infer_safetensors_t;
+    int64_t               dims[INFER_MAX_DIMS + 1];
+                                  /* -1: variable (the batch, a sequence) */
+    int64_t               size;   /* values in one row: the product of the
+                                     fixed dims after the first */
+} infer_io_t;
 
 
 /*
- * Parses a safetensors header held in memory (buf, len is the whole file or
- * at least 8 + header size bytes, data_len the size of the data section that
- * follows it); fills st->tensors, pointing into buf.  Used by
- * infer_safetensors_open() and directly by the fuzzer.
- * Returns 0, or -1 with err set.
+ * A weight as the backends see it: a matrix rows x cols (a vector is one
+ * row) in its stored type, in the mapping; f32 is the same values as
+ * aligned F32 (the mapping itself, or a converted copy), for a backend
+ * that computes in F32 on the host.
  */
-int infer_safetensors_parse(infer_safetensors_t *st, const unsigned char *buf,
-    size_t len, char *err, size_t errlen);
-int infer_safetensors_open(infer_safetensors_t *st, const char *path,
-    char *err, size_t errlen);
-const infer_tensor_t *infer_safetensors_find(const infer_safetensors_t *st,
-    const char *name);
-void infer_safetensors_close(infer_safetensors_t *st);
-
-const char *infer_dtype_name(infer_dtype_e dt);
-
-
-typedef enum {
-    INFER_ACT_NONE = 0,
-    INFER_ACT_RELU,
-    INFER_ACT_GELU,
-    INFER_ACT_TANH,
-    INFER_ACT_SIGMOID
-} infer_act_e;
+typedef struct {
+    const char           *name;
+    infer_dtype_e         type;
+    int64_t               rows;
+    int64_t               cols;
+    const void           *data;
+    size_t                nbytes;
+    const float          *f32;
+} infer_weight_t;
 
 
 typedef struct {
-    char                 *wname;       /* tensor names from config.json */
-    char                 *bname;       /* NULL: no bias */
-    int                   in;
-    int                   out;
-    infer_act_e           act;
-    const float          *w;           /* [out][in], row-major, F32 */
-    const float          *b;           /* [out] or NULL */
-    const infer_tensor_t *wt;          /* as stored, for backends that */
-    const infer_tensor_t *bt;          /* upload the stored dtype; bt NULL */
-} infer_layer_t;
+    const char           *name;           /* config.json's "architecture" */
+
+    /* reads config.json's root object: m->arch_data, m->input, m->output */
+    int                 (*configure)(infer_model_t *m, json_t *root,
+                                     const char *fname, char *err,
+                                     size_t errlen);
+
+    /* finds and checks its tensors (infer_model_add_weight()); cfg and
+     * stf are the two files' paths, for messages */
+    int                 (*resolve)(infer_model_t *m, const char *cfg,
+                                   const char *stf, char *err,
+                                   size_t errlen);
+
+    /* the forward pass of a batch, its output to batch->out */
+    void                (*build)(infer_graph_t *g, const infer_model_t *m,
+                                 const infer_batch_t *batch);
+
+    /* the most nodes build() appends */
+    int                 (*max_nodes)(const infer_model_t *m);
+
+    void                (*free)(infer_model_t *m);
+} infer_arch_t;
 
 
-typedef struct {
+struct infer_model_s {
     char                 *dir;
-    char                 *architecture;       /* "mlp" */
+    const infer_arch_t   *arch;
+    void                 *arch_data;
 
-    char                 *input_name;
-    char                 *input_datatype;     /* KServe name, "FP32" */
-    int                   input_ndim;         /* feature dims, no batch dim */
-    int64_t               input_shape[INFER_MAX_DIMS];
-    int64_t               input_size;         /* product of input_shape */
+    infer_io_t            input;
+    infer_io_t            output;         /* one row per sequence */
 
-    char                 *output_name;
-    int                   output_softmax;
-    int64_t               output_size;
-
-    infer_layer_t        *layers;
-    int                   nlayers;
-    int64_t               max_width;          /* widest activation row */
+    infer_weight_t       *weights;
+    int                   nweights;
 
     infer_safetensors_t   st;
-    void                 *owned;              /* F32 copies of F16/BF16 and
-                                                 of unaligned F32 tensors */
-} infer_model_t;
+    void                 *owned;          /* F32 copies of F16/BF16 and of
+                                             unaligned F32 tensors */
+};
 
 
 /*
  * Loads dir/config.json and dir/model.safetensors and checks that they
- * agree: every tensor named exists, shapes chain from layer to layer.
- * Returns a model, or NULL with err set ("<path>: <problem>").
+ * agree.  Returns a model, or NULL with err set ("<path>: <problem>").
  */
 infer_model_t *infer_model_load(const char *dir, char *err, size_t errlen);
 void infer_model_free(infer_model_t *m);
 
 /*
- * Parses config.json text alone into m (architecture, input, output, the
- * layer list with tensor names still unresolved).  For the fuzzer and for
+ * Parses config.json text alone into m (the architecture's configure(),
+ * tensor names still unresolved).  For the fuzzer and for
  * infer_model_load(); fname is used in messages only.
  */
 int infer_model_parse_config(infer_model_t *m, const char *json, size_t len,
     const char *fname, char *err, size_t errlen);
 
 /*
- * Reference forward pass on the CPU, one row at a time, no BLAS: used by
- * the unit tests to check the backends.
+ * For an architecture's resolve(): adds the stored tensor t as a weight
+ * of rows x cols (its shape as a matrix), returns its index or -1 (out of
+ * memory).
  */
-void infer_model_forward_ref(const infer_model_t *m, const float *in,
-    int rows, float *out);
+int infer_model_add_weight(infer_model_t *m, const infer_st_tensor_t *t,
+    int64_t rows, int64_t cols);
+
+/*
+ * config.json helpers for the architectures: an object's keys must all
+ * be in keys (NULL-terminated), else "<fname>: <where>: unknown key";
+ * a copy of obj[key] (or of dflt when it is absent) that must be a
+ * non-empty string.
+ */
+int infer_config_keys(json_t *obj, const char **keys, const char *where,
+    const char *fname, char *err, size_t errlen);
+char *infer_config_string(json_t *obj, const char *key, const char *dflt,
+    const char *where, const char *fname, char *err, size_t errlen);
+
+
+/* the architectures */
+extern const infer_arch_t  infer_arch_mlp;
 
 
 #endif /* _INFER_MODEL_H_INCLUDED_ */

@@ -54,7 +54,7 @@ static const infer_st_dtype_t  infer_st_dtypes[] = {
 };
 
 
-static int infer_st_tensor(infer_tensor_t *t, const char *name,
+static int infer_st_tensor(infer_st_tensor_t *t, const char *name,
     json_t *v, const unsigned char *data, size_t data_len, char *err,
     size_t errlen);
 static int infer_st_metadata(json_t *v, char *err, size_t errlen);
@@ -131,7 +131,7 @@ infer_safetensors_parse(infer_safetensors_t *st, const unsigned char *buf,
     }
 
     if (n) {
-        st->tensors = calloc(n, sizeof(infer_tensor_t));
+        st->tensors = calloc(n, sizeof(infer_st_tensor_t));
         if (st->tensors == NULL) {
             json_decref(root);
             infer_st_free_tensors(st);
@@ -176,7 +176,7 @@ failed:
 
 
 static int
-infer_st_tensor(infer_tensor_t *t, const char *name, json_t *v,
+infer_st_tensor(infer_st_tensor_t *t, const char *name, json_t *v,
     const unsigned char *data, size_t data_len, char *err, size_t errlen)
 {
     int                      big, zero;
@@ -335,10 +335,10 @@ static int
 infer_st_check_overlap(infer_safetensors_t *st, char *err, size_t errlen)
 {
     size_t           i, n, b0, b1;
-    infer_tensor_t  *p, *q, **sorted;
+    infer_st_tensor_t  *p, *q, **sorted;
 
     n = 0;
-    sorted = malloc(st->ntensors * sizeof(infer_tensor_t *) + 1);
+    sorted = malloc(st->ntensors * sizeof(infer_st_tensor_t *) + 1);
     if (sorted == NULL) {
         return infer_error(err, errlen, "out of memory");
     }
@@ -350,7 +350,7 @@ infer_st_check_overlap(infer_safetensors_t *st, char *err, size_t errlen)
         }
     }
 
-    qsort(sorted, n, sizeof(infer_tensor_t *), infer_st_cmp);
+    qsort(sorted, n, sizeof(infer_st_tensor_t *), infer_st_cmp);
 
     for (i = 1; i < n; i++) {
         p = sorted[i - 1];
@@ -377,8 +377,8 @@ infer_st_cmp(const void *a, const void *b)
 {
     const unsigned char  *pa, *pb;
 
-    pa = (*(infer_tensor_t * const *) a)->data;
-    pb = (*(infer_tensor_t * const *) b)->data;
+    pa = (*(infer_st_tensor_t * const *) a)->data;
+    pb = (*(infer_st_tensor_t * const *) b)->data;
 
     return (pa > pb) - (pa < pb);
 }
@@ -442,7 +442,7 @@ infer_safetensors_open(infer_safetensors_t *st, const char *path, char *err,
 }
 
 
-const infer_tensor_t *
+const infer_st_tensor_t *
 infer_safetensors_find(const infer_safetensors_t *st, const char *name)
 {
     size_t  i;

@@ -8,10 +8,13 @@ KCODEC_SRCS  := kernels/infer_kserve.c
 
 # model formats and architectures, the op layer
 KMODEL_SRCS  := kernels/infer_util.c kernels/infer_safetensors.c \
+                kernels/infer_graph.c kernels/infer_runner.c \
+                kernels/infer_mlp.c \
                 kernels/infer_model.c
 
 # the CPU backend
-KCPU_SRCS    := kernels/cpu/infer_cpu.c
+KCPU_SRCS    := kernels/cpu/infer_cpu.c kernels/cpu/infer_cpu_matmul.c \
+                kernels/cpu/infer_cpu_ops.c
 
 # the loader of the CUDA backend's shared object (no CUDA header)
 KCUDA_LOADER := kernels/infer_backend_cuda.c

@@ -1,8 +1,9 @@
 
 /*
- * ngx_infer: the KServe v2 HTTP API (health, server and model metadata,
- * inference) and the JSON answers, errors included, that every endpoint
- * of the module writes.
+ * ngx_infer: the KServe v2 HTTP API: health, server and model metadata,
+ * and the codec of its inference requests (JSON, Triton's binary tensor
+ * data extension, a raw octet-stream tensor) for the request path of
+ * ngx_http_infer_request.c.  The JSON itself is kernels/infer_kserve*.c.
  */
 
 
@@ -28,14 +29,16 @@
      && ngx_strncmp(p, s, sizeof(s) - 1) == 0)
 
 
-static void ngx_http_infer_body_handler(ngx_http_request_t *r);
-static u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
+static ngx_int_t ngx_http_infer_kserve_decode(ngx_http_infer_ctx_t *ctx,
+    u_char *body, size_t len, char *err);
 static ngx_int_t ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx,
     u_char *body, size_t json_len, size_t len, char *err);
 static ngx_int_t ngx_http_infer_binary_header(ngx_http_request_t *r,
     size_t *json_len, char *err);
 static ngx_int_t ngx_http_infer_decode_raw(ngx_http_infer_ctx_t *ctx,
     u_char *body, size_t len, char *err);
+static ngx_int_t ngx_http_infer_kserve_answer(ngx_http_request_t *r,
+    ngx_http_infer_ctx_t *ctx);
 static ngx_int_t ngx_http_infer_send_raw(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
 
@@ -44,11 +47,25 @@ static int ngx_http_infer_check_shape(void *data, const int64_t *shape,
 static ngx_int_t ngx_http_infer_server_metadata(ngx_http_request_t *r);
 static ngx_int_t ngx_http_infer_model_metadata(ngx_http_request_t *r,
     ngx_http_infer_model_t *m);
-static ngx_int_t ngx_http_infer_ready(ngx_http_request_t *r,
+static ngx_int_t ngx_http_infer_live(ngx_http_request_t *r);
+static ngx_int_t ngx_http_infer_server_ready(ngx_http_request_t *r);
+static ngx_int_t ngx_http_infer_model_ready(ngx_http_request_t *r,
     ngx_http_infer_model_t *m);
-static ngx_uint_t ngx_http_infer_model_ready(ngx_http_infer_model_t *m);
-static u_char *ngx_http_infer_write_shape(u_char *p, int64_t rows,
-    int ndim, int64_t *shape);
+static ngx_uint_t ngx_http_infer_is_ready(ngx_http_infer_model_t *m);
+static u_char *ngx_http_infer_write_dims(u_char *p, const infer_io_t *io);
+
+
+/* by infer_io_type_e */
+static const char  *ngx_http_infer_io_datatypes[] = {
+    "FP32", "INT64", "BYTES"
+};
+
+
+const ngx_http_infer_codec_t  ngx_http_infer_kserve_codec = {
+    ngx_http_infer_kserve_decode,          /* decode */
+    ngx_http_infer_kserve_answer,          /* answer */
+    NULL                                   /* progress */
+};
 
 
 ngx_int_t
@@ -139,7 +156,7 @@ ngx_http_infer_kserve_handler(ngx_http_request_t *r)
                 return ngx_http_infer_not_allowed(r, 1);
             }
 
-            return ngx_http_infer_model_infer(r, m);
+            return ngx_http_infer_request(r, m, &ngx_http_infer_kserve_codec);
 
         } else {
             goto not_found;
@@ -156,16 +173,16 @@ ngx_http_infer_kserve_handler(ngx_http_request_t *r)
         return ngx_http_infer_server_metadata(r);
 
     case NGX_HTTP_INFER_EP_LIVE:
-        return ngx_http_infer_ready(r, NULL);
+        return ngx_http_infer_live(r);
 
     case NGX_HTTP_INFER_EP_READY:
-        return ngx_http_infer_ready(r, (ngx_http_infer_model_t *) -1);
+        return ngx_http_infer_server_ready(r);
 
     case NGX_HTTP_INFER_EP_MODEL:
         return ngx_http_infer_model_metadata(r, m);
 
     default: /* NGX_HTTP_INFER_EP_MODEL_READY */
-        return ngx_http_infer_ready(r, m);
+        return ngx_http_infer_model_ready(r, m);
     }
 
 not_found:
@@ -176,103 +193,20 @@ not_found:
 }
 
 
-/* POST of an inference request to model m */
+/*
+ * Which body this is (ngx_http_infer_binary_header()), decoded into the
+ * worker's scratch: the payload is allocated once the number of rows is
+ * known, which in JSON may come after the data.
+ */
 
-ngx_int_t
-ngx_http_infer_model_infer(ngx_http_request_t *r, ngx_http_infer_model_t *m)
+static ngx_int_t
+ngx_http_infer_kserve_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
+    size_t len, char *err)
 {
-    ngx_int_t                  rc;
-    ngx_http_infer_ctx_t      *ctx;
-    ngx_http_core_loc_conf_t  *clcf;
+    size_t     json_len;
+    ngx_int_t  rc;
 
-    /*
-     * A Content-Length over client_max_body_size never gets here: nginx
-     * answers it when it finds the location, and the error filter makes
-     * that answer JSON.  A chunked body over it is caught while reading.
-     */
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_infer_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->request = r;
-    ctx->model = m;
-    ctx->start = ngx_current_msec;
-    ctx->t_arrive = ngx_http_infer_now();
-
-    ngx_http_set_ctx(r, ctx, ngx_http_infer_module);
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_infer_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        r->keepalive = 0;
-
-        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            return ngx_http_infer_send_error(r, rc, "request body is larger "
-                                             "than client_max_body_size %O",
-                                             clcf->client_max_body_size);
-        }
-
-        if (rc == NGX_HTTP_BAD_REQUEST) {
-            return ngx_http_infer_send_error(r, rc, "the request body could "
-                                             "not be read");
-        }
-
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_infer_body_handler(ngx_http_request_t *r)
-{
-    u_char                  *body;
-    size_t                   len;
-    ngx_int_t                rc;
-    ngx_http_infer_ctx_t    *ctx;
-    size_t                   json_len;
-    ngx_http_infer_model_t  *m;
-    char                     err[INFER_KSERVE_ERRLEN];
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
-    m = ctx->model;
-
-    body = ngx_http_infer_body(r, &len);
-    if (body == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (len == 0) {
-        rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "empty request body, expected a "
-                                       "KServe v2 inference request");
-        ngx_http_finalize_request(r, rc);
-        return;
-    }
-
-    if (ngx_http_infer_slot_alloc(m, ctx) != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "infer: queue of model \"%V\" is full (%ui requests)",
-                      &m->name, m->queue);
-
-        ngx_http_infer_count_request(m, ctx, 0);
-
-        rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "the queue of model \"%V\" is full, "
-                                       "retry later", &m->name);
-        ngx_http_finalize_request(r, rc);
-        return;
-    }
-
-    rc = ngx_http_infer_binary_header(r, &json_len, err);
+    rc = ngx_http_infer_binary_header(ctx->request, &json_len, err);
 
     if (rc == NGX_OK && json_len == 0) {
         rc = ngx_http_infer_decode_raw(ctx, body, len, err);
@@ -284,25 +218,10 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
                                         len, err);
     }
 
-    if (rc != NGX_OK) {
-        rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST, "%s", err);
-        goto failed;
-    }
+    ctx->input = ctx->model->scratch;
+    ctx->ntokens = ctx->rows;
 
-    if (ngx_http_infer_park(r, ctx) != NGX_OK) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto failed;
-    }
-
-    ngx_http_infer_slot_enqueue(m, ctx);
-
-    return;
-
-failed:
-
-    ngx_http_infer_count_request(m, ctx, 0);
-    ngx_http_infer_slot_release(m, ctx);
-    ngx_http_finalize_request(r, rc);
+    return rc;
 }
 
 
@@ -325,9 +244,9 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
     m = ctx->model;
 
     ngx_memzero(&in, sizeof(infer_ks_input_t));
-    in.name = m->model->input_name;
-    in.dst = ngx_http_infer_slot_input(m, ctx->slot);
-    in.cap = m->max_batch * m->model->input_size;
+    in.name = m->model->input.name;
+    in.dst = m->scratch;
+    in.cap = m->max_batch * m->model->input.size;
     in.check_shape = ngx_http_infer_check_shape;
     in.check_data = m;
 
@@ -348,8 +267,8 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
     }
 
     for (i = 0; i < (ngx_uint_t) req.noutputs; i++) {
-        if (req.outputs[i].len != ngx_strlen(m->model->output_name)
-            || ngx_strncmp(req.outputs[i].p, m->model->output_name,
+        if (req.outputs[i].len != ngx_strlen(m->model->output.name)
+            || ngx_strncmp(req.outputs[i].p, m->model->output.name,
                            req.outputs[i].len)
                != 0)
         {
@@ -358,7 +277,7 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
                           "outputs[%ui].name: model \"%V\" has no output "
                           "\"%*s\" (it has \"%s\")", i, &m->name,
                           req.outputs[i].len, req.outputs[i].p,
-                          m->model->output_name)
+                          m->model->output.name)
                 = '\0';
             return NGX_ERROR;
         }
@@ -366,8 +285,8 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
 
     ctx->rows = (ngx_uint_t) in.shape[0];
     ctx->timeout = (ngx_msec_t) req.timeout_ms;
-    ctx->binary = infer_ks_output_binary(&req, m->model->output_name,
-                                         ngx_strlen(m->model->output_name));
+    ctx->binary = infer_ks_output_binary(&req, m->model->output.name,
+                                         ngx_strlen(m->model->output.name));
 
     if (req.id.len) {
         ctx->id.data = (u_char *) req.id.p;
@@ -464,29 +383,28 @@ ngx_http_infer_decode_raw(ngx_http_infer_ctx_t *ctx, u_char *body,
 
     m = ctx->model;
     model = m->model;
-    row = model->input_size * sizeof(float);
+    row = model->input.size * sizeof(float);
     last = (u_char *) err + INFER_KSERVE_ERRLEN - 1;
 
     if (len % row) {
         *ngx_slprintf((u_char *) err, last, "a raw body of %uz bytes is not "
                       "a whole number of rows of %L FP32 values (%uz bytes "
-                      "each)", len, model->input_size, row)
+                      "each)", len, model->input.size, row)
             = '\0';
         return NGX_ERROR;
     }
 
+    ngx_memcpy(shape, model->input.dims, model->input.ndim * sizeof(int64_t));
     shape[0] = len / row;
-    ngx_memcpy(&shape[1], model->input_shape,
-               model->input_ndim * sizeof(int64_t));
 
-    if (ngx_http_infer_check_shape(m, shape, model->input_ndim + 1, err,
+    if (ngx_http_infer_check_shape(m, shape, model->input.ndim, err,
                                    INFER_KSERVE_ERRLEN)
         != 0)
     {
         return NGX_ERROR;
     }
 
-    dst = ngx_http_infer_slot_input(m, ctx->slot);
+    dst = m->scratch;
     n = len / sizeof(float);
 
     /* the body may sit at any address: copy, then look at the values */
@@ -526,14 +444,14 @@ ngx_http_infer_check_shape(void *data, const int64_t *shape, int ndim,
     model = m->model;
     last = (u_char *) err + len - 1;
 
-    if (ndim == model->input_ndim + 1) {
-        for (i = 0; i < model->input_ndim; i++) {
-            if (shape[i + 1] != model->input_shape[i]) {
+    if (ndim == model->input.ndim) {
+        for (i = 1; i < model->input.ndim; i++) {
+            if (shape[i] != model->input.dims[i]) {
                 break;
             }
         }
 
-        if (i == model->input_ndim) {
+        if (i == model->input.ndim) {
             goto rows;
         }
     }
@@ -545,10 +463,10 @@ ngx_http_infer_check_shape(void *data, const int64_t *shape, int ndim,
     }
 
     p = ngx_slprintf(p, last, "] does not match model \"%V\", which takes "
-                     "[-1", &m->name);
+                     "[", &m->name);
 
-    for (i = 0; i < model->input_ndim; i++) {
-        p = ngx_slprintf(p, last, ", %L", model->input_shape[i]);
+    for (i = 0; i < model->input.ndim; i++) {
+        p = ngx_slprintf(p, last, i ? ", %L" : "%L", model->input.dims[i]);
     }
 
     p = ngx_slprintf(p, last, "] (-1: any number of rows)");
@@ -577,81 +495,10 @@ rows:
 }
 
 
-/*
- * The request body as one piece of memory: the buffer nginx read it into,
- * or, when it went to a temporary file or several buffers, a copy.
- */
-
-static u_char *
-ngx_http_infer_body(ngx_http_request_t *r, size_t *len)
-{
-    u_char       *p, *body;
-    off_t         size;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    *len = 0;
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return (u_char *) "";
-    }
-
-    cl = r->request_body->bufs;
-
-    if (cl->next == NULL && !cl->buf->in_file) {
-        *len = cl->buf->last - cl->buf->pos;
-
-        /* an empty body is an empty buffer with no memory behind it */
-        return *len ? cl->buf->pos : (u_char *) "";
-    }
-
-    size = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-        size += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
-    }
-
-    body = ngx_pnalloc(r->pool, size + 1);
-    if (body == NULL) {
-        return NULL;
-    }
-
-    p = body;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                          b->file_pos);
-
-        if (n != b->file_last - b->file_pos) {
-            ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
-                          "infer: read only %z of %O bytes of the request "
-                          "body from \"%V\"", n, b->file_last - b->file_pos,
-                          &b->file->name);
-            return NULL;
-        }
-
-        p += n;
-    }
-
-    *len = p - body;
-
-    return body;
-}
-
-
 /* the answer to an inference request, from the outputs in its slot */
 
-ngx_int_t
-ngx_http_infer_send_response(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
+static ngx_int_t
+ngx_http_infer_kserve_answer(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 {
     u_char                  *p;
     float                   *out;
@@ -667,8 +514,8 @@ ngx_http_infer_send_response(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 
     m = ctx->model;
     model = m->model;
-    oname = model->output_name;
-    n = ctx->rows * model->output_size;
+    oname = model->output.name;
+    n = ctx->rows * model->output.size;
 
     len = sizeof("{\"model_name\":,\"model_version\":\"1\",\"id\":,"
                  "\"outputs\":[{\"name\":,\"datatype\":\"FP32\","
@@ -697,7 +544,7 @@ ngx_http_infer_send_response(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
                    sizeof(",\"outputs\":[{\"name\":") - 1);
     p += infer_ks_write_string((char *) p, oname, ngx_strlen(oname));
     p = ngx_sprintf(p, ",\"datatype\":\"FP32\",\"shape\":[%ui,%L],\"data\":[",
-                    ctx->rows, model->output_size);
+                    ctx->rows, model->output.size);
 
     out = ngx_http_infer_slot_output(m, ctx->slot);
 
@@ -735,8 +582,8 @@ ngx_http_infer_send_raw(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
     ngx_http_infer_model_t  *m;
 
     m = ctx->model;
-    oname = m->model->output_name;
-    len = ctx->rows * m->model->output_size * sizeof(float);
+    oname = m->model->output.name;
+    len = ctx->rows * m->model->output.size * sizeof(float);
     hlen = 0;
 
     if (ctx->binary) {
@@ -754,7 +601,7 @@ ngx_http_infer_send_raw(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
                                             m->name.len,
                                             (char *) ctx->id.data,
                                             ctx->id.len, oname, ctx->rows,
-                                            m->model->output_size);
+                                            m->model->output.size);
         b->last += hlen;
 
         h = ngx_list_push(&r->headers_out.headers);
@@ -813,9 +660,9 @@ ngx_http_infer_model_metadata(ngx_http_request_t *r, ngx_http_infer_model_t *m)
 
     model = m->model;
 
-    len = 512 + 6 * m->name.len + 6 * ngx_strlen(model->input_name)
-          + 6 * ngx_strlen(model->output_name) + m->device.len
-          + (INFER_MAX_DIMS + 2) * NGX_INT64_LEN;
+    len = 512 + 6 * m->name.len + 6 * ngx_strlen(model->input.name)
+          + 6 * ngx_strlen(model->output.name) + m->device.len
+          + 2 * (INFER_MAX_DIMS + 2) * NGX_INT64_LEN;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -827,22 +674,23 @@ ngx_http_infer_model_metadata(ngx_http_request_t *r, ngx_http_infer_model_t *m)
     p += infer_ks_write_string((char *) p, (char *) m->name.data,
                                m->name.len);
     p = ngx_sprintf(p, ",\"versions\":[\"1\"],\"platform\":\"ngx_infer_%s\","
-                    "\"inputs\":[{\"name\":", model->architecture);
-    p += infer_ks_write_string((char *) p, model->input_name,
-                               ngx_strlen(model->input_name));
+                    "\"inputs\":[{\"name\":", model->arch->name);
+    p += infer_ks_write_string((char *) p, model->input.name,
+                               ngx_strlen(model->input.name));
     p = ngx_sprintf(p, ",\"datatype\":\"%s\",\"shape\":",
-                    model->input_datatype);
-    p = ngx_http_infer_write_shape(p, -1, model->input_ndim,
-                                   model->input_shape);
+                    ngx_http_infer_io_datatypes[model->input.datatype]);
+    p = ngx_http_infer_write_dims(p, &model->input);
     p = ngx_cpymem(p, "}],\"outputs\":[{\"name\":",
                    sizeof("}],\"outputs\":[{\"name\":") - 1);
-    p += infer_ks_write_string((char *) p, model->output_name,
-                               ngx_strlen(model->output_name));
-    p = ngx_sprintf(p, ",\"datatype\":\"FP32\",\"shape\":[-1,%L]}],"
-                    "\"parameters\":{\"device\":\"%V\",\"precision\":\"%s\","
-                    "\"max_batch\":%ui}}",
-                    model->output_size, &m->device,
-                    infer_precision_name(m->precision), m->max_batch);
+    p += infer_ks_write_string((char *) p, model->output.name,
+                               ngx_strlen(model->output.name));
+    p = ngx_sprintf(p, ",\"datatype\":\"%s\",\"shape\":",
+                    ngx_http_infer_io_datatypes[model->output.datatype]);
+    p = ngx_http_infer_write_dims(p, &model->output);
+    p = ngx_sprintf(p, "}],\"parameters\":{\"device\":\"%V\","
+                    "\"precision\":\"%s\",\"max_batch\":%ui}}",
+                    &m->device, infer_precision_name(m->precision),
+                    m->max_batch);
 
     b->last = p;
 
@@ -850,57 +698,76 @@ ngx_http_infer_model_metadata(ngx_http_request_t *r, ngx_http_infer_model_t *m)
 }
 
 
-/*
- * m == NULL: liveness; m == -1: the server is ready when every model is;
- * otherwise model m's readiness
- */
+static ngx_int_t
+ngx_http_infer_live(ngx_http_request_t *r)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = (u_char *) "{\"live\":true}";
+    b->last = b->pos + sizeof("{\"live\":true}") - 1;
+    b->memory = 1;
+
+    return ngx_http_infer_send_json(r, NGX_HTTP_OK, b);
+}
+
+
+/* the server is ready when every model is */
 
 static ngx_int_t
-ngx_http_infer_ready(ngx_http_request_t *r, ngx_http_infer_model_t *m)
+ngx_http_infer_server_ready(ngx_http_request_t *r)
 {
-    u_char                      *p;
     ngx_buf_t                   *b;
     ngx_uint_t                   i, ready;
     ngx_http_infer_model_t     **mp;
     ngx_http_infer_main_conf_t  *imcf;
 
-    b = ngx_create_temp_buf(r->pool, 64 + (m && m != (void *) -1
-                                           ? 6 * m->name.len : 0));
+    imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
+    mp = imcf->models.elts;
+    ready = 1;
+
+    for (i = 0; i < imcf->models.nelts; i++) {
+        if (!ngx_http_infer_is_ready(mp[i])) {
+            ready = 0;
+        }
+    }
+
+    b = ngx_create_temp_buf(r->pool, sizeof("{\"ready\":false}"));
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = b->last;
+    b->last = ngx_sprintf(b->last, "{\"ready\":%s}",
+                          ready ? "true" : "false");
 
-    if (m == NULL) {
-        p = ngx_cpymem(p, "{\"live\":true}", sizeof("{\"live\":true}") - 1);
-        b->last = p;
-        return ngx_http_infer_send_json(r, NGX_HTTP_OK, b);
+    return ngx_http_infer_send_json(r, ready ? NGX_HTTP_OK
+                                             : NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    b);
+}
+
+
+static ngx_int_t
+ngx_http_infer_model_ready(ngx_http_request_t *r, ngx_http_infer_model_t *m)
+{
+    u_char      *p;
+    ngx_buf_t   *b;
+    ngx_uint_t   ready;
+
+    ready = ngx_http_infer_is_ready(m);
+
+    b = ngx_create_temp_buf(r->pool, 64 + 6 * m->name.len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (m == (ngx_http_infer_model_t *) -1) {
-        imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
-        mp = imcf->models.elts;
-        ready = 1;
-
-        for (i = 0; i < imcf->models.nelts; i++) {
-            if (!ngx_http_infer_model_ready(mp[i])) {
-                ready = 0;
-            }
-        }
-
-        p = ngx_sprintf(p, "{\"ready\":%s}", ready ? "true" : "false");
-
-    } else {
-        ready = ngx_http_infer_model_ready(m);
-
-        p = ngx_cpymem(p, "{\"name\":", sizeof("{\"name\":") - 1);
-        p += infer_ks_write_string((char *) p, (char *) m->name.data,
-                                   m->name.len);
-        p = ngx_sprintf(p, ",\"ready\":%s}", ready ? "true" : "false");
-    }
-
-    b->last = p;
+    p = ngx_cpymem(b->last, "{\"name\":", sizeof("{\"name\":") - 1);
+    p += infer_ks_write_string((char *) p, (char *) m->name.data,
+                               m->name.len);
+    b->last = ngx_sprintf(p, ",\"ready\":%s}", ready ? "true" : "false");
 
     return ngx_http_infer_send_json(r, ready ? NGX_HTTP_OK
                                              : NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -909,143 +776,26 @@ ngx_http_infer_ready(ngx_http_request_t *r, ngx_http_infer_model_t *m)
 
 
 static ngx_uint_t
-ngx_http_infer_model_ready(ngx_http_infer_model_t *m)
+ngx_http_infer_is_ready(ngx_http_infer_model_t *m)
 {
     return __atomic_load_n(&m->sh->ready, __ATOMIC_ACQUIRE) > 0;
 }
 
 
+/* "[-1,64]": an input's or output's dims, -1 where variable */
+
 static u_char *
-ngx_http_infer_write_shape(u_char *p, int64_t rows, int ndim, int64_t *shape)
+ngx_http_infer_write_dims(u_char *p, const infer_io_t *io)
 {
     int  i;
 
     *p++ = '[';
 
-    if (rows != -2) {
-        p = ngx_sprintf(p, "%L", rows);
-    }
-
-    for (i = 0; i < ndim; i++) {
-        if (i || rows != -2) {
-            *p++ = ',';
-        }
-
-        p = ngx_sprintf(p, "%L", shape[i]);
+    for (i = 0; i < io->ndim; i++) {
+        p = ngx_sprintf(p, i ? ",%L" : "%L", io->dims[i]);
     }
 
     *p++ = ']';
 
     return p;
-}
-
-
-/* post: the endpoint takes POST, else GET and HEAD */
-
-ngx_int_t
-ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Allow");
-
-    if (post) {
-        ngx_str_set(&h->value, "POST");
-
-    } else {
-        ngx_str_set(&h->value, "GET, HEAD");
-    }
-
-    return ngx_http_infer_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                     "method %V is not allowed here, use %V",
-                                     &r->method_name, &h->value);
-}
-
-
-ngx_int_t
-ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *fmt, ...)
-{
-    u_char           *p;
-    va_list           args;
-    ngx_buf_t        *b;
-    ngx_table_elt_t  *h;
-    u_char            msg[NGX_MAX_ERROR_STR];
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
-    va_end(args);
-
-    b = ngx_create_temp_buf(r->pool, sizeof("{\"error\":}") + 6 * (p - msg)
-                                     + 2);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->last, "{\"error\":", sizeof("{\"error\":") - 1);
-    b->last += infer_ks_write_string((char *) b->last, (char *) msg,
-                                     p - msg);
-    *b->last++ = '}';
-
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "1");
-    }
-
-    return ngx_http_infer_send_json(r, status, b);
-}
-
-
-ngx_int_t
-ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_buf_t *b)
-{
-    ngx_str_t  type = ngx_string("application/json");
-
-    return ngx_http_infer_send_buf(r, status, &type, b);
-}
-
-
-ngx_int_t
-ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_buf_t *b)
-{
-    ngx_int_t    rc;
-    ngx_chain_t  out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    r->headers_out.content_type = *type;
-    r->headers_out.content_type_len = type->len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
 }

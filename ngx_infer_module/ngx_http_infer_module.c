@@ -2,11 +2,13 @@
 /*
  * ngx_infer: machine-learning models served by nginx itself.
  *
- * This file holds the directives, the content handler of "infer", the
- * owner's side of a request (parked, woken, answered, timed out, gone) and
- * the per-process start and stop of wake-ups and executors.  The queue and
- * the executors are in ngx_http_infer_queue.c, the KServe v2 API in
- * ngx_http_infer_kserve.c, the models and the math in kernels/.
+ * This file holds the module, its directives and variables, and the
+ * per-process start and stop of wake-ups and executors.  One request's
+ * path is ngx_http_infer_request.c; the zone ngx_http_infer_zone.c; the
+ * executors ngx_http_infer_executor.c; the wake-ups
+ * ngx_http_infer_wakeup.c; answers and errors ngx_http_infer_response.c;
+ * the KServe v2 API ngx_http_infer_kserve.c; the models and the math are
+ * in kernels/.  docs/ARCHITECTURE.md is the map.
  */
 
 
@@ -20,20 +22,10 @@
 #include "ngx_http_infer_module.h"
 
 
-static ngx_int_t ngx_http_infer_handler(ngx_http_request_t *r);
-static void ngx_http_infer_timeout_handler(ngx_event_t *ev);
-static void ngx_http_infer_cleanup(void *data);
-static void ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx);
-
 static ngx_int_t ngx_http_infer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
-static ngx_int_t ngx_http_infer_error_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_infer_error_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
-
 static ngx_int_t ngx_http_infer_add_variables(ngx_conf_t *cf);
-static ngx_int_t ngx_http_infer_filter_init(ngx_conf_t *cf);
 static void *ngx_http_infer_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_infer_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_infer_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -164,45 +156,24 @@ static ngx_http_infer_option_t  ngx_http_infer_options[] = {
 /* the models of the running configuration, for the wake-up handler */
 static ngx_http_infer_main_conf_t  *ngx_http_infer_running;
 
-static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
-static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
-
-
-static ngx_int_t
-ngx_http_infer_handler(ngx_http_request_t *r)
-{
-    ngx_str_t                   name;
-    ngx_http_infer_model_t     *m;
-    ngx_http_infer_loc_conf_t  *ilcf;
-
-    if (r->method != NGX_HTTP_POST) {
-        return ngx_http_infer_not_allowed(r, 1);
-    }
-
-    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
-
-    if (ngx_http_complex_value(r, ilcf->model, &name) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    m = ngx_http_infer_model_by_name(r, &name);
-    if (m == NULL) {
-        return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
-                                         "unknown model \"%V\"", &name);
-    }
-
-    return ngx_http_infer_model_infer(r, m);
-}
 
 
 ngx_http_infer_model_t *
 ngx_http_infer_model_by_name(ngx_http_request_t *r, ngx_str_t *name)
 {
-    ngx_uint_t                   i;
-    ngx_http_infer_model_t     **mp;
-    ngx_http_infer_main_conf_t  *imcf;
+    return ngx_http_infer_find_model(
+               ngx_http_get_module_main_conf(r, ngx_http_infer_module), name);
+}
 
-    imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
+
+/* the model declared with this name, or NULL */
+
+ngx_http_infer_model_t *
+ngx_http_infer_find_model(ngx_http_infer_main_conf_t *imcf, ngx_str_t *name)
+{
+    ngx_uint_t                i;
+    ngx_http_infer_model_t  **mp;
+
     mp = imcf->models.elts;
 
     for (i = 0; i < imcf->models.nelts; i++) {
@@ -236,321 +207,6 @@ ngx_http_infer_find_zone(uint32_t zone_id)
     }
 
     return NULL;
-}
-
-
-/*
- * Called by ngx_http_infer_model_infer() once the request sits in the
- * queue: the request waits, with a timer, for the wake-up; a client that
- * goes away meanwhile is noticed and its slot cancelled.
- */
-
-ngx_int_t
-ngx_http_infer_park(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
-{
-    ngx_msec_t                  elapsed, timeout;
-    ngx_http_cleanup_t         *cln;
-    ngx_http_infer_loc_conf_t  *ilcf;
-
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_infer_cleanup;
-    cln->data = ctx;
-
-    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
-
-    /*
-     * The timeout counts from the request's arrival; a KServe request may
-     * ask for a shorter one (parameters.timeout, in microseconds).
-     */
-
-    timeout = ilcf->timeout;
-
-    if (ctx->timeout && ctx->timeout < timeout) {
-        timeout = ctx->timeout;
-    }
-
-    elapsed = ngx_current_msec - ctx->start;
-    timeout = (elapsed < timeout) ? timeout - elapsed : 1;
-
-    ctx->timer.handler = ngx_http_infer_timeout_handler;
-    ctx->timer.data = ctx;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, timeout);
-
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    return NGX_OK;
-}
-
-
-void
-ngx_http_infer_complete(ngx_http_infer_model_t *m, uint32_t slot,
-    uint64_t ticket)
-{
-    ngx_http_infer_ctx_t  *ctx;
-
-    if (slot >= m->queue) {
-        return;
-    }
-
-    ctx = m->pending[slot];
-
-    if (ctx == NULL || ctx->ticket != ticket || ctx->done) {
-        return;
-    }
-
-    ngx_http_infer_answer(ctx);
-}
-
-
-static void
-ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx)
-{
-    ngx_int_t                rc;
-    ngx_connection_t        *c;
-    ngx_http_request_t      *r;
-    ngx_http_infer_slot_t   *s;
-    ngx_http_infer_model_t  *m;
-
-    r = ctx->request;
-    c = r->connection;
-    m = ctx->model;
-    s = &m->sh->slots[ctx->slot];
-
-    ctx->done = 1;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    ctx->batch_rows = s->batch_rows;
-    ctx->queue_time_us = (s->t_start - s->t_enqueue) / 1000;
-    ctx->compute_time_us = (s->t_end - s->t_start) / 1000;
-
-    ngx_http_infer_count_request(m, ctx, !s->failed);
-
-    if (s->failed) {
-        rc = ngx_http_infer_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                       "model \"%V\" failed: %s",
-                                       &m->name, s->err);
-
-    } else {
-        rc = ngx_http_infer_send_response(r, ctx);
-    }
-
-    ngx_http_infer_slot_release(m, ctx);
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_infer_timeout_handler(ngx_event_t *ev)
-{
-    ngx_int_t                rc;
-    ngx_connection_t        *c;
-    ngx_http_request_t      *r;
-    ngx_http_infer_ctx_t    *ctx;
-    ngx_http_infer_model_t  *m;
-
-    ctx = ev->data;
-    r = ctx->request;
-    c = r->connection;
-    m = ctx->model;
-
-    /* a wake-up that could not be delivered: the answer is there */
-    if (m->sh->slots[ctx->slot].ticket == ctx->ticket
-        && m->sh->slots[ctx->slot].state == NGX_HTTP_INFER_DONE)
-    {
-        ngx_http_infer_answer(ctx);
-        return;
-    }
-
-    ctx->done = 1;
-
-    ngx_http_infer_slot_release(m, ctx);
-    ngx_http_infer_count_request(m, ctx, 0);
-
-    ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                  "infer: model \"%V\" did not answer in time", &m->name);
-
-    rc = ngx_http_infer_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                                   "model \"%V\" did not answer within "
-                                   "infer_timeout", &m->name);
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-/* the request is freed before it was answered: the client went away */
-
-static void
-ngx_http_infer_cleanup(void *data)
-{
-    ngx_http_infer_ctx_t *ctx = data;
-
-    if (ctx->done) {
-        return;
-    }
-
-    ctx->done = 1;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    ngx_http_infer_slot_release(ctx->model, ctx);
-}
-
-
-/*
- * Errors that nginx itself answers in an inference location (a body over
- * client_max_body_size caught before the handler runs, a client that is
- * too slow, limit_req, ...) are JSON too, like every answer of the API.
- */
-
-static ngx_int_t
-ngx_http_infer_error_header_filter(ngx_http_request_t *r)
-{
-    u_char                     *p;
-    ngx_buf_t                  *b;
-    ngx_http_infer_ctx_t       *ctx;
-    ngx_http_core_loc_conf_t   *clcf;
-    ngx_http_infer_loc_conf_t  *ilcf;
-    u_char                      msg[128];
-
-    if (r != r->main || r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
-
-    if (ilcf->model == NULL && ilcf->api == NGX_HTTP_INFER_API_NONE) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    /* ours are JSON already */
-    if (r->headers_out.content_type.len == sizeof("application/json") - 1
-        && ngx_strncmp(r->headers_out.content_type.data, "application/json",
-                       sizeof("application/json") - 1)
-           == 0)
-    {
-        return ngx_http_next_header_filter(r);
-    }
-
-    switch (r->headers_out.status) {
-
-    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
-        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-        p = ngx_snprintf(msg, sizeof(msg), "request body is larger than "
-                         "client_max_body_size %O",
-                         clcf->client_max_body_size);
-        break;
-
-    case NGX_HTTP_REQUEST_TIME_OUT:
-        p = ngx_cpymem(msg, "the client did not send the request in time",
-                       sizeof("the client did not send the request in time")
-                       - 1);
-        break;
-
-    case NGX_HTTP_LENGTH_REQUIRED:
-        p = ngx_cpymem(msg, "Content-Length is required",
-                       sizeof("Content-Length is required") - 1);
-        break;
-
-    case NGX_HTTP_SERVICE_UNAVAILABLE:
-        p = ngx_cpymem(msg, "service unavailable, retry later",
-                       sizeof("service unavailable, retry later") - 1);
-        break;
-
-    case NGX_HTTP_BAD_REQUEST:
-        p = ngx_cpymem(msg, "bad request", sizeof("bad request") - 1);
-        break;
-
-    default:
-        p = ngx_snprintf(msg, sizeof(msg), "HTTP error %ui",
-                         r->headers_out.status);
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_infer_ctx_t));
-        if (ctx == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_infer_module);
-    }
-
-    b = ngx_create_temp_buf(r->pool, sizeof("{\"error\":}") + 6 * (p - msg)
-                                     + 2);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->last, "{\"error\":", sizeof("{\"error\":") - 1);
-    b->last += infer_ks_write_string((char *) b->last, (char *) msg,
-                                     p - msg);
-    *b->last++ = '}';
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    ctx->error_body = b;
-
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (r->headers_out.content_length) {
-        r->headers_out.content_length->hash = 0;
-        r->headers_out.content_length = NULL;
-    }
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.charset.len = 0;
-
-    return ngx_http_next_header_filter(r);
-}
-
-
-static ngx_int_t
-ngx_http_infer_error_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
-{
-    ngx_chain_t            out, *cl;
-    ngx_http_infer_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
-
-    if (ctx == NULL || ctx->error_body == NULL) {
-        return ngx_http_next_body_filter(r, in);
-    }
-
-    /* nginx's HTML page goes nowhere; the JSON body goes once */
-
-    for (cl = in; cl; cl = cl->next) {
-        cl->buf->pos = cl->buf->last;
-        cl->buf->file_pos = cl->buf->file_last;
-    }
-
-    if (ctx->error_sent) {
-        return NGX_OK;
-    }
-
-    ctx->error_sent = 1;
-
-    out.buf = ctx->error_body;
-    out.next = NULL;
-
-    return ngx_http_next_body_filter(r, &out);
 }
 
 
@@ -611,19 +267,6 @@ ngx_http_infer_add_variables(ngx_conf_t *cf)
         var->get_handler = v->get_handler;
         var->data = v->data;
     }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_infer_filter_init(ngx_conf_t *cf)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_infer_error_header_filter;
-
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_infer_error_body_filter;
 
     return NGX_OK;
 }
@@ -718,19 +361,12 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 0; i < imcf->models.nelts; i++) {
-        mp = imcf->models.elts;
-
-        if (mp[i]->name.len == value[1].len
-            && ngx_strncmp(mp[i]->name.data, value[1].data, value[1].len)
-               == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "model \"%V\" is already declared in %s:%ui",
-                               &value[1], mp[i]->conf_file,
-                               mp[i]->conf_line);
-            return NGX_CONF_ERROR;
-        }
+    m = ngx_http_infer_find_model(imcf, &value[1]);
+    if (m != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\" is already declared in %s:%ui",
+                           &value[1], m->conf_file, m->conf_line);
+        return NGX_CONF_ERROR;
     }
 
     for (p = value[1].data; p < value[1].data + value[1].len; p++) {
@@ -1063,8 +699,6 @@ ngx_http_infer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_infer_loc_conf_t *ilcf = conf;
 
     ngx_str_t                         *value;
-    ngx_uint_t                         i, found;
-    ngx_http_infer_model_t           **mp;
     ngx_http_core_loc_conf_t          *clcf;
     ngx_http_infer_main_conf_t        *imcf;
     ngx_http_compile_complex_value_t   ccv;
@@ -1094,21 +728,8 @@ ngx_http_infer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         /* a literal name: it must be declared above */
 
         imcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_infer_module);
-        mp = imcf->models.elts;
-        found = 0;
 
-        for (i = 0; i < imcf->models.nelts; i++) {
-            if (mp[i]->name.len == value[1].len
-                && ngx_strncmp(mp[i]->name.data, value[1].data,
-                               value[1].len)
-                   == 0)
-            {
-                found = 1;
-                break;
-            }
-        }
-
-        if (!found) {
+        if (ngx_http_infer_find_model(imcf, &value[1]) == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown model \"%V\": declare it with "
                                "\"infer_model\" in the http block first",
@@ -1203,6 +824,13 @@ ngx_http_infer_init_process(ngx_cycle_t *cycle)
         mp[i]->pending = ngx_pcalloc(cycle->pool, mp[i]->queue
                                                 * sizeof(ngx_http_infer_ctx_t *));
         if (mp[i]->pending == NULL) {
+            return NGX_ERROR;
+        }
+
+        mp[i]->scratch = ngx_palloc(cycle->pool, mp[i]->max_batch
+                                                 * mp[i]->model->input.size
+                                                 * sizeof(float));
+        if (mp[i]->scratch == NULL) {
             return NGX_ERROR;
         }
 

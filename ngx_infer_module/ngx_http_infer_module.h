@@ -22,33 +22,59 @@
 #include "infer_backend.h"
 #include "infer_kserve.h"
 #include "infer_backend_cuda.h"
+#include "infer_precision.h"
 
 
 #define NGX_HTTP_INFER_VERSION        "0.1.0"
 #define NGX_HTTP_INFER_MAX_EXECUTORS  256
 
 
-/* slot states */
+/*
+ * Slot states.  A slot goes FREE -> FILLING (its owner decodes into it)
+ * -> QUEUED (in the FIFO) -> RUNNING (an executor holds it) -> DONE (the
+ * answer is in it, the owner woken), and back to FREE when its owner is
+ * done with it.  Work that answers several times before it is done (a
+ * streamed generation) stays RUNNING while the executor publishes
+ * progress (slot->produced, and a wake-up that says "progress"), then
+ * goes DONE as any other.  An owner that goes away marks a slot that an
+ * executor holds CANCELLED; the executor frees it.
+ */
 #define NGX_HTTP_INFER_FREE           0
-#define NGX_HTTP_INFER_FILLING        1   /* owner decodes into it */
-#define NGX_HTTP_INFER_QUEUED         2   /* in the FIFO */
-#define NGX_HTTP_INFER_RUNNING        3   /* claimed by an executor */
-#define NGX_HTTP_INFER_DONE           4   /* outputs written, owner woken */
-#define NGX_HTTP_INFER_CANCELLED      5   /* owner gone; the executor that
-                                             holds it frees it */
+#define NGX_HTTP_INFER_FILLING        1
+#define NGX_HTTP_INFER_QUEUED         2
+#define NGX_HTTP_INFER_RUNNING        3
+#define NGX_HTTP_INFER_DONE           4
+#define NGX_HTTP_INFER_CANCELLED      5
 
 
+/* what a wake-up message tells the owner of a slot */
+#define NGX_HTTP_INFER_WAKE_DONE      0
+#define NGX_HTTP_INFER_WAKE_PROGRESS  1
+
+
+/*
+ * A slot's payload is allocated from the zone's slab when the request is
+ * decoded, sized by what the request brings: the length of each of its
+ * sequences (nseqs x int32), its inputs (ntokens rows of the model's
+ * input), room for its outputs (nseqs rows of the model's output).
+ */
 typedef struct {
     uint32_t                    state;
-    uint32_t                    rows;
+    uint32_t                    nseqs;       /* an MLP request: its rows */
+    uint32_t                    ntokens;
     ngx_pid_t                   owner;
     ngx_pid_t                   executor;    /* 0 until claimed */
-    uint32_t                    batch_rows;  /* rows in the batch that ran it */
+    uint32_t                    batch_rows;  /* sequences in the batch that
+                                                ran it */
     uint64_t                    ticket;      /* tells reuses of a slot apart */
     int64_t                     t_enqueue;   /* CLOCK_MONOTONIC, ns */
     int64_t                     t_start;
     int64_t                     t_end;
     uint32_t                    failed;      /* the backend failed the batch */
+    u_char                     *payload;
+    size_t                      payload_size;
+    size_t                      in_off;
+    size_t                      out_off;
     char                        err[128];
 } ngx_http_infer_slot_t;
 
@@ -104,7 +130,6 @@ typedef struct {
                                              /* warmest slot is reused */
     uint64_t                    next_ticket;
 
-    size_t                      slot_size;   /* bytes of data per slot */
     size_t                      in_size;     /* floats per input row */
     size_t                      out_size;    /* floats per output row */
 
@@ -113,11 +138,11 @@ typedef struct {
     uint32_t                   *fifo;
     uint32_t                   *free;
     ngx_http_infer_slot_t      *slots;
-    u_char                     *data;
 } ngx_http_infer_shctx_t;
 
 
 typedef struct ngx_http_infer_ctx_s  ngx_http_infer_ctx_t;
+typedef struct ngx_http_infer_codec_s  ngx_http_infer_codec_t;
 
 
 typedef struct {
@@ -148,6 +173,10 @@ typedef struct {
     /* per process: wakes the executors once per turn of the event loop */
     ngx_event_t                 kick;
 
+    /* per process: where a request's inputs are decoded before they go
+     * to a payload of their own size, max_batch rows */
+    float                      *scratch;
+
     u_char                     *conf_file;
     ngx_uint_t                  conf_line;
 } ngx_http_infer_model_t;
@@ -176,9 +205,14 @@ struct ngx_http_infer_ctx_s {
     ngx_http_request_t         *request;
     ngx_http_infer_model_t     *model;
 
+    const ngx_http_infer_codec_t  *codec;
+
     uint32_t                    slot;
     uint64_t                    ticket;
-    ngx_uint_t                  rows;
+    ngx_uint_t                  rows;        /* sequences: an MLP's rows */
+    ngx_uint_t                  ntokens;
+    float                      *input;       /* decoded: the worker's
+                                                scratch, or the body */
 
     ngx_str_t                   id;          /* raw JSON, with quotes */
     ngx_uint_t                  want_output; /* 0: the request named an
@@ -206,36 +240,98 @@ struct ngx_http_infer_ctx_s {
 extern ngx_module_t  ngx_http_infer_module;
 
 
-/* ngx_http_infer_queue.c */
+typedef struct {
+    uint32_t                    zone_id;
+    uint32_t                    kind;        /* NGX_HTTP_INFER_WAKE_* */
+    uint32_t                    slot;
+    uint32_t                    pad;
+    uint64_t                    ticket;
+} ngx_http_infer_wakeup_msg_t;
+
+
+/*
+ * An API's side of the request path (KServe's, and OpenAI's to come):
+ * decode reads the body into ctx and the request's inputs into the
+ * worker's scratch (ctx->input, ctx->nseqs, ctx->ntokens), or writes a
+ * message for the client into err; answer writes the response from the
+ * outputs in the slot; progress, for streamed work, sends what the
+ * executor has produced so far.
+ */
+struct ngx_http_infer_codec_s {
+    ngx_int_t                 (*decode)(ngx_http_infer_ctx_t *ctx,
+                                        u_char *body, size_t len,
+                                        char *err);
+    ngx_int_t                 (*answer)(ngx_http_request_t *r,
+                                        ngx_http_infer_ctx_t *ctx);
+    ngx_int_t                 (*progress)(ngx_http_request_t *r,
+                                          ngx_http_infer_ctx_t *ctx);
+};
+
+
+/* ngx_http_infer_zone.c: the zone and its slots */
+int64_t ngx_http_infer_now(void);
 size_t ngx_http_infer_zone_size(ngx_http_infer_model_t *m);
 ngx_int_t ngx_http_infer_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 ngx_int_t ngx_http_infer_slot_alloc(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx);
+ngx_int_t ngx_http_infer_slot_payload(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx, ngx_uint_t nseqs, ngx_uint_t ntokens);
 void ngx_http_infer_slot_enqueue(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx);
 void ngx_http_infer_slot_release(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx);
-void ngx_http_infer_kick_handler(ngx_event_t *ev);
+void ngx_http_infer_slot_free_locked(ngx_http_infer_model_t *m,
+    uint32_t slot);
 float *ngx_http_infer_slot_input(ngx_http_infer_model_t *m, uint32_t slot);
 float *ngx_http_infer_slot_output(ngx_http_infer_model_t *m, uint32_t slot);
+int32_t *ngx_http_infer_slot_lens(ngx_http_infer_model_t *m, uint32_t slot);
+void ngx_http_infer_kick_handler(ngx_event_t *ev);
+void ngx_http_infer_attach(ngx_http_infer_model_t *m, ngx_uint_t attach);
+void ngx_http_infer_ready(ngx_http_infer_model_t *m, ngx_uint_t add);
+ngx_uint_t ngx_http_infer_pid_dead(ngx_pid_t pid);
+void ngx_http_infer_reap(ngx_http_infer_model_t *m, ngx_log_t *log);
 
-ngx_int_t ngx_http_infer_wakeup_init(ngx_cycle_t *cycle);
-void ngx_http_infer_wakeup_done(ngx_cycle_t *cycle);
-
+/* ngx_http_infer_executor.c */
 ngx_int_t ngx_http_infer_executors_start(ngx_cycle_t *cycle,
     ngx_http_infer_model_t *m, ngx_uint_t worker, ngx_uint_t nworkers);
-void ngx_http_infer_attach(ngx_http_infer_model_t *m, ngx_uint_t attach);
-void ngx_http_infer_reap(ngx_http_infer_model_t *m, ngx_log_t *log);
 void ngx_http_infer_executors_stop(ngx_http_infer_model_t *m,
     ngx_uint_t drain, ngx_msec_t max_wait);
+ngx_int_t ngx_http_infer_slot_progress(ngx_http_infer_model_t *m, int fd,
+    uint32_t slot);
 
-int64_t ngx_http_infer_now(void);
+/* ngx_http_infer_wakeup.c */
+ngx_int_t ngx_http_infer_wakeup_init(ngx_cycle_t *cycle);
+void ngx_http_infer_wakeup_done(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_infer_wakeup_send(int fd, ngx_pid_t pid,
+    ngx_http_infer_wakeup_msg_t *msg, ngx_uint_t n);
+ngx_int_t ngx_http_infer_wakeup_lost(int fd);
+void ngx_http_infer_futex_wait(uint32_t *addr, uint32_t val, int64_t ns);
+void ngx_http_infer_futex_wake(uint32_t *addr, int n);
 
-/* ngx_http_infer_module.c: the owner's side */
-ngx_int_t ngx_http_infer_park(ngx_http_request_t *r,
-    ngx_http_infer_ctx_t *ctx);
-void ngx_http_infer_complete(ngx_http_infer_model_t *m, uint32_t slot,
-    uint64_t ticket);
+/* ngx_http_infer_request.c: the owner's side of a request */
+ngx_int_t ngx_http_infer_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_infer_request(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m, const ngx_http_infer_codec_t *codec);
+void ngx_http_infer_wake(ngx_http_infer_model_t *m, uint32_t slot,
+    uint64_t ticket, ngx_uint_t kind);
+
+/* ngx_http_infer_response.c */
+ngx_int_t ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post);
+ngx_int_t ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...);
+ngx_int_t ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b);
+ngx_int_t ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b);
+ngx_buf_t *ngx_http_infer_error_body(ngx_pool_t *pool, u_char *msg,
+    size_t len);
+ngx_int_t ngx_http_infer_filter_init(ngx_conf_t *cf);
+
+/* ngx_http_infer_module.c */
+ngx_http_infer_model_t *ngx_http_infer_find_model(
+    ngx_http_infer_main_conf_t *imcf, ngx_str_t *name);
+ngx_http_infer_model_t *ngx_http_infer_model_by_name(ngx_http_request_t *r,
+    ngx_str_t *name);
 ngx_http_infer_model_t *ngx_http_infer_find_zone(uint32_t zone_id);
 
 /* ngx_http_infer_metrics.c */
@@ -245,19 +341,7 @@ void ngx_http_infer_count_request(ngx_http_infer_model_t *m,
 
 /* ngx_http_infer_kserve.c */
 ngx_int_t ngx_http_infer_kserve_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_infer_model_infer(ngx_http_request_t *r,
-    ngx_http_infer_model_t *m);
-ngx_int_t ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post);
-ngx_int_t ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *fmt, ...);
-ngx_int_t ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_buf_t *b);
-ngx_int_t ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_buf_t *b);
-ngx_int_t ngx_http_infer_send_response(ngx_http_request_t *r,
-    ngx_http_infer_ctx_t *ctx);
-ngx_http_infer_model_t *ngx_http_infer_model_by_name(ngx_http_request_t *r,
-    ngx_str_t *name);
+extern const ngx_http_infer_codec_t  ngx_http_infer_kserve_codec;
 
 
 #endif /* _NGX_HTTP_INFER_MODULE_H_INCLUDED_ */

@@ -61,7 +61,8 @@ ASAN_MOD_SRCS  := $(or $(MODULE_SRCS),$(wildcard ngx_infer_module/*.c \
                     ngx_infer_module/*.h kernels/*.h kernels/*.c \
                     kernels/cpu/*.c) config)
 ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
-                  $(ASAN_DIR)/test_kserve $(ASAN_DIR)/test_cuda
+                  $(ASAN_DIR)/test_kserve $(ASAN_DIR)/test_cuda \
+                  $(ASAN_DIR)/test_stream
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -195,6 +196,11 @@ $(ASAN_DIR)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_ops.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+$(ASAN_DIR)/test_stream: kernels/test/test_stream.c kernels/infer_stream.h \
+                         | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_stream.c
 
 $(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)

@@ -1,0 +1,34 @@
+/*
+ * ngx_infer: what the CPU backend's files share (kernels/cpu/): one
+ * function per op, ggml's compute_forward_<op>, on tensors whose data
+ * the backend has set (infer_cpu.c plans and dispatches).
+ */
+
+#ifndef _INFER_CPU_H_INCLUDED_
+#define _INFER_CPU_H_INCLUDED_
+
+
+#include "infer_ops.h"
+
+
+/* per backend: scratch an op may need beyond its output */
+typedef struct {
+    int                   avx2;      /* the CPU has AVX2 and FMA */
+    float                *work;
+    size_t                work_len;  /* floats */
+} infer_cpu_env_t;
+
+
+/* work of n floats, or NULL (out of memory) */
+float *infer_cpu_work(infer_cpu_env_t *env, size_t n);
+
+/* infer_cpu_matmul.c */
+void infer_cpu_matmul(infer_cpu_env_t *env, infer_tensor_t *t);
+
+/* infer_cpu_ops.c: 0, or -1 with err set (an index out of range, no
+ * memory) */
+int infer_cpu_op(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
+    size_t errlen);
+
+
+#endif /* _INFER_CPU_H_INCLUDED_ */

@@ -1,0 +1,470 @@
+
+/*
+ * ngx_infer: one request, the owner's side, in the order it happens.
+ *
+ *   ngx_http_infer_handler()         the location's content handler
+ *   ngx_http_infer_request()         for a model and an API's codec: read
+ *                                    the body
+ *   ngx_http_infer_body_handler()    take a slot, decode the body (the
+ *                                    codec), copy the inputs into a
+ *                                    payload of their size, park, queue
+ *   ngx_http_infer_park()            wait with a timer; a client that
+ *                                    goes away cancels the slot
+ *   ngx_http_infer_wake()            the executor's wake-up: progress
+ *                                    (streamed work) or done
+ *   ngx_http_infer_answer()          the codec writes the answer; the
+ *                                    slot is released; finalize
+ *   ngx_http_infer_timeout_handler() infer_timeout: 504
+ *   ngx_http_infer_cleanup()         the request is freed unanswered
+ *
+ * The zone and its slots are in ngx_http_infer_zone.c, the executors in
+ * ngx_http_infer_executor.c, the wake-ups in ngx_http_infer_wakeup.c,
+ * the JSON answers and errors in ngx_http_infer_response.c, the KServe
+ * codec in ngx_http_infer_kserve.c.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_infer_module.h"
+
+
+static void ngx_http_infer_body_handler(ngx_http_request_t *r);
+static u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
+static ngx_int_t ngx_http_infer_park(ngx_http_request_t *r,
+    ngx_http_infer_ctx_t *ctx);
+static void ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx);
+static void ngx_http_infer_timeout_handler(ngx_event_t *ev);
+static void ngx_http_infer_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_infer_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                   name;
+    ngx_http_infer_model_t     *m;
+    ngx_http_infer_loc_conf_t  *ilcf;
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_http_infer_not_allowed(r, 1);
+    }
+
+    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
+
+    if (ngx_http_complex_value(r, ilcf->model, &name) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    m = ngx_http_infer_model_by_name(r, &name);
+    if (m == NULL) {
+        return ngx_http_infer_send_error(r, NGX_HTTP_NOT_FOUND,
+                                         "unknown model \"%V\"", &name);
+    }
+
+    return ngx_http_infer_request(r, m, &ngx_http_infer_kserve_codec);
+}
+
+
+/* POST of an inference request to model m, in the codec's API */
+
+ngx_int_t
+ngx_http_infer_request(ngx_http_request_t *r, ngx_http_infer_model_t *m,
+    const ngx_http_infer_codec_t *codec)
+{
+    ngx_int_t                  rc;
+    ngx_http_infer_ctx_t      *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    /*
+     * A Content-Length over client_max_body_size never gets here: nginx
+     * answers it when it finds the location, and the error filter makes
+     * that answer JSON.  A chunked body over it is caught while reading.
+     */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_infer_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->model = m;
+    ctx->codec = codec;
+    ctx->start = ngx_current_msec;
+    ctx->t_arrive = ngx_http_infer_now();
+
+    ngx_http_set_ctx(r, ctx, ngx_http_infer_module);
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_infer_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        r->keepalive = 0;
+
+        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            return ngx_http_infer_send_error(r, rc, "request body is larger "
+                                             "than client_max_body_size %O",
+                                             clcf->client_max_body_size);
+        }
+
+        if (rc == NGX_HTTP_BAD_REQUEST) {
+            return ngx_http_infer_send_error(r, rc, "the request body could "
+                                             "not be read");
+        }
+
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_infer_body_handler(ngx_http_request_t *r)
+{
+    u_char                  *body;
+    size_t                   len;
+    ngx_int_t                rc;
+    ngx_http_infer_ctx_t    *ctx;
+    ngx_http_infer_model_t  *m;
+    char                     err[INFER_KSERVE_ERRLEN];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
+    m = ctx->model;
+
+    body = ngx_http_infer_body(r, &len);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (len == 0) {
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "empty request body, expected a "
+                                       "KServe v2 inference request");
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    if (ngx_http_infer_slot_alloc(m, ctx) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "infer: queue of model \"%V\" is full (%ui requests)",
+                      &m->name, m->queue);
+
+        ngx_http_infer_count_request(m, ctx, 0);
+
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "the queue of model \"%V\" is full, "
+                                       "retry later", &m->name);
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    if (ctx->codec->decode(ctx, body, len, err) != NGX_OK) {
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST, "%s", err);
+        goto failed;
+    }
+
+    /* the inputs go to a payload of their own size */
+
+    if (ngx_http_infer_slot_payload(m, ctx, ctx->rows, ctx->ntokens)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "infer: queue of model \"%V\" has no room for %ui "
+                      "rows", &m->name, ctx->rows);
+
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "the queue of model \"%V\" is full, "
+                                       "retry later", &m->name);
+        goto failed;
+    }
+
+    ngx_memcpy(ngx_http_infer_slot_input(m, ctx->slot), ctx->input,
+               ctx->ntokens * m->model->input.size * sizeof(float));
+
+    if (ngx_http_infer_park(r, ctx) != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto failed;
+    }
+
+    ngx_http_infer_slot_enqueue(m, ctx);
+
+    return;
+
+failed:
+
+    ngx_http_infer_count_request(m, ctx, 0);
+    ngx_http_infer_slot_release(m, ctx);
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The request body as one piece of memory: the buffer nginx read it into,
+ * or, when it went to a temporary file or several buffers, a copy.
+ */
+
+static u_char *
+ngx_http_infer_body(ngx_http_request_t *r, size_t *len)
+{
+    u_char       *p, *body;
+    off_t         size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    *len = 0;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return (u_char *) "";
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        *len = cl->buf->last - cl->buf->pos;
+
+        /* an empty body is an empty buffer with no memory behind it */
+        return *len ? cl->buf->pos : (u_char *) "";
+    }
+
+    size = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        size += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+    }
+
+    body = ngx_pnalloc(r->pool, size + 1);
+    if (body == NULL) {
+        return NULL;
+    }
+
+    p = body;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                          b->file_pos);
+
+        if (n != b->file_last - b->file_pos) {
+            ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                          "infer: read only %z of %O bytes of the request "
+                          "body from \"%V\"", n, b->file_last - b->file_pos,
+                          &b->file->name);
+            return NULL;
+        }
+
+        p += n;
+    }
+
+    *len = p - body;
+
+    return body;
+}
+
+
+/*
+ * Once the request is decoded: it waits, with a timer, for the wake-up; a
+ * client that goes away meanwhile is noticed and its slot cancelled.
+ */
+
+static ngx_int_t
+ngx_http_infer_park(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
+{
+    ngx_msec_t                  elapsed, timeout;
+    ngx_http_cleanup_t         *cln;
+    ngx_http_infer_loc_conf_t  *ilcf;
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_infer_cleanup;
+    cln->data = ctx;
+
+    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
+
+    /*
+     * The timeout counts from the request's arrival; a KServe request may
+     * ask for a shorter one (parameters.timeout, in microseconds).
+     */
+
+    timeout = ilcf->timeout;
+
+    if (ctx->timeout && ctx->timeout < timeout) {
+        timeout = ctx->timeout;
+    }
+
+    elapsed = ngx_current_msec - ctx->start;
+    timeout = (elapsed < timeout) ? timeout - elapsed : 1;
+
+    ctx->timer.handler = ngx_http_infer_timeout_handler;
+    ctx->timer.data = ctx;
+    ctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&ctx->timer, timeout);
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A wake-up for one of this worker's slots: done, or progress of work
+ * that answers several times (the codec sends what there is so far).
+ */
+
+void
+ngx_http_infer_wake(ngx_http_infer_model_t *m, uint32_t slot,
+    uint64_t ticket, ngx_uint_t kind)
+{
+    ngx_int_t              rc;
+    ngx_connection_t      *c;
+    ngx_http_infer_ctx_t  *ctx;
+
+    if (slot >= m->queue) {
+        return;
+    }
+
+    ctx = m->pending[slot];
+
+    if (ctx == NULL || ctx->ticket != ticket || ctx->done) {
+        return;
+    }
+
+    if (kind == NGX_HTTP_INFER_WAKE_PROGRESS) {
+        if (ctx->codec->progress == NULL) {
+            return;
+        }
+
+        c = ctx->request->connection;
+        rc = ctx->codec->progress(ctx->request, ctx);
+
+        if (rc == NGX_ERROR) {
+            /* the client is gone: the cleanup cancels the work */
+            ngx_http_finalize_request(ctx->request, rc);
+            ngx_http_run_posted_requests(c);
+        }
+
+        return;
+    }
+
+    ngx_http_infer_answer(ctx);
+}
+
+
+static void
+ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx)
+{
+    ngx_int_t                rc;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_infer_slot_t   *s;
+    ngx_http_infer_model_t  *m;
+
+    r = ctx->request;
+    c = r->connection;
+    m = ctx->model;
+    s = &m->sh->slots[ctx->slot];
+
+    ctx->done = 1;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    ctx->batch_rows = s->batch_rows;
+    ctx->queue_time_us = (s->t_start - s->t_enqueue) / 1000;
+    ctx->compute_time_us = (s->t_end - s->t_start) / 1000;
+
+    ngx_http_infer_count_request(m, ctx, !s->failed);
+
+    if (s->failed) {
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "model \"%V\" failed: %s",
+                                       &m->name, s->err);
+
+    } else {
+        rc = ctx->codec->answer(r, ctx);
+    }
+
+    ngx_http_infer_slot_release(m, ctx);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_infer_timeout_handler(ngx_event_t *ev)
+{
+    ngx_int_t                rc;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_infer_ctx_t    *ctx;
+    ngx_http_infer_model_t  *m;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+    m = ctx->model;
+
+    /* a wake-up that could not be delivered: the answer is there */
+    if (m->sh->slots[ctx->slot].ticket == ctx->ticket
+        && m->sh->slots[ctx->slot].state == NGX_HTTP_INFER_DONE)
+    {
+        ngx_http_infer_answer(ctx);
+        return;
+    }
+
+    ctx->done = 1;
+
+    ngx_http_infer_slot_release(m, ctx);
+    ngx_http_infer_count_request(m, ctx, 0);
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                  "infer: model \"%V\" did not answer in time", &m->name);
+
+    rc = ngx_http_infer_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                   "model \"%V\" did not answer within "
+                                   "infer_timeout", &m->name);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the request is freed before it was answered: the client went away */
+
+static void
+ngx_http_infer_cleanup(void *data)
+{
+    ngx_http_infer_ctx_t *ctx = data;
+
+    if (ctx->done) {
+        return;
+    }
+
+    ctx->done = 1;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    ngx_http_infer_slot_release(ctx->model, ctx);
+}

@@ -1,0 +1,299 @@
+
+/*
+ * ngx_infer: what the module answers with: JSON bodies, JSON errors
+ * ({"error": "..."}), 405 with Allow, and the filter that makes nginx's
+ * own errors in inference locations (413, 408, limit_req's 503...) JSON
+ * too.  Every error body is built by ngx_http_infer_error_body().
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_infer_module.h"
+
+
+static ngx_int_t ngx_http_infer_error_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_infer_error_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* post: the endpoint takes POST, else GET and HEAD */
+
+ngx_int_t
+ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+
+    if (post) {
+        ngx_str_set(&h->value, "POST");
+
+    } else {
+        ngx_str_set(&h->value, "GET, HEAD");
+    }
+
+    return ngx_http_infer_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                     "method %V is not allowed here, use %V",
+                                     &r->method_name, &h->value);
+}
+
+
+/* {"error": msg}, msg escaped as JSON requires */
+
+ngx_buf_t *
+ngx_http_infer_error_body(ngx_pool_t *pool, u_char *msg, size_t len)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_create_temp_buf(pool, sizeof("{\"error\":}") + 6 * len + 2);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last = ngx_cpymem(b->last, "{\"error\":", sizeof("{\"error\":") - 1);
+    b->last += infer_ks_write_string((char *) b->last, (char *) msg, len);
+    *b->last++ = '}';
+
+    return b;
+}
+
+
+ngx_int_t
+ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...)
+{
+    u_char           *p;
+    va_list           args;
+    ngx_buf_t        *b;
+    ngx_table_elt_t  *h;
+    u_char            msg[NGX_MAX_ERROR_STR];
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+    va_end(args);
+
+    b = ngx_http_infer_error_body(r->pool, msg, p - msg);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "1");
+    }
+
+    return ngx_http_infer_send_json(r, status, b);
+}
+
+
+ngx_int_t
+ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b)
+{
+    ngx_str_t  type = ngx_string("application/json");
+
+    return ngx_http_infer_send_buf(r, status, &type, b);
+}
+
+
+ngx_int_t
+ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * Errors that nginx itself answers in an inference location (a body over
+ * client_max_body_size caught before the handler runs, a client that is
+ * too slow, limit_req, ...) are JSON too, like every answer of the API.
+ */
+
+static ngx_int_t
+ngx_http_infer_error_header_filter(ngx_http_request_t *r)
+{
+    u_char                     *p;
+    ngx_buf_t                  *b;
+    ngx_http_infer_ctx_t       *ctx;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_infer_loc_conf_t  *ilcf;
+    u_char                      msg[128];
+
+    if (r != r->main || r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
+
+    if (ilcf->model == NULL && ilcf->api == NGX_HTTP_INFER_API_NONE) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* ours are JSON already */
+    if (r->headers_out.content_type.len == sizeof("application/json") - 1
+        && ngx_strncmp(r->headers_out.content_type.data, "application/json",
+                       sizeof("application/json") - 1)
+           == 0)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    switch (r->headers_out.status) {
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+        p = ngx_snprintf(msg, sizeof(msg), "request body is larger than "
+                         "client_max_body_size %O",
+                         clcf->client_max_body_size);
+        break;
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        p = ngx_cpymem(msg, "the client did not send the request in time",
+                       sizeof("the client did not send the request in time")
+                       - 1);
+        break;
+
+    case NGX_HTTP_LENGTH_REQUIRED:
+        p = ngx_cpymem(msg, "Content-Length is required",
+                       sizeof("Content-Length is required") - 1);
+        break;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        p = ngx_cpymem(msg, "service unavailable, retry later",
+                       sizeof("service unavailable, retry later") - 1);
+        break;
+
+    case NGX_HTTP_BAD_REQUEST:
+        p = ngx_cpymem(msg, "bad request", sizeof("bad request") - 1);
+        break;
+
+    default:
+        p = ngx_snprintf(msg, sizeof(msg), "HTTP error %ui",
+                         r->headers_out.status);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_infer_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_infer_module);
+    }
+
+    b = ngx_http_infer_error_body(r->pool, msg, p - msg);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    ctx->error_body = b;
+
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.charset.len = 0;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_infer_error_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t            out, *cl;
+    ngx_http_infer_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
+
+    if (ctx == NULL || ctx->error_body == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* nginx's HTML page goes nowhere; the JSON body goes once */
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (ctx->error_sent) {
+        return NGX_OK;
+    }
+
+    ctx->error_sent = 1;
+
+    out.buf = ctx->error_body;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_infer_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_infer_error_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_infer_error_body_filter;
+
+    return NGX_OK;
+}

@@ -35,6 +35,10 @@ static char *ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_infer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_infer_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_infer_model_option(ngx_conf_t *cf,
+    ngx_http_infer_model_t *m, ngx_str_t *value);
+static ngx_int_t ngx_http_infer_model_zone(ngx_conf_t *cf,
+    ngx_http_infer_model_t *m);
 static ngx_int_t ngx_http_infer_device(ngx_conf_t *cf,
     ngx_http_infer_model_t *m);
 static void ngx_http_infer_model_cleanup(void *data);
@@ -337,8 +341,8 @@ ngx_http_infer_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 /*
- * infer_model name path [device=cpu] [max_batch=N] [batch_timeout=TIME]
- *             [queue=N] [instances=N];
+ * infer_model name path [device=cpu] [precision=fp32] [max_batch=N]
+ *             [batch_timeout=TIME] [queue=N] [instances=N];
  */
 
 static char *
@@ -346,18 +350,12 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_infer_main_conf_t *imcf = conf;
 
-    u_char                     *p;
-    char                        err[INFER_ERRLEN];
-    size_t                      size;
-    uint32_t                    hash;
-    ngx_int_t                   n;
-    ngx_str_t                  *value, s, zname, file;
-    ngx_uint_t                  i;
-    struct stat                 st;
-    ngx_msec_t                  ms;
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_infer_model_t     *m, **mp;
-    ngx_http_infer_option_t    *opt;
+    u_char                   *p;
+    char                      err[INFER_ERRLEN];
+    ngx_str_t                *value;
+    ngx_uint_t                i;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_infer_model_t   *m, **mp;
 
     value = cf->args->elts;
 
@@ -401,88 +399,9 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     m->instances = NGX_CONF_UNSET_UINT;
 
     for (i = 3; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "device=", 7) == 0) {
-            s.data = value[i].data + 7;
-            s.len = value[i].len - 7;
-            m->device = s;
-
-            if (s.len == 3 && ngx_strncmp(s.data, "cpu", 3) == 0) {
-                m->gpu = -1;
-                continue;
-            }
-
-            if (s.len == 4 && ngx_strncmp(s.data, "auto", 4) == 0) {
-                m->gpu = 0;
-                continue;
-            }
-
-            if (s.len > 5 && ngx_strncmp(s.data, "cuda:", 5) == 0) {
-                m->gpu = ngx_atoi(s.data + 5, s.len - 5);
-                if (m->gpu != NGX_ERROR && m->gpu < 1024) {
-                    continue;
-                }
-            }
-
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "model \"%V\": invalid device \"%V\", use "
-                               "\"cpu\", \"cuda:N\" or \"auto\"",
-                               &m->name, &s);
+        if (ngx_http_infer_model_option(cf, m, &value[i]) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "precision=", 10) == 0) {
-            n = infer_precision_parse((char *) value[i].data + 10,
-                                      value[i].len - 10);
-            if (n < 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "model \"%V\": invalid precision \"%s\","
-                                   " use fp32, tf32, fp16 or bf16",
-                                   &m->name, value[i].data + 10);
-                return NGX_CONF_ERROR;
-            }
-
-            m->precision = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "batch_timeout=", 14) == 0) {
-            s.data = value[i].data + 14;
-            s.len = value[i].len - 14;
-
-            ms = ngx_parse_time(&s, 0);
-            if (ms == (ngx_msec_t) NGX_ERROR || ms > 10000) {
-                goto invalid;
-            }
-
-            m->batch_timeout = ms;
-            continue;
-        }
-
-        for (opt = ngx_http_infer_options; opt->name.len; opt++) {
-            if (value[i].len > opt->name.len
-                && ngx_strncmp(value[i].data, opt->name.data, opt->name.len)
-                   == 0)
-            {
-                break;
-            }
-        }
-
-        if (opt->name.len) {
-            n = ngx_atoi(value[i].data + opt->name.len,
-                         value[i].len - opt->name.len);
-            if (n < opt->min || n > opt->max) {
-                goto invalid;
-            }
-
-            *(ngx_uint_t *) ((u_char *) m + opt->offset) = n;
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "model \"%V\": unknown option \"%V\"",
-                           &m->name, &value[i]);
-        return NGX_CONF_ERROR;
     }
 
     if (ngx_http_infer_device(cf, m) != NGX_OK) {
@@ -505,57 +424,9 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_infer_model_cleanup;
     cln->data = m->model;
 
-    /*
-     * The zone's name carries a fingerprint of the model's files and of the
-     * queue's geometry: a reload that changes neither keeps the queue and
-     * what is in it; one that changes the model gets a new queue, and the
-     * old workers finish their requests on the old weights.
-     */
-
-    hash = ngx_crc32_short(m->path.data, m->path.len);
-
-    for (i = 0; i < 2; i++) {
-        if (i == 0) {
-            ngx_str_set(&file, "config.json");
-
-        } else {
-            ngx_str_set(&file, "model.safetensors");
-        }
-
-        p = ngx_pnalloc(cf->temp_pool, m->path.len + file.len + 2);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        (void) ngx_sprintf(p, "%V/%V%Z", &m->path, &file);
-
-        if (stat((char *) p, &st) == 0) {
-            hash ^= ngx_crc32_short((u_char *) &st.st_mtim,
-                                    sizeof(st.st_mtim));
-            hash = hash * 31 + (uint32_t) st.st_size + (uint32_t) st.st_ino;
-        }
-    }
-
-    size = ngx_http_infer_zone_size(m);
-
-    zname.data = ngx_pnalloc(cf->pool, sizeof("infer::") + m->name.len
-                                       + 2 * NGX_INT_T_LEN);
-    if (zname.data == NULL) {
+    if (ngx_http_infer_model_zone(cf, m) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
-
-    zname.len = ngx_sprintf(zname.data, "infer:%V:%08xD:%uz", &m->name, hash,
-                            size)
-                - zname.data;
-
-    m->shm_zone = ngx_shared_memory_add(cf, &zname, size,
-                                        &ngx_http_infer_module);
-    if (m->shm_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    m->shm_zone->init = ngx_http_infer_init_zone;
-    m->shm_zone->data = m;
 
     if (m->instances == NGX_CONF_UNSET_UINT && m->gpu >= 0) {
         /* one executor feeds a GPU: batches, not threads, fill it */
@@ -583,14 +454,166 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *mp = m;
 
     return NGX_CONF_OK;
+}
+
+
+/* one "key=value" of infer_model */
+
+static ngx_int_t
+ngx_http_infer_model_option(ngx_conf_t *cf, ngx_http_infer_model_t *m,
+    ngx_str_t *value)
+{
+    ngx_int_t                 n;
+    ngx_str_t                 s;
+    ngx_msec_t                ms;
+    ngx_http_infer_option_t  *opt;
+
+    if (ngx_strncmp(value->data, "device=", 7) == 0) {
+        s.data = value->data + 7;
+        s.len = value->len - 7;
+        m->device = s;
+
+        if (s.len == 3 && ngx_strncmp(s.data, "cpu", 3) == 0) {
+            m->gpu = -1;
+            return NGX_OK;
+        }
+
+        if (s.len == 4 && ngx_strncmp(s.data, "auto", 4) == 0) {
+            m->gpu = 0;
+            return NGX_OK;
+        }
+
+        if (s.len > 5 && ngx_strncmp(s.data, "cuda:", 5) == 0) {
+            m->gpu = ngx_atoi(s.data + 5, s.len - 5);
+            if (m->gpu != NGX_ERROR && m->gpu < 1024) {
+                return NGX_OK;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\": invalid device \"%V\", use "
+                           "\"cpu\", \"cuda:N\" or \"auto\"", &m->name, &s);
+        return NGX_ERROR;
+    }
+
+    if (ngx_strncmp(value->data, "precision=", 10) == 0) {
+        n = infer_precision_parse((char *) value->data + 10, value->len - 10);
+        if (n < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "model \"%V\": invalid precision \"%s\", use "
+                               "fp32, tf32, fp16 or bf16", &m->name,
+                               value->data + 10);
+            return NGX_ERROR;
+        }
+
+        m->precision = n;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "batch_timeout=", 14) == 0) {
+        s.data = value->data + 14;
+        s.len = value->len - 14;
+
+        ms = ngx_parse_time(&s, 0);
+        if (ms == (ngx_msec_t) NGX_ERROR || ms > 10000) {
+            goto invalid;
+        }
+
+        m->batch_timeout = ms;
+        return NGX_OK;
+    }
+
+    for (opt = ngx_http_infer_options; opt->name.len; opt++) {
+        if (value->len > opt->name.len
+            && ngx_strncmp(value->data, opt->name.data, opt->name.len) == 0)
+        {
+            n = ngx_atoi(value->data + opt->name.len,
+                         value->len - opt->name.len);
+            if (n < opt->min || n > opt->max) {
+                goto invalid;
+            }
+
+            *(ngx_uint_t *) ((u_char *) m + opt->offset) = n;
+            return NGX_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "model \"%V\": unknown option \"%V\"", &m->name,
+                       value);
+    return NGX_ERROR;
 
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "model \"%V\": invalid value \"%V\"",
-                       &m->name, &value[i]);
+                       "model \"%V\": invalid value \"%V\"", &m->name, value);
+    return NGX_ERROR;
+}
 
-    return NGX_CONF_ERROR;
+
+/*
+ * The zone's name carries a fingerprint of the model's files and of the
+ * queue's geometry: a reload that changes neither keeps the queue and
+ * what is in it; one that changes the model gets a new queue, and the
+ * old workers finish their requests on the old weights.
+ */
+
+static ngx_int_t
+ngx_http_infer_model_zone(ngx_conf_t *cf, ngx_http_infer_model_t *m)
+{
+    u_char       *p;
+    size_t        size;
+    uint32_t      hash;
+    ngx_str_t     zname, file;
+    ngx_uint_t    i;
+    struct stat   st;
+
+    hash = ngx_crc32_short(m->path.data, m->path.len);
+
+    for (i = 0; i < 2; i++) {
+        if (i == 0) {
+            ngx_str_set(&file, "config.json");
+
+        } else {
+            ngx_str_set(&file, "model.safetensors");
+        }
+
+        p = ngx_pnalloc(cf->temp_pool, m->path.len + file.len + 2);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        (void) ngx_sprintf(p, "%V/%V%Z", &m->path, &file);
+
+        if (stat((char *) p, &st) == 0) {
+            hash ^= ngx_crc32_short((u_char *) &st.st_mtim,
+                                    sizeof(st.st_mtim));
+            hash = hash * 31 + (uint32_t) st.st_size + (uint32_t) st.st_ino;
+        }
+    }
+
+    size = ngx_http_infer_zone_size(m);
+
+    zname.data = ngx_pnalloc(cf->pool, sizeof("infer::") + m->name.len
+                                       + 2 * NGX_INT_T_LEN);
+    if (zname.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    zname.len = ngx_sprintf(zname.data, "infer:%V:%08xD:%uz", &m->name, hash,
+                            size)
+                - zname.data;
+
+    m->shm_zone = ngx_shared_memory_add(cf, &zname, size,
+                                        &ngx_http_infer_module);
+    if (m->shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    m->shm_zone->init = ngx_http_infer_init_zone;
+    m->shm_zone->data = m;
+
+    return NGX_OK;
 }
 
 

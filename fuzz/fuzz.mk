@@ -31,7 +31,7 @@ FUZZ_CFLAGS   := -std=gnu99 $(FUZZ_OPT) -Wall -Wextra -Wno-unused-parameter \
                  -Werror -Ikernels -fno-omit-frame-pointer \
                  -fsanitize=fuzzer,address,undefined \
                  -fno-sanitize-recover=all
-FUZZ_LIBS     := -ljansson -lm
+FUZZ_LIBS     := -ljansson -lopenblas -lm
 
 # the kernels each harness links
 include kernels/kernels.mk
@@ -39,9 +39,10 @@ include kernels/kernels.mk
 FUZZ_SRCS_kserve_json   := $(KCODEC_SRCS)
 FUZZ_SRCS_kserve_binary := $(KCODEC_SRCS)
 FUZZ_SRCS_safetensors   := kernels/infer_safetensors.c
-FUZZ_SRCS_config        := $(KMODEL_SRCS)
+FUZZ_SRCS_config        := $(KMODEL_SRCS) $(KCPU_SRCS)
 
-FUZZ_DEPS     := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KERNEL_HDRS) fuzz/fuzz.mk
+FUZZ_DEPS     := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS) \
+                 fuzz/fuzz.mk
 
 # the JSON harnesses get a dictionary of their keys and tokens
 FUZZ_DICT_kserve_json   := fuzz/kserve.dict

@@ -31,6 +31,8 @@
 #include <jansson.h>
 
 #include "infer_model.h"
+#include "infer_mlp.h"
+#include "infer_runner.h"
 
 
 #define fuzz_check(cond)                                                     \
@@ -174,90 +176,127 @@ fuzz_init(void)
 static void
 fuzz_parsed(const infer_model_t *m, const uint8_t *data, size_t size)
 {
-    int      i;
-    int64_t  n;
-    json_t  *root;
+    int                 i;
+    int64_t             n;
+    json_t             *root;
+    const infer_mlp_t  *mlp;
 
-    fuzz_check(strcmp(m->architecture, "mlp") == 0);
-    fuzz_check(m->input_name != NULL && m->input_name[0] != '\0');
-    fuzz_check(strcmp(m->input_datatype, "FP32") == 0);
-    fuzz_check(m->output_name != NULL && m->output_name[0] != '\0');
-    fuzz_check(m->output_softmax == 0 || m->output_softmax == 1);
-    fuzz_check(m->input_ndim >= 1 && m->input_ndim <= INFER_MAX_DIMS);
+    fuzz_check(m->arch == &infer_arch_mlp && m->arch_data != NULL);
+    mlp = m->arch_data;
+
+    fuzz_check(m->input.name != NULL && m->input.name[0] != '\0');
+    fuzz_check(m->input.datatype == INFER_IO_FP32);
+    fuzz_check(m->output.name != NULL && m->output.name[0] != '\0');
+    fuzz_check(mlp->softmax == 0 || mlp->softmax == 1);
+    fuzz_check(m->input.ndim >= 2 && m->input.ndim <= INFER_MAX_DIMS + 1);
+    fuzz_check(m->input.dims[0] == -1);
+    fuzz_check(mlp->feature_ndim == m->input.ndim - 1);
 
     n = 1;
-    for (i = 0; i < m->input_ndim; i++) {
-        fuzz_check(m->input_shape[i] > 0 && m->input_shape[i] <= INT_MAX);
-        n *= m->input_shape[i];
+    for (i = 1; i < m->input.ndim; i++) {
+        fuzz_check(m->input.dims[i] > 0 && m->input.dims[i] <= INT_MAX);
+        fuzz_check(mlp->feature_shape[i - 1] == m->input.dims[i]);
+        n *= m->input.dims[i];
         fuzz_check(n <= INT_MAX);
     }
 
-    fuzz_check(n == m->input_size);
+    fuzz_check(n == m->input.size);
 
-    fuzz_check(m->nlayers >= 1 && m->nlayers <= INFER_MAX_LAYERS);
+    fuzz_check(mlp->nlayers >= 1 && mlp->nlayers <= INFER_MLP_MAX_LAYERS);
 
-    for (i = 0; i < m->nlayers; i++) {
-        fuzz_check(m->layers[i].wname != NULL
-                   && m->layers[i].wname[0] != '\0');
-        fuzz_check(m->layers[i].bname == NULL
-                   || m->layers[i].bname[0] != '\0');
-        fuzz_check(m->layers[i].act >= INFER_ACT_NONE
-                   && m->layers[i].act <= INFER_ACT_SIGMOID);
+    for (i = 0; i < mlp->nlayers; i++) {
+        fuzz_check(mlp->layers[i].wname != NULL
+                   && mlp->layers[i].wname[0] != '\0');
+        fuzz_check(mlp->layers[i].bname == NULL
+                   || mlp->layers[i].bname[0] != '\0');
+        fuzz_check(mlp->layers[i].act >= INFER_ACT_NONE
+                   && mlp->layers[i].act <= INFER_ACT_SIGMOID);
     }
 
     root = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES,
                       NULL);
     fuzz_check(root != NULL);
     fuzz_check((int) json_array_size(json_object_get(root, "layers"))
-               == m->nlayers);
+               == mlp->nlayers);
     json_decref(root);
 }
 
 
-/* the model that infer_model_load() made of the config */
+/*
+ * The model that infer_model_load() made of the config, then two rows
+ * through the runner on the CPU backend: the graph must build, plan and
+ * compute for whatever shapes the fuzzer found loadable.
+ */
 
 static void
 fuzz_loaded(const infer_model_t *m)
 {
-    int                   i, k;
-    float                *in, *out;
-    int64_t               width;
-    const infer_layer_t  *l;
+    int                       i, k;
+    char                      err[INFER_ERRLEN];
+    float                    *in, *out;
+    int64_t                   width;
+    infer_seq_t               seqs[2];
+    infer_batch_t             batch;
+    infer_runner_t            r;
+    infer_backend_t          *be;
+    const infer_mlp_t        *mlp;
+    const infer_weight_t     *w;
+    const infer_mlp_layer_t  *l;
 
-    width = m->input_size;
+    mlp = m->arch_data;
+    width = m->input.size;
 
-    for (i = 0; i < m->nlayers; i++) {
-        l = &m->layers[i];
+    for (i = 0; i < mlp->nlayers; i++) {
+        l = &mlp->layers[i];
 
         fuzz_check(l->in == width && l->out > 0);
-        fuzz_check(l->w != NULL && ((uintptr_t) l->w & 3) == 0);
-        fuzz_check(l->wt != NULL && l->wt->nelts == (int64_t) l->in * l->out);
-        fuzz_check((l->bname == NULL) == (l->b == NULL));
-        fuzz_check((l->b == NULL) == (l->bt == NULL));
-        fuzz_check(l->b == NULL || ((uintptr_t) l->b & 3) == 0);
-        fuzz_check(l->bt == NULL || l->bt->nelts == l->out);
-        fuzz_check(m->max_width >= l->out);
+        fuzz_check(l->w >= 0 && l->w < m->nweights);
+        w = &m->weights[l->w];
+        fuzz_check(w->rows == l->out && w->cols == l->in);
+        fuzz_check(w->f32 != NULL && ((uintptr_t) w->f32 & 3) == 0);
+        fuzz_check((l->bname == NULL) == (l->b < 0));
+
+        if (l->b >= 0) {
+            fuzz_check(l->b < m->nweights);
+            w = &m->weights[l->b];
+            fuzz_check(w->rows == 1 && w->cols == l->out);
+            fuzz_check(w->f32 != NULL && ((uintptr_t) w->f32 & 3) == 0);
+        }
 
         width = l->out;
     }
 
-    fuzz_check(m->output_size == width);
-    fuzz_check(m->max_width >= m->input_size);
+    fuzz_check(m->output.size == width);
 
-    in = malloc(2 * m->input_size * sizeof(float));
-    out = malloc(2 * m->output_size * sizeof(float));
+    in = malloc(2 * m->input.size * sizeof(float));
+    out = malloc(2 * m->output.size * sizeof(float));
     fuzz_check(in != NULL && out != NULL);
 
-    for (k = 0; k < 2 * m->input_size; k++) {
+    for (k = 0; k < 2 * m->input.size; k++) {
         in[k] = (float) (k % 5) - 2;
     }
 
-    infer_model_forward_ref(m, in, 2, out);
+    be = infer_backend_cpu_new(err, sizeof(err));
+    fuzz_check(be != NULL);
+    fuzz_check(infer_runner_init(&r, m, be, 2, 2, err, sizeof(err)) == 0);
 
-    for (k = 0; k < 2 * m->output_size; k++) {
-        fuzz_check(isfinite(out[k]));
+    memset(&batch, 0, sizeof(infer_batch_t));
+    memset(seqs, 0, sizeof(seqs));
+    seqs[1].start = 1;
+    seqs[0].len = seqs[1].len = 1;
+    batch.n_seqs = batch.n_tokens = 2;
+    batch.seqs = seqs;
+    batch.x = in;
+    batch.out = out;
+
+    fuzz_check(infer_runner_run(&r, &batch, err, sizeof(err)) == 0);
+
+    for (k = 0; k < 2 * m->output.size; k++) {
+        fuzz_check(!isnan(out[k]));
     }
 
+    infer_runner_free(&r);
+    be->iface->free(be);
     free(in);
     free(out);
 }

@@ -37,6 +37,10 @@
 #   BENCH_NO_SETUP [0]       1: skip apt-get / make (already done)
 #   BENCH_MODULE [build/ngx_http_infer_module.so]  the module to measure
 #                            (with BENCH_NO_SETUP=1: compare two builds)
+#   BENCH_MODULE_BASE []     another build (an older commit's) measured in
+#                            the same run, interleaved with this one:
+#                            targets A, B, F in scenario 1, a "base" row per
+#                            max_batch and connections in scenario 2
 #   NGINX [/usr/sbin/nginx]
 
 set -euo pipefail
@@ -59,6 +63,7 @@ OUT_MD=${BENCH_OUT:-$BENCH/results/latest.md}
 NGINX=${NGINX:-/usr/sbin/nginx}
 PY=/usr/bin/python3                 # Debian's interpreter, with python3-* packages
 MODULE_BUILT=${BENCH_MODULE:-$REPO/build/ngx_http_infer_module.so}
+MODULE_BASE_BUILT=${BENCH_MODULE_BASE:-}
 FIXTURES=$REPO/t/fixtures
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -114,6 +119,19 @@ FAILED=()
 MODULE=$WORK/ngx_http_infer_module.so
 cp "$MODULE_BUILT" "$MODULE"
 MODULE_SUM=$(sha256sum "$MODULE" | cut -c1-12)
+MODULE_BASE=
+BUILDS=new
+if [ -n "$MODULE_BASE_BUILT" ]; then
+    [ -f "$MODULE_BASE_BUILT" ] || die "$MODULE_BASE_BUILT is not built"
+    MODULE_BASE=$WORK/base/ngx_http_infer_module.so
+    mkdir -p "$WORK/base"
+    cp "$MODULE_BASE_BUILT" "$MODULE_BASE"
+    BUILDS="new base"
+    case " $TARGETS " in *" a "*) TARGETS="$TARGETS A";; esac
+    case " $TARGETS " in *" b "*) TARGETS="$TARGETS B";; esac
+    case " $TARGETS " in *" f "*) TARGETS="$TARGETS F";; esac
+fi
+CONF_MODULE=$MODULE
 
 cleanup() {
     local rc=$?
@@ -226,7 +244,7 @@ infer_conf() {
         logconf=$(printf '    log_format bench_batch "$infer_batch_size";\n    access_log %s bench_batch;' "$alog")
     fi
     cat <<EOF
-load_module $MODULE;
+load_module $CONF_MODULE;
 
 worker_processes  $workers;
 daemon            off;
@@ -432,13 +450,15 @@ scenario_peers() {
             BATCH_LOG=
             local conf_file='' ready_url=http://127.0.0.1:$port/v2/health/ready
             case $t in
-            a|b|f)
+            a|b|f|A|B|F)
+                CONF_MODULE=$MODULE
+                case $t in A|B|F) CONF_MODULE=$MODULE_BASE;; esac
                 start_nginx "$t" "$(infer_conf "$DIR" "$port" mlp784 "$FIXTURES/mlp784" 1 \
                     "max_batch=64 batch_timeout=2ms instances=1")" "$DIR"
                 conf_file=$DIR/nginx.conf
-                if [ "$t" = b ]; then
+                if [ "$t" = b ] || [ "$t" = B ]; then
                     BODY=$prefix.bin CTYPE=application/octet-stream HLEN=$hdrlen
-                elif [ "$t" = f ]; then
+                elif [ "$t" = f ] || [ "$t" = F ]; then
                     BODY=$prefix.raw CTYPE=application/octet-stream
                 fi ;;
             c)  start_peer c fastapi_torch "$FIXTURES/mlp784" mlp784 "$port" "$DIR" ;;
@@ -459,7 +479,7 @@ scenario_peers() {
                        --content-type "$CTYPE" --expected "$prefix.expected.json" \
                        ${HLEN:+--header-len "$HLEN"}) || vrc=$?
                 log "verify $t: $vout"
-                if [ "$vrc" = 3 ] && { [ "$t" = b ] || [ "$t" = f ]; }; then
+                if [ "$vrc" = 3 ] && [[ $t == [bfBF] ]]; then
                     # a body form the module does not read (yet): a row
                     # that says so, not a failure
                     "$PY" "$BENCH/tools.py" record --results "$RESULTS" --scenario peers \
@@ -512,20 +532,23 @@ scenario_batching() {
     for ((r = 1; r <= ROUNDS; r++)); do
         for c in $BATCH_CONNS; do
             for mb in $BATCH_SIZES; do
+              for build in $BUILDS; do
                 port=$(free_port)
-                DIR=$WORK/batch-mb$mb-c$c-r$r
+                DIR=$WORK/batch-$build-mb$mb-c$c-r$r
                 mkdir -p "$DIR"
+                CONF_MODULE=$MODULE
+                [ "$build" = base ] && CONF_MODULE=$MODULE_BASE
                 URL=http://127.0.0.1:$port/v2/models/heavy/infer
                 BODY=$prefix.json CTYPE=application/json HLEN='' EXTRA="--timeout 30s" CONNS=$c
                 BATCH_LOG=$DIR/batch.log
                 start_nginx "mb$mb" "$(infer_conf "$DIR" "$port" heavy "$FIXTURES/heavy" 2 \
                     "max_batch=$mb batch_timeout=2ms instances=1" "$BATCH_LOG")" "$DIR"
-                log "round $r/$ROUNDS: heavy max_batch=$mb, $c connections (PID $SERVER_PID)"
+                log "round $r/$ROUNDS: heavy max_batch=$mb, $c connections, $build build (PID $SERVER_PID)"
                 if ! wait_ready "http://127.0.0.1:$port/v2/health/ready" "$SERVER_PID"; then
                     server_failed "$DIR"; stop_server "$SERVER_PID"
                     FAILED+=("heavy max_batch=$mb: did not start"); continue
                 fi
-                if [ -z "${verified[$mb]:-}" ]; then
+                if [ -z "${verified[$build$mb]:-}" ]; then
                     local vrc=0 vout
                     vout=$("$PY" "$BENCH/tools.py" verify --url "$URL" --body "$BODY" \
                            --expected "$prefix.expected.json") || vrc=$?
@@ -534,23 +557,24 @@ scenario_batching() {
                         stop_server "$SERVER_PID"
                         FAILED+=("heavy max_batch=$mb: wrong answer: $vout"); continue
                     fi
-                    verified[$mb]=1
+                    verified[$build$mb]=1
                 fi
                 measure "$r"
                 stop_server "$SERVER_PID"
                 check_crashes "$DIR" "heavy max_batch=$mb $c connections round $r"
                 "$PY" "$BENCH/tools.py" record --results "$RESULTS" --scenario batching \
-                    --target "mb$mb" --max-batch "$mb" --round "$r" --connections "$c" \
+                    --target "$build-mb$mb" --max-batch "$mb" --round "$r" --connections "$c" \
                     --crashes "$CRASHES" \
                     --wrk-out "$DIR/wrk-$r.txt" --cpu-ticks "$CPU_TICKS" --clk-tck "$CLK_TCK" \
                     --rss-kb "$RSS" --pss-kb "$PSS" \
                     --batch-log "$BATCH_LOG" --batch-from "$BATCH_FROM"
                 log "  $(grep -E '^Requests/sec' "$DIR/wrk-$r.txt" || true)"
-                if [ -z "${noted[$mb]:-}" ]; then
-                    note_target "max_batch=$mb (shown for $c connections; the others differ only in -c)" \
+                if [ -z "${noted[$build$mb]:-}" ]; then
+                    note_target "max_batch=$mb, $build build (shown for $c connections; the others differ only in -c)" \
                         "$DIR/nginx.conf"
-                    noted[$mb]=1
+                    noted[$build$mb]=1
                 fi
+              done
             done
         done
     done
@@ -584,7 +608,10 @@ json.dump({
 }, open(sys.argv[1], "w"))
 EOF
 
-note "Module: build/ngx_http_infer_module.so as built at the start of the run (sha256 $MODULE_SUM...), loaded from a private copy." ""
+note "Module: $MODULE_BUILT as built at the start of the run (sha256 $MODULE_SUM...), loaded from a private copy." ""
+if [ -n "$MODULE_BASE" ]; then
+    note "Base build (targets A, B, F and the \"base\" rows): $MODULE_BASE_BUILT (sha256 $(sha256sum "$MODULE_BASE" | cut -c1-12)...), loaded from a private copy." ""
+fi
 note "Environment: BENCH_DURATION=$DURATION BENCH_CONNECTIONS=$CONNECTIONS BENCH_ROUNDS=$ROUNDS BENCH_WARMUP=$WARMUP BENCH_SCENARIO=$SCENARIO; server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); $($PY -c 'import torch, numpy, fastapi, uvicorn; print("torch", torch.__version__, "numpy", numpy.__version__, "fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__)')."
 
 mkdir -p "$(dirname "$OUT_MD")"

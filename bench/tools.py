@@ -214,6 +214,9 @@ LABELS = {
     "c": "c. FastAPI + uvicorn + PyTorch",
     "d": "d. FastAPI + uvicorn + numpy",
     "e": "e. nginx fixed reply (the floor)",
+    "A": "A. ngx_infer, base build, KServe JSON",
+    "B": "B. ngx_infer, base build, binary tensor extension",
+    "F": "F. ngx_infer, base build, raw FP32 body",
 }
 
 
@@ -254,7 +257,7 @@ def table_peers(recs):
     out = ["| target | req/s (median, range) | p50 ms | p99 ms | CPU s / 1k req "
            "| CPU / req vs floor | RSS MiB | PSS MiB | non-200 / socket errors |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for t in "abfcde":
+    for t in "abfABFcde":
         rows = [r for r in recs if r["target"] == t]
         if not rows:
             continue
@@ -274,15 +277,21 @@ def table_peers(recs):
 
 
 def table_batching(recs):
-    out = ["| model | max_batch | connections | req/s (median, range) | p50 ms | p99 ms "
-           "| mean batch (per batch) | mean batch (per request) | CPU s / 1k req "
-           "| non-200 / socket errors |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    keys = sorted({(r["connections"], r["max_batch"]) for r in recs})
-    for c, mb in keys:
-        rows = [r for r in recs if r["connections"] == c and r["max_batch"] == mb]
-        out.append("| heavy | %d | %d | %s | %s | %s | %s | %s | %s | %s |" % (
-            mb, c, rps_cell(rows), ms(med(rows, "p50_us")), ms(med(rows, "p99_us")),
+    out = ["| model | build | max_batch | connections | req/s (median, range) "
+           "| p50 ms | p99 ms | mean batch (per batch) | mean batch (per request) "
+           "| CPU s / 1k req | non-200 / socket errors |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+    def build(r):
+        return r["target"].split("-")[0] if "-" in r["target"] else "new"
+
+    keys = sorted({(r["connections"], r["max_batch"], build(r)) for r in recs},
+                  key=lambda k: (k[0], k[1], k[2] != "new"))
+    for c, mb, b in keys:
+        rows = [r for r in recs if r["connections"] == c and r["max_batch"] == mb
+                and build(r) == b]
+        out.append("| heavy | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            b, mb, c, rps_cell(rows), ms(med(rows, "p50_us")), ms(med(rows, "p99_us")),
             fmt(med(rows, "batch_per_batch"), ".1f"),
             fmt(med(rows, "batch_per_request"), ".1f"),
             fmt(med(rows, "cpu_s_per_1k"), ".2f"), errs(rows)))

@@ -105,10 +105,11 @@ $(BUILD)/test_kserve: kernels/test/test_kserve.c $(KCODEC_SRCS) $(KERNEL_HDRS)
 
 $(BUILD)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
                    kernels/test/ref.h \
-                   $(KCUDA_LOADER) $(KMODEL_SRCS) $(KERNEL_HDRS)
+                   $(KCUDA_LOADER) $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_cuda.c \
-	    $(KCUDA_LOADER) $(KMODEL_SRCS) -ljansson -lm -ldl
+	    $(KCUDA_LOADER) $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas \
+	    -lm -ldl
 
 # the backends through their interface (t/gpu/run.sh, make bench)
 $(BUILD)/bench_backend: bench/bench_backend.c $(KCUDA_LOADER) $(KMODEL_SRCS) \

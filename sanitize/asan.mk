@@ -211,7 +211,8 @@ $(ASAN_DIR)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
                        kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_cuda.c \
-	    $(KCUDA_LOADER) $(KMODEL_SRCS) -ljansson -lm -ldl
+	    $(KCUDA_LOADER) $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas \
+	    -lm -ldl
 
 asan-build: $(ASAN_NGINX) $(ASAN_MODULE) $(ASAN_UNITS)
 

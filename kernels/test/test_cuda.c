@@ -14,28 +14,47 @@
  * with a message that names the CUDA call and quotes CUDA's error; no
  * crash, no abort, no hang, no child left behind.
  *
- * With a GPU (the probe answers): parity of every precision against
- * infer_model_forward_ref(), a plain loop in double, on random MLPs
- * written to disk and loaded as the module loads them (every activation,
- * depths 1 to 5, F32/F16/BF16 files, with and without biases and
- * softmax), for every batch size 1..64, each run three times: the eager
- * run, the run that captures a CUDA graph, and a graph replay, which must
- * equal the capture bit for bit.  A value passes when
+ * With a GPU (the probe answers): the CUDA backend against the CPU
+ * backend (infer_backend_cpu_new(), which test_ops and test_kernels check
+ * against float64 references), on the same graphs:
  *
- *     |got - ref| <= rtol |ref| + atol
+ *   every op alone, on shapes with the odd sizes (1, 3, 17, 384, 1000
+ *   rows or columns), sources that are column views of wider matrices,
+ *   F32/F16/BF16 weights; the products and the lookups in every
+ *   precision, the other ops (F32 whatever the precision) in fp32;
+ *   attention over ragged sequences of 0 to 300 tokens in one batch,
+ *   causal or not, grouped kv heads, heads of 1 to 256 dims; a weight
+ *   read in another form than its shape suggests; the sequences and the
+ *   inputs changed between runs of one graph, which a CUDA graph's replay
+ *   must read; bad ids and sequences failing the batch, not the device;
+ *   more distinct graphs than the graph cache holds;
+ *
+ *   whole MLPs through the runner (infer_runner_init/run, the "mlp"
+ *   architecture), random models written to disk and loaded as the
+ *   module loads them (every activation, depths 1 to 5, F32/F16/BF16
+ *   files, with and without biases and softmax, and two of real size),
+ *   every batch size 1..64 run four times (eagerly, the capture of a
+ *   CUDA graph, which must equal the eager run bit for bit, and replays
+ *   on new inputs).
+ *
+ * A value passes when
+ *
+ *     |cuda - cpu| <= rtol |cpu| + atol max(1, max |cpu| of its output)
  *
  *   fp32  rtol 1e-4, atol 1e-5   F32 throughout; only the order of the
- *                                sums differs from the reference
+ *                                sums differs
  *   tf32  5e-3, 5e-3             products of 10-bit mantissas (2^-11
  *                                relative per operand)
- *   fp16  2e-2, 2e-2             weights and layer inputs rounded to
- *                                11-bit mantissas, F32 sums
+ *   fp16  2e-2, 2e-2             weights and x rounded to 11-bit
+ *                                mantissas, F32 sums
  *   bf16  5e-2, 5e-2             8-bit mantissas (2^-9 per rounding),
  *                                compounded over up to five layers
  *
- * atol equals rtol below fp32 because the values are of order one (inputs
- * in [-2, 2], weights in twice PyTorch's default range): near zero the
- * error is that of the terms of the sum, not of the result.
+ * and bit for bit where both backends do the same float operations: add,
+ * mul, the lookups of F32 tables, the pools that copy.  atol equals rtol
+ * below fp32 because the values are of order one (weights scaled by
+ * 1/sqrt(k), as PyTorch's initialisation): near zero the error is that of
+ * the terms of the sum, not of the result.
  *
  * INFER_TEST_REQUIRE_GPU=1 (t/gpu/run.sh sets it) makes a failed probe a
  * failure instead of the no-GPU case.
@@ -57,25 +76,38 @@
 
 #include "infer_math.h"
 #include "infer_model.h"
+#include "infer_ops.h"
 #include "infer_backend.h"
 #include "infer_backend_cuda.h"
 #include "infer_precision.h"
+#include "infer_runner.h"
 
 #include "tt.h"
 
 
 #define TT_MAX_BATCH  64
+#define TT_NODES      512
+#define TT_WEIGHTS    64
+#define TT_OUTS       64
+#define TT_MEM        1024
 
 
-static const struct {
+typedef struct {
     double  rtol;
     double  atol;
-} tt_tol[INFER_PRECISION_COUNT] = {
+} tt_tol_t;
+
+
+static const tt_tol_t  tt_tol[INFER_PRECISION_COUNT] = {
     { 1e-4, 1e-5 },     /* fp32 */
     { 5e-3, 5e-3 },     /* tf32 */
     { 2e-2, 2e-2 },     /* fp16 */
     { 5e-2, 5e-2 },     /* bf16 */
 };
+
+static const tt_tol_t  tt_exact = { 0.0, 0.0 };
+
+static const char  *tt_dts[] = { "F32", "F16", "BF16" };
 
 
 static const char  *tt_so;
@@ -85,6 +117,61 @@ static const char  *tt_so;
  * a stand-in backend can be driven through the same tests */
 static infer_backend_t *(*tt_backend_new)(const char *so_path, int device,
     int precision, char *err, size_t errlen) = infer_backend_cuda_new;
+
+
+/*
+ * The graph of a test: built once into g with the builders, from inputs
+ * and weights in memory of the test's own (tt_mem, freed by begin()),
+ * then copied for each backend that computes it (the CPU backend rewrites
+ * the weight nodes it computes), each copy's outputs going to buffers of
+ * its own.
+ */
+typedef struct {
+    float                *cpu;
+    float                *gpu;
+    size_t                n;
+} tt_out_t;
+
+static infer_tensor_t   tt_nodes[TT_NODES];
+static infer_tensor_t   tt_copy[TT_NODES];
+static infer_graph_t    g;
+static infer_graph_t    tt_g;
+static infer_weight_t   tt_w[TT_WEIGHTS];
+static int              tt_nw;
+static tt_out_t         tt_out[TT_OUTS];
+static int              tt_nout;
+static void            *tt_mem[TT_MEM];
+static int              tt_nmem;
+
+
+static void *
+tmem(size_t n)
+{
+    void  *p;
+
+    p = calloc(1, n ? n : 1);
+    if (p == NULL || tt_nmem == TT_MEM) {
+        fprintf(stderr, "test_cuda: out of memory\n");
+        exit(2);
+    }
+
+    tt_mem[tt_nmem++] = p;
+
+    return p;
+}
+
+
+static void
+begin(void)
+{
+    while (tt_nmem > 0) {
+        free(tt_mem[--tt_nmem]);
+    }
+
+    infer_graph_init(&g, tt_nodes, TT_NODES);
+    tt_nw = 0;
+    tt_nout = 0;
+}
 
 
 /* s matches the POSIX extended regular expression re */
@@ -125,26 +212,306 @@ no_children(void)
 }
 
 
-/* a random MLP written into tt_dir and loaded; NULL with err set on failure */
-static infer_model_t *
-make_mlp(const tt_mlp_t *s, char *err, size_t errlen)
+/* graphs: inputs, weights, outputs */
+
+/*
+ * A rows x cols F32 input of random values in [lo, hi]; with view set,
+ * columns [3, 3 + cols) of a wider one.
+ */
+static infer_tensor_t *
+in_f32(int64_t rows, int64_t cols, int view, float lo, float hi)
 {
-    int     k, n;
-    float  *vals[INFER_MAX_LAYERS * 2];
+    float           *p;
+    int64_t          i, wide;
+    infer_tensor_t  *t;
 
-    n = tt_make_mlp(s, vals);
+    wide = view ? cols + 7 : cols;
+    p = tmem((size_t) (rows * wide) * sizeof(float));
 
-    for (k = 0; k < n; k++) {
-        free(vals[k]);
+    for (i = 0; i < rows * wide; i++) {
+        p[i] = rndf(lo, hi);
     }
 
-    if (n < 0) {
-        snprintf(err, errlen, "%s: cannot write the model: %s", tt_dir,
-                 strerror(errno));
-        return NULL;
+    t = infer_op_input(&g, INFER_DT_F32, rows, wide, p, "x");
+
+    return view ? infer_op_view_cols(&g, t, 3, cols) : t;
+}
+
+
+/* value (r, c) of an F32 input or of a view of one, to be changed */
+static float *
+at(infer_tensor_t *t, int64_t r, int64_t c)
+{
+    char  *base;
+
+    base = t->op == INFER_OP_VIEW
+           ? (char *) t->src[0]->data + (size_t) t->ip[0] * sizeof(float)
+           : (char *) t->data;
+
+    return (float *) (base + (size_t) r * t->nb) + c;
+}
+
+
+/* an I32 input of a copy of v */
+static infer_tensor_t *
+in_i32(int64_t rows, int64_t cols, const int32_t *v, const char *name)
+{
+    int32_t  *p;
+
+    p = tmem((size_t) (rows * cols) * sizeof(int32_t));
+    memcpy(p, v, (size_t) (rows * cols) * sizeof(int32_t));
+
+    return infer_op_input(&g, INFER_DT_I32, rows, cols, p, name);
+}
+
+
+/*
+ * Weight tt_nw: rows x cols of type dt from random values in [lo, hi],
+ * data in the stored type and f32 its exact F32 form; its index.
+ */
+static int
+weight(infer_dtype_e dt, int64_t rows, int64_t cols, float lo, float hi)
+{
+    float           *f;
+    int64_t          i, n;
+    uint16_t        *h;
+    infer_weight_t  *w;
+
+    if (tt_nw == TT_WEIGHTS) {
+        fprintf(stderr, "test_cuda: too many weights\n");
+        exit(2);
     }
 
-    return infer_model_load(tt_dir, err, errlen);
+    n = rows * cols;
+    w = &tt_w[tt_nw];
+    f = tmem((size_t) n * sizeof(float));
+
+    memset(w, 0, sizeof(infer_weight_t));
+    w->name = "w";
+    w->type = dt;
+    w->rows = rows;
+    w->cols = cols;
+    w->f32 = f;
+    w->data = f;
+    w->nbytes = (size_t) n * sizeof(float);
+
+    if (dt != INFER_DT_F32) {
+        h = tmem((size_t) n * sizeof(uint16_t));
+        w->data = h;
+        w->nbytes = (size_t) n * sizeof(uint16_t);
+    }
+
+    for (i = 0; i < n; i++) {
+        f[i] = rndf(lo, hi);
+
+        if (dt == INFER_DT_F16) {
+            h[i] = infer_f32_to_f16(f[i]);
+            f[i] = infer_f16_to_f32(h[i]);
+
+        } else if (dt == INFER_DT_BF16) {
+            h[i] = infer_f32_to_bf16(f[i]);
+            f[i] = infer_bf16_to_f32(h[i]);
+        }
+    }
+
+    return tt_nw++;
+}
+
+
+/* a node of weight i, of the type the graph says */
+static infer_tensor_t *
+wnode(int i, infer_dtype_e type)
+{
+    return infer_op_weight(&g, i, type, tt_w[i].rows, tt_w[i].cols, "w");
+}
+
+
+/* t is an output, to a buffer per backend */
+static void
+output(infer_tensor_t *t)
+{
+    size_t     i, n;
+    tt_out_t  *o;
+
+    if (g.failed || tt_nout == TT_OUTS) {
+        g.failed = 1;
+        return;
+    }
+
+    n = (size_t) (t->rows * t->cols);
+    o = &tt_out[tt_nout++];
+    o->n = n;
+    o->cpu = tmem(n * sizeof(float));
+    o->gpu = tmem(n * sizeof(float));
+
+    for (i = 0; i < n; i++) {
+        o->gpu[i] = NAN;
+    }
+
+    infer_op_output(&g, t, o->cpu);
+}
+
+
+/* a copy of g into tt_g, its outputs to the GPU's buffers or the CPU's */
+static infer_graph_t *
+copy(int gpu)
+{
+    int  i, j, k;
+
+    memcpy(tt_copy, tt_nodes, (size_t) g.n * sizeof(infer_tensor_t));
+    tt_g = g;
+    tt_g.nodes = tt_copy;
+
+    for (i = 0; i < g.n; i++) {
+        for (j = 0; j < 4; j++) {
+            if (tt_nodes[i].src[j] != NULL) {
+                tt_copy[i].src[j] = tt_copy + (tt_nodes[i].src[j] - tt_nodes);
+            }
+        }
+
+        for (k = 0; k < tt_nout; k++) {
+            if (tt_nodes[i].host == tt_out[k].cpu) {
+                tt_copy[i].host = gpu ? tt_out[k].gpu : tt_out[k].cpu;
+            }
+        }
+    }
+
+    return &tt_g;
+}
+
+
+/* g on a new CPU backend */
+static int
+cpu_compute(char *err, size_t errlen)
+{
+    int               rc;
+    infer_graph_t    *cg;
+    infer_backend_t  *b;
+
+    b = infer_backend_cpu_new(err, errlen);
+    if (b == NULL) {
+        return -1;
+    }
+
+    cg = copy(0);
+
+    rc = b->iface->load(b, tt_w, tt_nw, err, errlen);
+    if (rc == 0) {
+        rc = b->iface->reserve(b, cg, err, errlen);
+    }
+    if (rc == 0) {
+        rc = b->iface->compute(b, cg, err, errlen);
+    }
+    if (rc == 0) {
+        rc = b->iface->synchronize(b, err, errlen);
+    }
+
+    b->iface->free(b);
+
+    return rc;
+}
+
+
+/* g on b, after load() and reserve() if load is set */
+static int
+gpu_compute(infer_backend_t *b, int load, char *err, size_t errlen)
+{
+    int             rc;
+    infer_graph_t  *cg;
+
+    cg = copy(1);
+    rc = 0;
+
+    if (load) {
+        rc = b->iface->load(b, tt_w, tt_nw, err, errlen);
+        if (rc == 0) {
+            rc = b->iface->reserve(b, cg, err, errlen);
+        }
+    }
+
+    if (rc == 0) {
+        rc = b->iface->compute(b, cg, err, errlen);
+    }
+    if (rc == 0) {
+        rc = b->iface->synchronize(b, err, errlen);
+    }
+
+    return rc;
+}
+
+
+/*
+ * |got - ref| within tol, the floor scaled by the largest |ref| (and 1);
+ * the first failure to diag(), the worst ratio to the tolerance in
+ * *worst.  1 when every value passes.
+ */
+static int
+compare(const float *got, const float *ref, size_t n, tt_tol_t tol,
+    const char *what, double *worst)
+{
+    int     good;
+    size_t  i;
+    double  d, lim, big;
+
+    big = 1.0;
+    for (i = 0; i < n; i++) {
+        big = fabs(ref[i]) > big ? fabs(ref[i]) : big;
+    }
+
+    good = 1;
+
+    for (i = 0; i < n; i++) {
+        d = fabs((double) got[i] - ref[i]);
+        lim = tol.rtol * fabs(ref[i]) + tol.atol * big;
+
+        /* !(d <= lim): a NaN fails */
+        if (!(d <= lim)) {
+            if (good) {
+                diag("%s, value %zu: cuda %.9g, cpu %.9g", what, i, got[i],
+                     ref[i]);
+            }
+            good = 0;
+        }
+
+        if (lim > 0 && d / lim > *worst) {
+            *worst = d / lim;
+        }
+    }
+
+    return good;
+}
+
+
+/* g on the CPU and on b, every output compared; 1 when all pass */
+static int
+both(infer_backend_t *b, tt_tol_t tol, const char *what, double *worst)
+{
+    int   k, good;
+    char  err[INFER_ERRLEN];
+
+    if (g.failed) {
+        diag("%s: the graph: %s", what, g.err);
+        return 0;
+    }
+
+    if (cpu_compute(err, sizeof(err)) != 0) {
+        diag("%s: %s", what, err);
+        return 0;
+    }
+
+    if (gpu_compute(b, 1, err, sizeof(err)) != 0) {
+        diag("%s: %s", what, err);
+        return 0;
+    }
+
+    good = 1;
+
+    for (k = 0; k < tt_nout; k++) {
+        good &= compare(tt_out[k].gpu, tt_out[k].cpu, tt_out[k].n, tol,
+                        what, worst);
+    }
+
+    return good;
 }
 
 
@@ -206,15 +573,20 @@ test_loader(void)
        "infer_precision_parse() and infer_precision_name()");
 
     /* everything but the two entry points is hidden, the static CUDA
-     * runtime included: it cannot clash with another copy in nginx */
+     * runtime and the op layer compiled in included: they cannot clash
+     * with other copies in nginx */
     h = dlopen(tt_so, RTLD_NOW | RTLD_LOCAL);
     ok(h != NULL && dlsym(h, "infer_cuda_backend_new") != NULL
        && dlsym(h, "infer_cuda_probe") != NULL
        && dlsym(h, "cudaMalloc") == NULL
        && dlsym(h, "cudaGetDeviceCount") == NULL
-       && dlsym(h, "infer_cuda_convert") == NULL
-       && dlsym(h, "infer_cuda_softmax") == NULL,
-       "%s exports its entry points and hides the CUDA runtime", tt_so);
+       && dlsym(h, "infer_cuda_convert_rows") == NULL
+       && dlsym(h, "infer_cuda_matmul") == NULL
+       && dlsym(h, "infer_cuda_attention") == NULL
+       && dlsym(h, "infer_graph_plan") == NULL
+       && dlsym(h, "infer_error") == NULL,
+       "%s exports its entry points and hides the CUDA runtime and the op "
+       "layer", tt_so);
 }
 
 
@@ -271,18 +643,932 @@ test_no_gpu(int probe_rc, const char *probe_err, double probe_s)
 }
 
 
-/* a GPU: parity */
+/* a GPU: the interface's errors */
 
+static void
+test_errors(void)
+{
+    int               rc, rc2, w0;
+    char              err[INFER_ERRLEN], err2[INFER_ERRLEN];
+    double            worst;
+    infer_tensor_t   *x;
+    infer_backend_t  *b;
+
+    b = tt_backend_new(tt_so, 0, INFER_PRECISION_FP32, err, sizeof(err));
+    if (b == NULL) {
+        ok(0, "backend cuda:0 (fp32): %s", err);
+        return;
+    }
+
+    begin();
+    x = in_f32(3, 4, 0, -1, 1);
+    w0 = weight(INFER_DT_F32, 2, 4, -1, 1);
+    output(infer_op_matmul(&g, x, wnode(w0, INFER_DT_F32), NULL));
+
+    rc = b->iface->compute(b, copy(1), err, sizeof(err));
+    rc2 = b->iface->reserve(b, copy(1), err2, sizeof(err2));
+    ok(strcmp(b->iface->name(b), "cuda:0 (fp32)") == 0 && rc == -1
+       && strcmp(err, "cuda:0 (fp32): compute: no weights loaded") == 0
+       && rc2 == -1
+       && strcmp(err2, "cuda:0 (fp32): reserve: no weights loaded") == 0,
+       "name, and compute() or reserve() before load() fail: %s", err);
+
+    /* a graph that a builder refused */
+    begin();
+    x = in_f32(3, 3, 0, -1, 1);
+    w0 = weight(INFER_DT_F32, 2, 4, -1, 1);
+    output(infer_op_matmul(&g, x, wnode(w0, INFER_DT_F32), NULL));
+    rc = gpu_compute(b, 1, err, sizeof(err));
+    ok(rc == -1 && strcmp(err, "cuda:0 (fp32): reserve: the graph was not "
+                          "built: matmul: x has 3 columns, w [2, 4]") == 0,
+       "a failed graph: %s", err);
+
+    /* weights that are not the loaded ones */
+    begin();
+    x = in_f32(3, 4, 0, -1, 1);
+    w0 = weight(INFER_DT_F32, 2, 4, -1, 1);
+    output(infer_op_matmul(&g, x, infer_op_weight(&g, 5, INFER_DT_F32, 2, 4,
+                                                  "w"), NULL));
+    rc = gpu_compute(b, 1, err, sizeof(err));
+    ok(rc == -1 && strcmp(err, "cuda:0 (fp32): reserve: node 1 (none): "
+                          "weight 5 of 1") == 0,
+       "a weight index out of range: %s", err);
+
+    begin();
+    x = in_f32(3, 2, 0, -1, 1);
+    w0 = weight(INFER_DT_F32, 2, 4, -1, 1);
+    output(infer_op_matmul(&g, x, infer_op_weight(&g, w0, INFER_DT_F32, 4, 2,
+                                                  "w"), NULL));
+    rc = gpu_compute(b, 1, err, sizeof(err));
+    ok(rc == -1 && strcmp(err, "cuda:0 (fp32): reserve: node 1 (none): "
+                          "weight 0 (w) is [2, 4], the graph says [4, 2]")
+                   == 0,
+       "a weight of another shape: %s", err);
+
+    /* reserve() for a small graph, then a larger one: the memory grows */
+    begin();
+    x = in_f32(1, 8, 0, -1, 1);
+    w0 = weight(INFER_DT_F32, 8, 8, -1, 1);
+    output(infer_op_matmul(&g, x, wnode(w0, INFER_DT_F32), NULL));
+    rc = gpu_compute(b, 1, err, sizeof(err));
+
+    begin();
+    x = in_f32(1000, 8, 0, -1, 1);
+    w0 = weight(INFER_DT_F32, 8, 8, -1, 1);
+    output(infer_op_act(&g, infer_op_matmul(&g, x, wnode(w0, INFER_DT_F32),
+                                            NULL), INFER_ACT_TANH));
+    worst = 0;
+    rc2 = cpu_compute(err2, sizeof(err2)) == 0
+          && gpu_compute(b, 0, err2, sizeof(err2)) == 0
+          && compare(tt_out[0].gpu, tt_out[0].cpu, tt_out[0].n,
+                     tt_tol[INFER_PRECISION_FP32], "grown", &worst);
+    ok(rc == 0 && rc2, "a graph larger than the one reserved for: the "
+       "memory grows%s%s", rc2 ? "" : ": ", rc2 ? "" : err2);
+
+    b->iface->free(b);
+}
+
+
+/* a GPU: the ops, one at a time */
+
+static void
+test_matmul(infer_backend_t **bs)
+{
+    int              p, dt, ri, v, si, wi, bi, bias, view, good;
+    char             what[128];
+    double           worst, s;
+    int64_t          rows, k, n;
+    infer_tensor_t  *x, *y;
+
+    static const int64_t  rowset[] = { 1, 3, 17, 64, 300 };
+    static const int64_t  shapes[][2] = {
+        { 1, 1 }, { 3, 17 }, { 17, 3 }, { 384, 17 }, { 1000, 3 },
+        { 17, 1000 }, { 384, 384 }
+    };
+
+    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+        for (dt = 0; dt < 3; dt++) {
+            good = 1;
+            worst = 0;
+
+            for (ri = 0; ri < 5; ri++) {
+                for (v = 0; v < 4; v++) {
+                    rows = rowset[ri];
+                    bias = v & 1;
+                    view = v >> 1;
+                    snprintf(what, sizeof(what), "%lld rows%s%s",
+                             (long long) rows, bias ? ", bias" : "",
+                             view ? ", x a view" : "");
+
+                    begin();
+
+                    for (si = 0; si < 7; si++) {
+                        k = shapes[si][0];
+                        n = shapes[si][1];
+                        s = 2.0 / sqrt((double) k);
+
+                        wi = weight((infer_dtype_e) dt, n, k, (float) -s,
+                                    (float) s);
+                        bi = bias ? weight(INFER_DT_F32, 1, n, -1, 1) : -1;
+
+                        x = in_f32(rows, k, view, -1, 1);
+                        y = infer_op_matmul(&g, x,
+                                            wnode(wi, (infer_dtype_e) dt),
+                                            bias ? wnode(bi, INFER_DT_F32)
+                                                 : NULL);
+                        output(y);
+                    }
+
+                    /* w an activation, not a weight: F32 products */
+                    x = in_f32(rows, 384, view, -1, 1);
+                    y = infer_op_matmul(&g, x, in_f32(100, 384, !view, -0.1f,
+                                                      0.1f), NULL);
+                    output(y);
+
+                    good &= both(bs[p], tt_tol[p], what, &worst);
+                }
+            }
+
+            ok(good, "%s: matmul == cpu, %s weights, rows 1..300, k and n "
+               "1..1000, bias or not, x a view or not, w an activation "
+               "(worst %.2f of the tolerance)", bs[p]->iface->name(bs[p]),
+               tt_dts[dt], worst);
+        }
+    }
+}
+
+
+static void
+test_binary(infer_backend_t *b)
+{
+    int              op, bc, ri, ci, good;
+    double           worst;
+    int64_t          rows, cols;
+    infer_tensor_t  *x, *y;
+
+    static const int64_t  rowset[] = { 1, 3, 17, 300 };
+    static const int64_t  colset[] = { 1, 3, 17, 384, 1000 };
+
+    for (op = 0; op < 2; op++) {
+        for (bc = 0; bc < 2; bc++) {
+            begin();
+
+            for (ri = 0; ri < 4; ri++) {
+                for (ci = 0; ci < 5; ci++) {
+                    rows = rowset[ri];
+                    cols = colset[ci];
+
+                    x = in_f32(rows, cols, (ri + ci) & 1, -2, 2);
+                    y = in_f32(bc ? 1 : rows, cols, ci & 1, -2, 2);
+                    output(op ? infer_op_mul(&g, x, y)
+                              : infer_op_add(&g, x, y));
+                }
+            }
+
+            worst = 0;
+            good = both(b, tt_exact, op ? "mul" : "add", &worst);
+
+            ok(good, "%s == cpu bit for bit, %s, rows 1..300, cols 1..1000, "
+               "views", op ? "mul" : "add",
+               bc ? "a row broadcast" : "the same shape");
+        }
+    }
+}
+
+
+static void
+test_act(infer_backend_t *b)
+{
+    int              act, ri, ci, good;
+    double           worst;
+
+    static const int64_t  rowset[] = { 1, 17, 300 };
+    static const int64_t  colset[] = { 1, 3, 384 };
+    static const char    *names[] = { "none", "relu", "gelu", "tanh",
+                                      "sigmoid", "gelu_tanh", "silu" };
+
+    for (act = 0; act < INFER_ACT_COUNT; act++) {
+        begin();
+
+        for (ri = 0; ri < 3; ri++) {
+            for (ci = 0; ci < 3; ci++) {
+                output(infer_op_act(&g, in_f32(rowset[ri], colset[ci],
+                                               (ri + ci) & 1, -8, 8), act));
+            }
+        }
+
+        worst = 0;
+        good = both(b, tt_tol[INFER_PRECISION_FP32], names[act], &worst);
+
+        ok(good, "act %s == cpu on [-8, 8], rows 1..300, views (worst %.2f "
+           "of the tolerance)", names[act], worst);
+    }
+}
+
+
+static void
+test_softmax(infer_backend_t *b)
+{
+    int              variant, ri, ci, j0, good;
+    float            scale;
+    double           worst;
+    int64_t          rows, cols, r, j, mrows;
+    infer_tensor_t  *x, *m;
+
+    static const int64_t  rowset[] = { 1, 3, 17 };
+    static const int64_t  colset[] = { 1, 3, 17, 384, 1000, 5000 };
+    static const float    negs[] = { -1e30f, -3.4e38f, -INFINITY };
+    static const char    *names[] = {
+        "no mask, no scale", "scale 0.3", "a mask of the same shape",
+        "a broadcast mask and scale 0.3"
+    };
+
+    for (variant = 0; variant < 4; variant++) {
+        begin();
+
+        for (ri = 0; ri < 3; ri++) {
+            for (ci = 0; ci < 6; ci++) {
+                rows = rowset[ri];
+                cols = colset[ci];
+                scale = (variant & 1) ? 0.3f : 0.0f;
+
+                x = in_f32(rows, cols, ci & 1, -10, 10);
+                m = NULL;
+
+                if (variant >= 2) {
+                    mrows = variant == 2 ? rows : 1;
+                    m = in_f32(mrows, cols, ri & 1, -3, 3);
+
+                    /* every row keeps one value unmasked */
+                    for (r = 0; r < mrows; r++) {
+                        j0 = (int) (rnd32() % cols);
+                        for (j = 0; j < cols; j++) {
+                            if (j != j0 && rnd32() % 3 == 0) {
+                                *at(m, r, j) = negs[rnd32() % 3];
+                            }
+                        }
+                    }
+                }
+
+                output(infer_op_softmax(&g, x, m, scale));
+            }
+        }
+
+        worst = 0;
+        good = both(b, tt_tol[INFER_PRECISION_FP32], names[variant], &worst);
+
+        ok(good, "softmax == cpu, %s; rows 1..17, cols 1..5000 (worst %.2f "
+           "of the tolerance)", names[variant], worst);
+    }
+}
+
+
+static void
+test_norms(infer_backend_t *b)
+{
+    int              kind, ri, ci, good;
+    float            off;
+    double           worst;
+    int64_t          rows, cols, r, j;
+    infer_tensor_t  *x, *y, *w, *bb;
+
+    static const int64_t  rowset[] = { 1, 3, 17 };
+    static const int64_t  colset[] = { 1, 3, 17, 384, 1000, 4096 };
+    static const char    *names[] = {
+        "layer_norm with bias", "layer_norm without bias", "rms_norm",
+        "l2_norm"
+    };
+
+    for (kind = 0; kind < 4; kind++) {
+        begin();
+
+        for (ri = 0; ri < 3; ri++) {
+            for (ci = 0; ci < 6; ci++) {
+                rows = rowset[ri];
+                cols = colset[ci];
+
+                x = in_f32(rows, cols, (ri + ci) & 1, -2, 2);
+
+                /* rows off centre (the layer norm's two passes), and a
+                 * row so small that eps decides */
+                for (r = 0; r < rows; r++) {
+                    off = kind < 2 ? rndf(-3, 3) : 0.0f;
+                    for (j = 0; j < cols; j++) {
+                        *at(x, r, j) = r == 1 && kind >= 2
+                                       ? *at(x, r, j) * 1e-4f
+                                       : *at(x, r, j) + off;
+                    }
+                }
+
+                w = wnode(weight(INFER_DT_F32, 1, cols, 0.5f, 1.5f),
+                          INFER_DT_F32);
+
+                if (kind < 2) {
+                    bb = kind == 0 ? wnode(weight(INFER_DT_F32, 1, cols, -1,
+                                                  1), INFER_DT_F32)
+                                   : NULL;
+                    y = infer_op_layer_norm(&g, x, w, bb, 1e-5f);
+
+                } else if (kind == 2) {
+                    y = infer_op_rms_norm(&g, x, w, 1e-6f);
+
+                } else {
+                    y = infer_op_l2_norm(&g, x, 1e-6f);
+                }
+
+                output(y);
+            }
+        }
+
+        worst = 0;
+        good = both(b, tt_tol[INFER_PRECISION_FP32], names[kind], &worst);
+
+        ok(good, "%s == cpu, rows 1..17, cols 1..4096, views (worst %.2f of "
+           "the tolerance)", names[kind], worst);
+    }
+}
+
+
+/* ids: column 1 of an n x 2 I32 input, the first and last row of the
+ * table among them */
+static infer_tensor_t *
+ids_view(int64_t n, int64_t vocab)
+{
+    int32_t  *v;
+    int64_t   r;
+
+    v = tmem((size_t) n * 2 * sizeof(int32_t));
+
+    for (r = 0; r < n; r++) {
+        v[2 * r] = 77777;
+        v[2 * r + 1] = r == 0 ? 0 : r == 1 ? (int32_t) vocab - 1
+                                           : (int32_t) (rnd32() % vocab);
+    }
+
+    return infer_op_view_cols(&g, in_i32(n, 2, v, "ids"), 1, 1);
+}
+
+
+static void
+test_get_rows(infer_backend_t **bs)
+{
+    int              p, dt, vi, ci, good, rc, rc2;
+    char             err[INFER_ERRLEN], err2[INFER_ERRLEN];
+    double           worst;
+    int32_t          bad[3];
+    int64_t          v, cols;
+    tt_tol_t         tol;
+    infer_tensor_t  *t;
+
+    static const int64_t  vocab[] = { 1, 3, 17, 1000 };
+    static const int64_t  colset[] = { 1, 3, 17, 384 };
+    static const int64_t  nset[] = { 1, 17, 300 };
+
+    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+        /* tables are held in the precision's type: exact in F32 */
+        tol = p <= INFER_PRECISION_TF32 ? tt_exact : tt_tol[p];
+
+        for (dt = 0; dt < 3; dt++) {
+            begin();
+
+            for (vi = 0; vi < 4; vi++) {
+                for (ci = 0; ci < 4; ci++) {
+                    v = vocab[vi];
+                    cols = colset[ci];
+
+                    t = wnode(weight((infer_dtype_e) dt, v, cols, -2, 2),
+                              (infer_dtype_e) dt);
+                    output(infer_op_get_rows(&g, t,
+                                             ids_view(nset[(vi + ci) % 3],
+                                                      v)));
+                }
+            }
+
+            worst = 0;
+            good = both(bs[p], tol, tt_dts[dt], &worst);
+
+            ok(good, "%s: get_rows of a %s table == cpu%s, vocab 1..1000, "
+               "ids a column view (worst %.2f of the tolerance)",
+               bs[p]->iface->name(bs[p]), tt_dts[dt],
+               p <= INFER_PRECISION_TF32 ? " bit for bit" : "", worst);
+        }
+    }
+
+    /* an id out of range fails the batch, not the device */
+    begin();
+    bad[0] = 0;
+    bad[1] = 17;
+    bad[2] = 1;
+    t = wnode(weight(INFER_DT_F32, 17, 3, -1, 1), INFER_DT_F32);
+    output(infer_op_get_rows(&g, t, in_i32(3, 1, bad, "ids")));
+    rc = gpu_compute(bs[0], 1, err, sizeof(err));
+
+    begin();
+    bad[1] = 16;
+    t = wnode(weight(INFER_DT_F32, 17, 3, -1, 1), INFER_DT_F32);
+    output(infer_op_get_rows(&g, t, in_i32(3, 1, bad, "ids")));
+    worst = 0;
+    rc2 = both(bs[0], tt_exact, "after a bad id", &worst);
+
+    snprintf(err2, sizeof(err2), "cuda:0 (fp32): compute: get_rows: id 17 of "
+             "row 1 is not in [0, 17)");
+    ok(rc == -1 && strcmp(err, err2) == 0 && rc2,
+       "get_rows: id 17 of a table of 17 fails the batch, and the next "
+       "batch runs: %s", err);
+}
+
+
+static void
+test_rope(infer_backend_t *b)
+{
+    int              mode, ci, ti, small, good;
+    float            theta;
+    double           worst;
+    int32_t          pos[300];
+    int64_t          t, r, cols;
+    infer_tensor_t  *x;
+
+    /* heads, head_dim, n_rot */
+    static const int      cfg[][3] = {
+        { 1, 2, 2 }, { 3, 4, 2 }, { 2, 64, 64 }, { 4, 64, 32 }, { 3, 6, 4 },
+        { 1, 128, 96 }, { 2, 256, 256 }
+    };
+    static const int64_t  tset[] = { 1, 3, 17, 300 };
+
+    for (small = 0; small < 2; small++) {
+        for (mode = 0; mode < 2; mode++) {
+            begin();
+
+            for (ci = 0; ci < 7; ci++) {
+                for (ti = 0; ti < 4; ti++) {
+                    t = tset[ti];
+                    cols = (int64_t) cfg[ci][0] * cfg[ci][1];
+                    theta = (ci & 1) ? 1e6f : 10000.0f;
+
+                    for (r = 0; r < t; r++) {
+                        pos[r] = small ? (int32_t) (rnd32() % 64)
+                                       : (int32_t) (rnd32() % 200000);
+                    }
+
+                    x = in_f32(t, cols, (ci + ti) & 1, -2, 2);
+                    output(infer_op_rope(&g, x, in_i32(t, 1, pos, "pos"),
+                                         cfg[ci][0], cfg[ci][1], cfg[ci][2],
+                                         mode, theta));
+                }
+            }
+
+            worst = 0;
+            good = both(b, tt_tol[INFER_PRECISION_FP32], "rope", &worst);
+
+            ok(good, "rope %s == cpu, positions %s, n_rot <= head_dim <= "
+               "256 (worst %.2f of the tolerance)",
+               mode == INFER_ROPE_NEOX ? "NEOX" : "NORM",
+               small ? "below 64" : "up to 200000", worst);
+        }
+    }
+}
+
+
+/* the sequences of the attention tests: an empty one among them */
+static const int  tt_lens[] = { 1, 2, 0, 3, 17, 64, 127, 300 };
+#define TT_NSEQ  8
+
+
+/* seqs[] from lens[], in token order; the tokens */
+static int64_t
+seqs_of(infer_seq_t *seqs, const int *lens, int n)
+{
+    int      i;
+    int64_t  t;
+
+    t = 0;
+
+    for (i = 0; i < n; i++) {
+        seqs[i].start = (int32_t) t;
+        seqs[i].len = lens[i];
+        seqs[i].pos = 0;
+        seqs[i].reserved = 0;
+        t += lens[i];
+    }
+
+    return t;
+}
+
+
+/*
+ * The attention of one batch: q, k, v column views of one fused qkv
+ * input (tokens x (heads + 2 kv_heads) d), as a model makes them; then
+ * the attention's output and its mean over each sequence are outputs.
+ * The input is returned, and the sequences' in *seqs_t, for their values
+ * to be changed.
+ */
+static infer_tensor_t *
+attn_graph(int64_t tokens, const infer_seq_t *seqs, int nseq, int heads,
+    int kvh, int d, int causal, float scale, infer_tensor_t **seqs_t)
+{
+    int64_t          w;
+    infer_tensor_t  *qkv, *q, *k, *v, *s, *y;
+
+    w = (int64_t) (heads + 2 * kvh) * d;
+
+    qkv = in_f32(tokens, w, 0, -2, 2);
+    q = infer_op_view_cols(&g, qkv, 0, (int64_t) heads * d);
+    k = infer_op_view_cols(&g, qkv, (int64_t) heads * d, (int64_t) kvh * d);
+    v = infer_op_view_cols(&g, qkv, (int64_t) (heads + kvh) * d,
+                           (int64_t) kvh * d);
+    s = in_i32(nseq, 4, (const int32_t *) seqs, "seqs");
+    y = infer_op_attention(&g, q, k, v, s, heads, kvh, d, causal, scale);
+    output(y);
+    output(infer_op_pool(&g, y, s, INFER_POOL_MEAN));
+
+    if (seqs_t != NULL) {
+        *seqs_t = s;
+    }
+
+    return qkv;
+}
+
+
+static void
+test_attention(infer_backend_t *b)
+{
+    int              ci, causal, sc, good;
+    char             what[128];
+    double           worst;
+    int64_t          tokens;
+    infer_seq_t      seqs[TT_NSEQ];
+
+    /* heads, kv heads, head_dim */
+    static const int  cfg[][3] = {
+        { 4, 4, 8 }, { 8, 2, 16 }, { 4, 1, 64 }, { 3, 3, 80 },
+        { 2, 2, 128 }, { 2, 1, 256 }, { 2, 2, 1 }
+    };
+
+    tokens = seqs_of(seqs, tt_lens, TT_NSEQ);
+
+    for (ci = 0; ci < 7; ci++) {
+        good = 1;
+        worst = 0;
+
+        for (causal = 0; causal < 2; causal++) {
+            for (sc = 0; sc < 2; sc++) {
+                snprintf(what, sizeof(what), "%d heads, %d kv, d %d, %s, "
+                         "scale %s", cfg[ci][0], cfg[ci][1], cfg[ci][2],
+                         causal ? "causal" : "not causal",
+                         sc ? "0.2" : "default");
+
+                begin();
+                (void) attn_graph(tokens, seqs, TT_NSEQ, cfg[ci][0],
+                                  cfg[ci][1], cfg[ci][2], causal,
+                                  sc ? 0.2f : 0.0f, NULL);
+                good &= both(b, tt_tol[INFER_PRECISION_FP32], what, &worst);
+            }
+        }
+
+        ok(good, "attention == cpu: %d heads, %d kv heads, head_dim %d, "
+           "sequences of 0..300 tokens in one batch, causal or not (worst "
+           "%.2f of the tolerance)", cfg[ci][0], cfg[ci][1], cfg[ci][2],
+           worst);
+    }
+}
+
+
+/*
+ * One graph, run again with other sequences and other inputs of the
+ * same sizes: the eager run, the capture, replays; each must be the
+ * CPU's for what the batch holds then.
+ */
+static void
+test_replay(infer_backend_t *b)
+{
+    int              run, k, good, rc;
+    char             err[INFER_ERRLEN], what[64];
+    float           *x;
+    double           worst;
+    int64_t          tokens, j, n;
+    infer_seq_t      seqs[6], *sp;
+    infer_tensor_t  *qkv, *st;
+
+    static const int  parts[3][6] = {
+        { 1, 2, 3, 94, 100, 100 },
+        { 100, 100, 94, 3, 2, 1 },
+        { 50, 0, 250, 0, 0, 0 }
+    };
+
+    tokens = seqs_of(seqs, parts[0], 6);
+
+    begin();
+    qkv = attn_graph(tokens, seqs, 6, 4, 2, 64, 1, 0.0f, &st);
+    output(infer_op_pool(&g, qkv, st, INFER_POOL_LAST));
+
+    good = !g.failed;
+    worst = 0;
+    x = (float *) qkv->data;
+    n = qkv->rows * qkv->cols;
+    sp = (infer_seq_t *) st->data;
+
+    for (run = 0; good && run < 5; run++) {
+        /* runs 3 and 4 repeat run 0's batch */
+        (void) seqs_of(sp, parts[run % 3], 6);
+
+        if (run < 3) {
+            for (j = 0; j < n; j++) {
+                x[j] = rndf(-2, 2);
+            }
+        }
+
+        snprintf(what, sizeof(what), "run %d", run);
+
+        rc = cpu_compute(err, sizeof(err)) == 0
+             && gpu_compute(b, run == 0, err, sizeof(err)) == 0;
+
+        if (!rc) {
+            diag("%s: %s", what, err);
+            good = 0;
+            break;
+        }
+
+        for (k = 0; k < tt_nout; k++) {
+            good &= compare(tt_out[k].gpu, tt_out[k].cpu, tt_out[k].n,
+                            tt_tol[INFER_PRECISION_FP32], what, &worst);
+        }
+    }
+
+    ok(good, "one graph run 5 times with new sequences and inputs (eager, "
+       "capture, replays): each == cpu (worst %.2f of the tolerance)",
+       worst);
+}
+
+
+/* sequences outside the batch fail it, not the device */
+static void
+test_bad_seqs(infer_backend_t *b)
+{
+    int              op, rc, rc2;
+    char             err[INFER_ERRLEN], err2[INFER_ERRLEN], msg[128];
+    double           worst;
+    infer_seq_t      seqs[3];
+    infer_tensor_t  *x, *s;
+
+    static const int  lens[] = { 3, 4, 5 };
+
+    for (op = 0; op < 2; op++) {
+        begin();
+        (void) seqs_of(seqs, lens, 3);
+        seqs[1].len = 400;
+        x = in_f32(12, 8, 0, -1, 1);
+        s = in_i32(3, 4, (const int32_t *) seqs, "seqs");
+        output(op ? infer_op_pool(&g, x, s, INFER_POOL_MAX)
+                  : infer_op_attention(&g, x, x, x, s, 2, 2, 4, 0, 0.0f));
+        rc = gpu_compute(b, 1, err, sizeof(err));
+
+        begin();
+        (void) seqs_of(seqs, lens, 3);
+        x = in_f32(12, 8, 0, -1, 1);
+        s = in_i32(3, 4, (const int32_t *) seqs, "seqs");
+        output(op ? infer_op_pool(&g, x, s, INFER_POOL_MAX)
+                  : infer_op_attention(&g, x, x, x, s, 2, 2, 4, 0, 0.0f));
+        worst = 0;
+        rc2 = both(b, tt_tol[INFER_PRECISION_FP32], "after a bad sequence",
+                   &worst);
+
+        snprintf(msg, sizeof(msg), "cuda:0 (fp32): compute: sequence 1 has "
+                 "tokens [3, 403) of 12");
+        snprintf(err2, sizeof(err2), "%s", err);
+        ok(rc == -1 && strcmp(err2, msg) == 0 && rc2,
+           "%s: a sequence beyond the batch fails it, and the next batch "
+           "runs: %s", op ? "pool" : "attention", err2);
+    }
+}
+
+
+static void
+test_pool(infer_backend_t *b)
+{
+    int              mode, ci, good;
+    double           worst;
+    int64_t          tokens;
+    infer_seq_t      seqs[TT_NSEQ];
+    infer_tensor_t  *s;
+
+    static const int64_t  colset[] = { 1, 3, 384, 1000 };
+    static const char    *names[] = { "mean", "cls", "max", "last" };
+
+    tokens = seqs_of(seqs, tt_lens, TT_NSEQ);
+
+    for (mode = 0; mode < 4; mode++) {
+        begin();
+        s = in_i32(TT_NSEQ, 4, (const int32_t *) seqs, "seqs");
+
+        for (ci = 0; ci < 4; ci++) {
+            output(infer_op_pool(&g, in_f32(tokens, colset[ci], ci & 1, -2,
+                                            2), s, mode));
+        }
+
+        worst = 0;
+        good = both(b, mode == INFER_POOL_MEAN ? tt_tol[INFER_PRECISION_FP32]
+                                               : tt_exact,
+                    names[mode], &worst);
+
+        ok(good, "pool %s == cpu%s, sequences of 0..300 tokens, cols "
+           "1..1000, views", names[mode],
+           mode == INFER_POOL_MEAN ? "" : " bit for bit");
+    }
+}
+
+
+/*
+ * Weights read in another form than their shape says: a matrix added to
+ * activations (F32, though a product's matrix on fp16/bf16), a one-row
+ * product (nn.Linear(k, 1)), a table that is also a product's weight (a
+ * tied embedding and output projection).
+ */
+static void
+test_forms(infer_backend_t **bs)
+{
+    int              p, good, wm, w1, wt;
+    double           worst;
+    infer_tensor_t  *x, *t;
+
+    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+        begin();
+
+        wm = weight(INFER_DT_F16, 17, 33, -1, 1);
+        w1 = weight(INFER_DT_BF16, 1, 64, -0.25f, 0.25f);
+        wt = weight(INFER_DT_F32, 50, 64, -0.25f, 0.25f);
+
+        output(infer_op_add(&g, in_f32(17, 33, 1, -1, 1),
+                            wnode(wm, INFER_DT_F32)));
+
+        x = in_f32(9, 64, 0, -1, 1);
+        output(infer_op_matmul(&g, x, wnode(w1, INFER_DT_BF16), NULL));
+
+        t = infer_op_get_rows(&g, wnode(wt, INFER_DT_F32), ids_view(9, 50));
+        output(t);
+        output(infer_op_matmul(&g, t, wnode(wt, INFER_DT_F32), NULL));
+
+        worst = 0;
+        good = both(bs[p], tt_tol[p], "forms", &worst);
+
+        ok(good, "%s: a matrix added, a one-row product, a table that is "
+           "also a product's weight == cpu (worst %.2f of the tolerance)",
+           bs[p]->iface->name(bs[p]), worst);
+    }
+}
+
+
+/* a product of rows x 32 by the 48 x 32 weight w, and its relu */
+static void
+cache_graph(float *w, int rows)
+{
+    begin();
+    memset(&tt_w[0], 0, sizeof(infer_weight_t));
+    tt_w[0].name = "w";
+    tt_w[0].type = INFER_DT_F32;
+    tt_w[0].rows = 48;
+    tt_w[0].cols = 32;
+    tt_w[0].data = w;
+    tt_w[0].f32 = w;
+    tt_w[0].nbytes = 48 * 32 * sizeof(float);
+    tt_nw = 1;
+
+    output(infer_op_act(&g, infer_op_matmul(&g, in_f32(rows, 32, rows & 1,
+                                                       -1, 1),
+                                            wnode(0, INFER_DT_F32), NULL),
+                        INFER_ACT_RELU));
+}
+
+
+/*
+ * More distinct graphs than the cache holds, each run twice (eager, then
+ * captured while there is room), then all of them again (replays, and
+ * eager runs of what did not fit).
+ */
+static void
+test_cache(infer_backend_t *b)
+{
+    int              round, rows, rep, k, good, i;
+    char             err[INFER_ERRLEN], what[64];
+    double           worst;
+    static float     w[48 * 32];
+
+    /* the weight outlives begin(): the backend is loaded once (a load()
+     * drops the captured graphs), and reserved for the largest graph
+     * (growing the memory would too) */
+    for (i = 0; i < 48 * 32; i++) {
+        w[i] = rndf(-0.3f, 0.3f);
+    }
+
+    good = 1;
+    worst = 0;
+
+    for (round = -1; good && round < 2; round++) {
+        for (rows = round < 0 ? 100 : 1; good && rows <= 100; rows++) {
+            for (rep = 0; good && rep < (round < 1 ? 2 : 1); rep++) {
+                cache_graph(w, rows);
+                snprintf(what, sizeof(what), "round %d, %d rows", round,
+                         rows);
+
+                if (cpu_compute(err, sizeof(err)) != 0
+                    || gpu_compute(b, round < 0 && rep == 0, err,
+                                   sizeof(err))
+                       != 0)
+                {
+                    diag("%s: %s", what, err);
+                    good = 0;
+                    break;
+                }
+
+                for (k = 0; k < tt_nout; k++) {
+                    good &= compare(tt_out[k].gpu, tt_out[k].cpu,
+                                    tt_out[k].n,
+                                    tt_tol[INFER_PRECISION_FP32], what,
+                                    &worst);
+                }
+            }
+        }
+    }
+
+    ok(good, "100 graphs of distinct sizes, twice each, then again: each "
+       "== cpu (worst %.2f of the tolerance)", worst);
+}
+
+
+/* a GPU: whole MLPs through the runner */
+
+/* a random MLP written into tt_dir and loaded; NULL with err set */
+static infer_model_t *
+make_mlp(const tt_mlp_t *s, char *err, size_t errlen)
+{
+    int     k, n;
+    float  *vals[TT_MAX_LAYERS * 2];
+
+    n = tt_make_mlp(s, vals);
+
+    for (k = 0; k < n; k++) {
+        free(vals[k]);
+    }
+
+    if (n < 0) {
+        snprintf(err, errlen, "%s: cannot write the model: %s", tt_dir,
+                 strerror(errno));
+        return NULL;
+    }
+
+    return infer_model_load(tt_dir, err, errlen);
+}
+
+
+/* rows requests of one row each (one-token sequences) through r */
 static int
-check_parity(infer_backend_t *b, int precision, const tt_mlp_t *s,
+run_rows(infer_runner_t *r, const float *in, int rows, float *out, char *err,
+    size_t errlen)
+{
+    int              i;
+    infer_batch_t    batch;
+    static int32_t   zeros[TT_MAX_BATCH];
+    static uint64_t  ids[TT_MAX_BATCH];
+    infer_seq_t      seqs[TT_MAX_BATCH];
+
+    for (i = 0; i < rows; i++) {
+        seqs[i].start = i;
+        seqs[i].len = 1;
+        seqs[i].pos = 0;
+        seqs[i].reserved = 0;
+        ids[i] = (uint64_t) i;
+    }
+
+    memset(&batch, 0, sizeof(infer_batch_t));
+    batch.n_seqs = rows;
+    batch.n_tokens = rows;
+    batch.seqs = seqs;
+    batch.ids = ids;
+    batch.x = in;
+    batch.tokens = zeros;
+    batch.pos = zeros;
+    batch.out = out;
+
+    return infer_runner_run(r, &batch, err, errlen);
+}
+
+
+/*
+ * The model of s on b against the CPU backend: three sets of inputs, each
+ * batch size run four times (sets 0, 0, 1, 2: the eager run, the capture,
+ * which must equal it bit for bit, then replays on new inputs).
+ */
+static int
+check_mlp(infer_backend_t *b, int precision, const tt_mlp_t *s,
     const char *what)
 {
-    int              rows, pass, good, same;
-    char             err[INFER_ERRLEN];
-    float           *in, *ref, *out, *prev;
-    size_t           i, r, isz, osz;
-    double           d, lim, worst, sum;
-    infer_model_t   *m;
+    int               rows, pass, set, good, same, rc, inited, softmax;
+    char              err[INFER_ERRLEN], where[64];
+    float            *in[3], *ref[3], *out, *prev;
+    size_t            i, r, isz, osz;
+    double            worst, sum;
+    infer_model_t    *m;
+    infer_runner_t    rc_cpu, rc_gpu;
+    infer_backend_t  *cb;
 
     m = make_mlp(s, err, sizeof(err));
 
@@ -291,69 +1577,89 @@ check_parity(infer_backend_t *b, int precision, const tt_mlp_t *s,
         return 0;
     }
 
-    isz = (size_t) m->input_size;
-    osz = (size_t) m->output_size;
-    in = malloc(TT_MAX_BATCH * isz * sizeof(float));
-    ref = malloc(TT_MAX_BATCH * osz * sizeof(float));
+    isz = (size_t) m->input.size;
+    osz = (size_t) m->output.size;
+    softmax = ((const infer_mlp_t *) m->arch_data)->softmax;
+
+    for (set = 0; set < 3; set++) {
+        in[set] = malloc(TT_MAX_BATCH * isz * sizeof(float));
+        ref[set] = malloc(TT_MAX_BATCH * osz * sizeof(float));
+
+        if (in[set] == NULL || ref[set] == NULL) {
+            exit(2);
+        }
+
+        for (i = 0; i < TT_MAX_BATCH * isz; i++) {
+            in[set][i] = rndf(-2.0f, 2.0f);
+        }
+    }
+
     out = malloc(TT_MAX_BATCH * osz * sizeof(float));
     prev = malloc(TT_MAX_BATCH * osz * sizeof(float));
 
-    if (in == NULL || ref == NULL || out == NULL || prev == NULL) {
+    if (out == NULL || prev == NULL) {
         exit(2);
     }
-
-    for (i = 0; i < TT_MAX_BATCH * isz; i++) {
-        in[i] = rndf(-2.0f, 2.0f);
-    }
-
-    infer_model_forward_ref(m, in, TT_MAX_BATCH, ref);
 
     good = 1;
     same = 1;
     worst = 0;
 
-    if (b->iface->load(b, m, TT_MAX_BATCH, err, sizeof(err)) != 0) {
-        diag("load: %s", err);
+    /* the CPU's answers, for the largest batch: a row's output does not
+     * depend on the batch it is in */
+    cb = infer_backend_cpu_new(err, sizeof(err));
+    rc = cb != NULL
+         && infer_runner_init(&rc_cpu, m, cb, TT_MAX_BATCH, TT_MAX_BATCH, err,
+                              sizeof(err)) == 0;
+
+    for (set = 0; rc && set < 3; set++) {
+        rc = run_rows(&rc_cpu, in[set], TT_MAX_BATCH, ref[set], err,
+                      sizeof(err)) == 0;
+    }
+
+    if (rc) {
+        infer_runner_free(&rc_cpu);
+    }
+
+    if (cb != NULL) {
+        cb->iface->free(cb);
+    }
+
+    if (!rc) {
+        diag("cpu: %s", err);
         good = 0;
     }
 
-    /* every batch size; per size: eager, capture, replay */
+    inited = good && infer_runner_init(&rc_gpu, m, b, TT_MAX_BATCH,
+                                       TT_MAX_BATCH, err, sizeof(err)) == 0;
+
+    if (good && !inited) {
+        diag("runner: %s", err);
+        good = 0;
+    }
+
     for (rows = 1; good && rows <= TT_MAX_BATCH; rows++) {
-        for (pass = 0; good && pass < 3; pass++) {
+        for (pass = 0; good && pass < 4; pass++) {
+            set = pass < 2 ? 0 : pass - 1;
+
             for (i = 0; i < rows * osz; i++) {
                 out[i] = NAN;
             }
 
-            if (b->iface->run(b, in, rows, out, err, sizeof(err)) != 0
-                || b->iface->synchronize(b, err, sizeof(err)) != 0)
+            if (run_rows(&rc_gpu, in[set], rows, out, err, sizeof(err)) != 0)
             {
                 diag("rows %d, pass %d: %s", rows, pass, err);
                 good = 0;
                 break;
             }
 
-            for (i = 0; i < rows * osz; i++) {
-                d = fabs((double) out[i] - ref[i]);
-                lim = tt_tol[precision].atol
-                      + tt_tol[precision].rtol * fabs(ref[i]);
-
-                /* !(d <= lim): a NaN fails */
-                if (!(d <= lim)) {
-                    if (good) {
-                        diag("rows %d, pass %d, value %zu: %.9g, reference "
-                             "%.9g", rows, pass, i, out[i], ref[i]);
-                    }
-                    good = 0;
-                }
-
-                if (d / lim > worst) {
-                    worst = d / lim;
-                }
-            }
+            snprintf(where, sizeof(where), "rows %d, pass %d", rows, pass);
+            good &= compare(out, ref[set], rows * osz, tt_tol[precision],
+                            where, &worst);
 
             /* whatever the precision, softmax runs in F32: a row sums to
              * 1 unless a block reduction lost a part of it */
-            for (r = 0; m->output_softmax && r < (size_t) rows; r++) {
+            for (r = 0; softmax && r < (size_t) rows; r++) {
                 sum = 0;
                 for (i = 0; i < osz; i++) {
                     sum += out[r * osz + i];
@@ -368,10 +1674,10 @@ check_parity(infer_backend_t *b, int precision, const tt_mlp_t *s,
                 }
             }
 
-            if (pass == 2 && memcmp(out, prev, rows * osz * sizeof(float))) {
+            if (pass == 1 && memcmp(out, prev, rows * osz * sizeof(float))) {
                 if (same) {
-                    diag("rows %d: a graph replay differs from its capture",
-                         rows);
+                    diag("rows %d: the CUDA graph differs from the eager "
+                         "run", rows);
                 }
                 same = 0;
             }
@@ -380,12 +1686,20 @@ check_parity(infer_backend_t *b, int precision, const tt_mlp_t *s,
         }
     }
 
-    ok(good && same, "%s == reference, batch 1..%d x3, %s (worst %.2f of "
-       "the tolerance)", b->iface->name(b), TT_MAX_BATCH, what, worst);
+    if (inited) {
+        infer_runner_free(&rc_gpu);
+    }
+
+    ok(good && same, "%s == cpu, batch 1..%d x4, %s (worst %.2f of the "
+       "tolerance)", b->iface->name(b), TT_MAX_BATCH, what, worst);
 
     infer_model_free(m);
-    free(in);
-    free(ref);
+
+    for (set = 0; set < 3; set++) {
+        free(in[set]);
+        free(ref[set]);
+    }
+
     free(out);
     free(prev);
 
@@ -394,20 +1708,163 @@ check_parity(infer_backend_t *b, int precision, const tt_mlp_t *s,
 
 
 static void
-test_gpu(const char *info)
+test_mlps(infer_backend_t *b, int p)
 {
-    int               i, k, a, nl, p, rc;
-    char              what[256], err[INFER_ERRLEN], name[32], inf[256];
-    char              expect[INFER_ERRLEN];
-    size_t            len;
-    float             x[4], y[4], xs[4], ys[4];
+    int                 i, k, a, nl;
+    char                what[256];
+    size_t              len;
+    tt_mlp_t            s;
+    static const int    layers[] = { 1, 2, 3, 5 };
+    static const char  *names[] = { "none", "relu", "gelu", "tanh",
+                                    "sigmoid" };
+
+    /* every activation in every position, several depths, all stored
+     * dtypes */
+    for (k = 0; k < (int) (sizeof(layers) / sizeof(layers[0])); k++) {
+        nl = layers[k];
+
+        for (a = 0; a < 5; a++) {
+            memset(&s, 0, sizeof(s));
+            s.nlayers = nl;
+            s.width[0] = 1 + (int) (rnd32() % 70);
+            s.dtype = (infer_dtype_e) ((k + a) % 3);
+            s.softmax = (a + k) & 1;
+            s.misalign = a == 2;
+
+            len = (size_t) snprintf(what, sizeof(what), "%d layers, %s, %s",
+                                    nl, tt_dts[s.dtype],
+                                    s.softmax ? "softmax" : "no softmax");
+
+            for (i = 0; i < nl; i++) {
+                s.width[i + 1] = 1 + (int) (rnd32() % 70);
+                s.act[i] = (a + i) % 5;
+                s.bias[i] = (a + i) % 4 != 3;
+                len += (size_t) snprintf(what + len, sizeof(what) - len,
+                                         "%s %d>%d %s%s", i ? "," : ":",
+                                         s.width[i], s.width[i + 1],
+                                         names[s.act[i]],
+                                         s.bias[i] ? "" : " nobias");
+            }
+
+            check_mlp(b, p, &s, what);
+        }
+    }
+
+    /* real sizes: the tensor-core paths, a long softmax row */
+    memset(&s, 0, sizeof(s));
+    s.nlayers = 3;
+    s.width[0] = 784;
+    s.width[1] = 256;
+    s.width[2] = 128;
+    s.width[3] = 10;
+    s.act[0] = INFER_ACT_RELU;
+    s.act[1] = INFER_ACT_GELU;
+    s.bias[0] = s.bias[1] = s.bias[2] = 1;
+    s.softmax = 1;
+    s.dtype = (infer_dtype_e) (p % 3);
+    check_mlp(b, p, &s, "784>256 relu, 256>128 gelu, 128>10, softmax");
+
+    memset(&s, 0, sizeof(s));
+    s.nlayers = 2;
+    s.width[0] = 512;
+    s.width[1] = 1024;
+    s.width[2] = 3000;
+    s.act[0] = INFER_ACT_TANH;
+    s.bias[0] = s.bias[1] = 1;
+    s.softmax = 1;
+    s.dtype = (infer_dtype_e) ((p + 1) % 3);
+    check_mlp(b, p, &s, "512>1024 tanh, 1024>3000, softmax over 3000");
+}
+
+
+/* two backends used in turn by one thread */
+static void
+test_two(void)
+{
+    int               k, rc, n;
+    char              err[INFER_ERRLEN];
+    float             x[4], y[4], ys[4], ref[4];
+    double            worst;
     tt_mlp_t          s;
     infer_model_t    *m;
-    infer_backend_t  *b, *b2;
-    static const int   layers[] = { 1, 2, 3, 5 };
-    static const char *names[] = { "none", "relu", "gelu", "tanh",
-                                   "sigmoid" };
-    static const char *dts[] = { "F32", "F16", "BF16" };
+    infer_runner_t    r, r2, rcpu;
+    infer_backend_t  *b, *b2, *cb;
+
+    memset(&s, 0, sizeof(s));
+    s.nlayers = 1;
+    s.width[0] = 4;
+    s.width[1] = 4;
+    s.bias[0] = 1;
+    s.act[0] = INFER_ACT_SIGMOID;
+
+    for (k = 0; k < 4; k++) {
+        x[k] = 0.5f * (float) k - 1.0f;
+    }
+
+    m = make_mlp(&s, err, sizeof(err));
+    b = tt_backend_new(tt_so, 0, INFER_PRECISION_FP32, err, sizeof(err));
+    b2 = tt_backend_new(tt_so, 0, INFER_PRECISION_BF16, err, sizeof(err));
+    cb = infer_backend_cpu_new(err, sizeof(err));
+
+    /* n: the runners made */
+    n = 0;
+    rc = m != NULL && b != NULL && b2 != NULL && cb != NULL
+         && infer_runner_init(&rcpu, m, cb, 1, 1, err, sizeof(err)) == 0
+         && ++n
+         && run_rows(&rcpu, x, 1, ref, err, sizeof(err)) == 0
+         && infer_runner_init(&r, m, b, 8, 8, err, sizeof(err)) == 0
+         && ++n
+         && infer_runner_init(&r2, m, b2, 8, 8, err, sizeof(err)) == 0
+         && ++n;
+
+    worst = 0;
+
+    for (k = 0; rc && k < 20; k++) {
+        rc = run_rows(&r, x, 1, y, err, sizeof(err)) == 0
+             && run_rows(&r2, x, 1, ys, err, sizeof(err)) == 0
+             && compare(y, ref, 4, tt_tol[INFER_PRECISION_FP32], "fp32",
+                        &worst)
+             && compare(ys, ref, 4, tt_tol[INFER_PRECISION_BF16], "bf16",
+                        &worst);
+    }
+
+    ok(rc, "two backends (fp32, bf16) in turn on one thread, 20 rounds%s%s",
+       rc ? "" : ": ", rc ? "" : err);
+
+    if (n > 2) {
+        infer_runner_free(&r2);
+    }
+
+    if (n > 1) {
+        infer_runner_free(&r);
+    }
+
+    if (n > 0) {
+        infer_runner_free(&rcpu);
+    }
+
+    if (b != NULL) {
+        b->iface->free(b);
+    }
+
+    if (b2 != NULL) {
+        b2->iface->free(b2);
+    }
+
+    if (cb != NULL) {
+        cb->iface->free(cb);
+    }
+
+    infer_model_free(m);
+}
+
+
+static void
+test_gpu(const char *info)
+{
+    int               p, rc;
+    char              err[INFER_ERRLEN], inf[256];
+    infer_backend_t  *bs[INFER_PRECISION_COUNT];
 
     ok(matches(info, "^.+, compute [0-9]+\\.[0-9]+, [0-9]+ GiB$"),
        "probe: %s", info);
@@ -420,142 +1877,43 @@ test_gpu(const char *info)
 
     ok(no_children(), "probe: no child process left behind");
 
+    test_errors();
+
     for (p = 0; p < INFER_PRECISION_COUNT; p++) {
-        b = tt_backend_new(tt_so, 0, p, err, sizeof(err));
+        bs[p] = tt_backend_new(tt_so, 0, p, err, sizeof(err));
 
-        if (b == NULL) {
+        if (bs[p] == NULL) {
             ok(0, "backend cuda:0 (%s): %s", infer_precision_name(p), err);
-            continue;
-        }
 
-        snprintf(name, sizeof(name), "cuda:0 (%s)", infer_precision_name(p));
-        snprintf(expect, sizeof(expect), "%s: no model loaded", name);
-        ok(strcmp(b->iface->name(b), name) == 0
-           && b->iface->run(b, x, 1, y, err, sizeof(err)) == -1
-           && strcmp(err, expect) == 0,
-           "%s: name, and run() before load() fails: %s", name, err);
-
-        /* every activation in every position, several depths, all
-         * stored dtypes */
-        for (k = 0; k < (int) (sizeof(layers) / sizeof(layers[0])); k++) {
-            nl = layers[k];
-
-            for (a = 0; a < 5; a++) {
-                memset(&s, 0, sizeof(s));
-                s.nlayers = nl;
-                s.width[0] = 1 + (int) (rnd32() % 70);
-                s.dtype = (infer_dtype_e) ((k + a) % 3);
-                s.softmax = (a + k) & 1;
-                s.misalign = a == 2;
-
-                len = (size_t) snprintf(what, sizeof(what),
-                                        "%d layers, %s, %s", nl,
-                                        dts[s.dtype],
-                                        s.softmax ? "softmax"
-                                                  : "no softmax");
-
-                for (i = 0; i < nl; i++) {
-                    s.width[i + 1] = 1 + (int) (rnd32() % 70);
-                    s.act[i] = (a + i) % 5;
-                    s.bias[i] = (a + i) % 4 != 3;
-                    len += (size_t) snprintf(what + len, sizeof(what) - len,
-                                             "%s %d>%d %s%s",
-                                             i ? "," : ":", s.width[i],
-                                             s.width[i + 1], names[s.act[i]],
-                                             s.bias[i] ? "" : " nobias");
-                }
-
-                check_parity(b, p, &s, what);
+            while (p-- > 0) {
+                bs[p]->iface->free(bs[p]);
             }
-        }
 
-        /* real sizes: the tensor-core paths, a long softmax row */
-        memset(&s, 0, sizeof(s));
-        s.nlayers = 3;
-        s.width[0] = 784;
-        s.width[1] = 256;
-        s.width[2] = 128;
-        s.width[3] = 10;
-        s.act[0] = INFER_ACT_RELU;
-        s.act[1] = INFER_ACT_GELU;
-        s.bias[0] = s.bias[1] = s.bias[2] = 1;
-        s.softmax = 1;
-        s.dtype = (infer_dtype_e) (p % 3);
-        check_parity(b, p, &s, "784>256 relu, 256>128 gelu, 128>10, softmax");
-
-        memset(&s, 0, sizeof(s));
-        s.nlayers = 2;
-        s.width[0] = 512;
-        s.width[1] = 1024;
-        s.width[2] = 3000;
-        s.act[0] = INFER_ACT_TANH;
-        s.bias[0] = s.bias[1] = 1;
-        s.softmax = 1;
-        s.dtype = (infer_dtype_e) ((p + 1) % 3);
-        check_parity(b, p, &s, "512>1024 tanh, 1024>3000, softmax over 3000");
-
-        b->iface->free(b);
-    }
-
-    /* batch limits, and two backends used in turn by one thread */
-    memset(&s, 0, sizeof(s));
-    s.nlayers = 1;
-    s.width[0] = 4;
-    s.width[1] = 4;
-    s.bias[0] = 1;
-    s.act[0] = INFER_ACT_SIGMOID;
-
-    m = make_mlp(&s, err, sizeof(err));
-    b = tt_backend_new(tt_so, 0, INFER_PRECISION_FP32, err, sizeof(err));
-    b2 = tt_backend_new(tt_so, 0, INFER_PRECISION_BF16, err, sizeof(err));
-
-    for (i = 0; i < 4; i++) {
-        x[i] = 0.5f * (float) i - 1.0f;
-    }
-
-    ok(m != NULL && b != NULL && b2 != NULL
-       && b->iface->load(b, m, 0, err, sizeof(err)) == -1
-       && strcmp(err, "cuda:0 (fp32): load: max_batch 0 is not positive")
-          == 0
-       && b->iface->run(b, x, 1, y, err, sizeof(err)) == -1
-       && strcmp(err, "cuda:0 (fp32): no model loaded") == 0
-       && b->iface->load(b, m, 2, err, sizeof(err)) == 0
-       && b->iface->run(b, x, 3, y, err, sizeof(err)) == -1
-       && strcmp(err, "cuda:0 (fp32): batch of 3 rows, max_batch is 2") == 0
-       && b->iface->run(b, x, -1, y, err, sizeof(err)) == -1
-       && b->iface->run(b, x, 0, y, err, sizeof(err)) == 0
-       && b->iface->run(b, x, 1, y, err, sizeof(err)) == 0,
-       "max_batch enforced, 0 rows is a no-op: %s", err);
-
-    rc = m != NULL && b != NULL && b2 != NULL
-         && b2->iface->load(b2, m, 8, err, sizeof(err)) == 0;
-
-    for (k = 0; rc && k < 20; k++) {
-        rc = b->iface->run(b, x, 1, y, err, sizeof(err)) == 0
-             && b2->iface->run(b2, x, 1, ys, err, sizeof(err)) == 0;
-    }
-
-    if (rc) {
-        infer_model_forward_ref(m, x, 1, xs);
-
-        for (i = 0; i < 4; i++) {
-            rc &= fabs(y[i] - xs[i]) <= 1e-5 + 1e-4 * fabs(xs[i])
-                  && fabs(ys[i] - xs[i]) <= 5e-2 + 5e-2 * fabs(xs[i]);
+            return;
         }
     }
 
-    ok(rc, "two backends (fp32, bf16) in turn on one thread, 20 rounds%s%s",
-       rc ? "" : ": ", rc ? "" : err);
+    test_matmul(bs);
+    test_get_rows(bs);
+    test_forms(bs);
+    test_binary(bs[INFER_PRECISION_FP32]);
+    test_act(bs[INFER_PRECISION_FP32]);
+    test_softmax(bs[INFER_PRECISION_FP32]);
+    test_norms(bs[INFER_PRECISION_FP32]);
+    test_rope(bs[INFER_PRECISION_FP32]);
+    test_attention(bs[INFER_PRECISION_FP32]);
+    test_pool(bs[INFER_PRECISION_FP32]);
+    test_bad_seqs(bs[INFER_PRECISION_FP32]);
+    test_replay(bs[INFER_PRECISION_FP32]);
+    test_cache(bs[INFER_PRECISION_FP32]);
+    begin();
 
-    if (b != NULL) {
-        b->iface->free(b);
+    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+        test_mlps(bs[p], p);
+        bs[p]->iface->free(bs[p]);
     }
 
-    if (b2 != NULL) {
-        b2->iface->free(b2);
-    }
-
-    infer_model_free(m);
+    test_two();
 }
 
 
@@ -591,7 +1949,7 @@ main(int argc, char **argv)
     req = getenv("INFER_TEST_REQUIRE_GPU");
 
     if (rc == 0) {
-        diag("cuda:0 is %s: parity tests", info);
+        diag("cuda:0 is %s: parity with the CPU backend", info);
         test_gpu(info);
 
     } else if (req != NULL && strcmp(req, "1") == 0) {

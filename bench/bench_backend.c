@@ -1,8 +1,10 @@
 /*
- * ngx_infer: throughput of the backends, driven directly through
- * infer_backend.h (no nginx, no HTTP, no queue): rows per second of a
- * model loaded with infer_model_load(), for several batch sizes, on the
- * CPU backend and on the CUDA backend in each precision.
+ * ngx_infer: throughput of the backends, driven through the runner
+ * (infer_runner.h: the model's graph built for each batch, computed by
+ * the backend's interface; no nginx, no HTTP, no queue): rows per second
+ * of a model loaded with infer_model_load(), for several batch sizes, on
+ * the CPU backend and on the CUDA backend in each precision.  A batch of
+ * k rows is k sequences of one token, as the module's executor makes it.
  *
  *   bench_backend [-s so] [-d device] [-t seconds] [-b 1,16,64,256]
  *                 [-p cpu,fp32,tf32,fp16,bf16] DIR...
@@ -16,11 +18,7 @@
  * MLP (ReLU between layers) to DIR, for machines without the Python that
  * `make fixtures` needs.
  *
- * Build (t/gpu/run.sh does):
- *   cc -std=gnu99 -O2 -Wall -Wextra -Ikernels -o build/bench_backend \
- *       bench/bench_backend.c kernels/infer_backend_cuda.c \
- *       kernels/cpu/infer_cpu.c kernels/infer_model.c \
- *       kernels/infer_safetensors.c -ljansson -lopenblas -lm -ldl
+ * Build: make build/bench_backend (t/gpu/run.sh does).
  */
 
 #include <errno.h>
@@ -36,8 +34,10 @@
 #include "infer_backend.h"
 #include "infer_backend_cuda.h"
 #include "infer_math.h"
+#include "infer_mlp.h"
 #include "infer_model.h"
 #include "infer_precision.h"
+#include "infer_runner.h"
 
 
 #define BB_MAX_BATCHES   16
@@ -54,6 +54,10 @@ typedef struct {
     int          max_batch;
     int          nbackends;
     int          backend[BB_MAX_BACKENDS];   /* BB_CPU or INFER_PRECISION_* */
+
+    /* a batch's sequences and their ids, max_batch of each */
+    infer_seq_t *seqs;
+    uint64_t    *ids;
 } bb_conf_t;
 
 
@@ -148,7 +152,7 @@ bb_parse_backends(const char *s, bb_conf_t *c)
 static int
 bb_generate(const char *dir, const char *widths, const char *dtype)
 {
-    int             w[INFER_MAX_LAYERS + 1], n, i, esz;
+    int             w[INFER_MLP_MAX_LAYERS + 1], n, i, esz;
     char            path[4096], hdr[16384];
     FILE           *f;
     size_t          hlen, off, j, cnt;
@@ -158,12 +162,12 @@ bb_generate(const char *dir, const char *widths, const char *dtype)
     infer_dtype_e   dt;
     unsigned char   le[8];
 
-    n = bb_parse_ints(widths, w, INFER_MAX_LAYERS + 1);
+    n = bb_parse_ints(widths, w, INFER_MLP_MAX_LAYERS + 1);
 
     if (n < 2) {
         fprintf(stderr, "bench_backend: widths \"%s\": expected 2 to %d "
                 "positive integers, in,hidden,...,out\n", widths,
-                INFER_MAX_LAYERS + 1);
+                INFER_MLP_MAX_LAYERS + 1);
         return 1;
     }
 
@@ -294,16 +298,76 @@ bb_backend(const bb_conf_t *c, int which, char *err, size_t errlen)
 }
 
 
+/* rows requests of one row each: rows sequences of one token */
+static int
+bb_run(infer_runner_t *r, const bb_conf_t *c, const float *in, int rows,
+    float *out, char *err, size_t errlen)
+{
+    int             i;
+    infer_batch_t   batch;
+
+    for (i = 0; i < rows; i++) {
+        c->seqs[i].start = i;
+        c->seqs[i].len = 1;
+        c->seqs[i].pos = 0;
+        c->seqs[i].reserved = 0;
+    }
+
+    memset(&batch, 0, sizeof(infer_batch_t));
+    batch.n_seqs = rows;
+    batch.n_tokens = rows;
+    batch.seqs = c->seqs;
+    batch.ids = c->ids;
+    batch.x = in;
+    batch.out = out;
+
+    return infer_runner_run(r, &batch, err, errlen);
+}
+
+
+/* a backend with the model on it, ready for batches of up to max_batch
+ * rows; 0, or -1 with err set (*b then NULL or to be freed) */
+static int
+bb_ready(const bb_conf_t *c, const infer_model_t *m, int which,
+    infer_backend_t **b, infer_runner_t *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof(infer_runner_t));
+
+    *b = bb_backend(c, which, err, errlen);
+
+    if (*b == NULL) {
+        return -1;
+    }
+
+    return infer_runner_init(r, m, *b, c->max_batch, c->max_batch, err,
+                             errlen);
+}
+
+
+/* frees what bb_ready() made, all or part */
+static void
+bb_done(infer_backend_t *b, infer_runner_t *r)
+{
+    infer_runner_free(r);
+
+    if (b != NULL) {
+        b->iface->free(b);
+    }
+}
+
+
 static void
 bb_model(const bb_conf_t *c, const char *dir)
 {
-    int               i, k, rows, iters;
-    char              err[INFER_ERRLEN], desc[256], name[64];
-    float            *in, *out, *ref;
-    size_t            j, len, n;
-    double            t0, t, diff;
-    infer_model_t    *m;
-    infer_backend_t  *b;
+    int                  i, k, rows, iters;
+    char                 err[INFER_ERRLEN], desc[256], name[64];
+    float               *in, *out, *ref;
+    size_t               j, len, n;
+    double               t0, t, diff;
+    infer_model_t       *m;
+    infer_runner_t       r;
+    infer_backend_t     *b;
+    const infer_mlp_t   *mlp;
 
     m = infer_model_load(dir, err, sizeof(err));
     if (m == NULL) {
@@ -311,52 +375,50 @@ bb_model(const bb_conf_t *c, const char *dir)
         return;
     }
 
+    /* an MLP says its widths and its weights' type */
     len = (size_t) snprintf(desc, sizeof(desc), "%s (%lld", dir,
-                            (long long) m->input_size);
-    for (i = 0; i < m->nlayers && len < sizeof(desc); i++) {
+                            (long long) m->input.size);
+
+    mlp = m->arch == &infer_arch_mlp ? m->arch_data : NULL;
+
+    for (i = 0; mlp != NULL && i < mlp->nlayers && len < sizeof(desc); i++) {
         len += (size_t) snprintf(desc + len, sizeof(desc) - len, "-%d",
-                                 m->layers[i].out);
+                                 mlp->layers[i].out);
     }
+
     if (len < sizeof(desc)) {
         snprintf(desc + len, sizeof(desc) - len, ", %s)",
-                 infer_dtype_name(m->layers[0].wt->dtype));
+                 m->nweights > 0 ? infer_dtype_name(m->weights[0].type)
+                                 : m->arch->name);
     }
 
     n = (size_t) c->max_batch;
-    in = malloc(n * (size_t) m->input_size * sizeof(float));
-    out = malloc(n * (size_t) m->output_size * sizeof(float));
-    ref = malloc(n * (size_t) m->output_size * sizeof(float));
+    in = malloc(n * (size_t) m->input.size * sizeof(float));
+    out = malloc(n * (size_t) m->output.size * sizeof(float));
+    ref = malloc(n * (size_t) m->output.size * sizeof(float));
 
     if (in == NULL || out == NULL || ref == NULL) {
         fprintf(stderr, "bench_backend: out of memory\n");
         exit(2);
     }
 
-    for (j = 0; j < n * (size_t) m->input_size; j++) {
+    for (j = 0; j < n * (size_t) m->input.size; j++) {
         in[j] = bb_rand(-1.0f, 1.0f);
     }
 
     /* the CPU's answer for the largest batch, to compare with */
-    b = infer_backend_cpu_new(err, sizeof(err));
-    if (b == NULL || b->iface->load(b, m, c->max_batch, err, sizeof(err))
-                     != 0
-        || b->iface->run(b, in, c->max_batch, ref, err, sizeof(err)) != 0)
+    if (bb_ready(c, m, BB_CPU, &b, &r, err, sizeof(err)) != 0
+        || bb_run(&r, c, in, c->max_batch, ref, err, sizeof(err)) != 0)
     {
         printf("| %s | cpu | %s |\n", desc, err);
-        if (b != NULL) {
-            b->iface->free(b);
-        }
+        bb_done(b, &r);
         goto done;
     }
 
-    b->iface->free(b);
+    bb_done(b, &r);
 
     for (k = 0; k < c->nbackends; k++) {
-        b = bb_backend(c, c->backend[k], err, sizeof(err));
-
-        if (b == NULL
-            || b->iface->load(b, m, c->max_batch, err, sizeof(err)) != 0)
-        {
+        if (bb_ready(c, m, c->backend[k], &b, &r, err, sizeof(err)) != 0) {
             if (c->backend[k] == BB_CPU) {
                 snprintf(name, sizeof(name), "cpu");
             } else {
@@ -367,9 +429,7 @@ bb_model(const bb_conf_t *c, const char *dir)
             printf("| %s | %s | %s |\n", desc, name, err);
             fflush(stdout);
 
-            if (b != NULL) {
-                b->iface->free(b);
-            }
+            bb_done(b, &r);
             continue;
         }
 
@@ -381,7 +441,7 @@ bb_model(const bb_conf_t *c, const char *dir)
             /* warm-up: first-use costs (CUDA graph capture, page faults)
              * are not throughput */
             for (iters = 0; iters < 3; iters++) {
-                if (b->iface->run(b, in, rows, out, err, sizeof(err)) != 0) {
+                if (bb_run(&r, c, in, rows, out, err, sizeof(err)) != 0) {
                     break;
                 }
             }
@@ -395,10 +455,9 @@ bb_model(const bb_conf_t *c, const char *dir)
             t = 0;
             t0 = bb_now();
 
+            /* a run is a whole batch: the runner waits for the backend */
             do {
-                if (b->iface->run(b, in, rows, out, err, sizeof(err)) != 0
-                    || b->iface->synchronize(b, err, sizeof(err)) != 0)
-                {
+                if (bb_run(&r, c, in, rows, out, err, sizeof(err)) != 0) {
                     break;
                 }
 
@@ -418,8 +477,8 @@ bb_model(const bb_conf_t *c, const char *dir)
 
         diff = 0;
 
-        if (b->iface->run(b, in, c->max_batch, out, err, sizeof(err)) == 0) {
-            for (j = 0; j < n * (size_t) m->output_size; j++) {
+        if (bb_run(&r, c, in, c->max_batch, out, err, sizeof(err)) == 0) {
+            for (j = 0; j < n * (size_t) m->output.size; j++) {
                 /* a NaN shows as a NaN */
                 if (!(fabs((double) out[j] - ref[j]) <= diff)) {
                     diff = fabs((double) out[j] - ref[j]);
@@ -433,7 +492,7 @@ bb_model(const bb_conf_t *c, const char *dir)
         }
 
         fflush(stdout);
-        b->iface->free(b);
+        bb_done(b, &r);
     }
 
 done:
@@ -520,6 +579,14 @@ main(int argc, char **argv)
         if (c.batch[i] > c.max_batch) {
             c.max_batch = c.batch[i];
         }
+    }
+
+    c.seqs = calloc((size_t) c.max_batch, sizeof(infer_seq_t));
+    c.ids = calloc((size_t) c.max_batch, sizeof(uint64_t));
+
+    if (c.seqs == NULL || c.ids == NULL) {
+        fprintf(stderr, "bench_backend: out of memory\n");
+        return 2;
     }
 
     printf("rows/s (time per batch), each batch size run for %.1f s; "

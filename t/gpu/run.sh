@@ -7,9 +7,13 @@
 #   t/gpu/run.sh            from anywhere in a checkout built with `make`
 #
 # 1. builds the CUDA backend and the unit tests (make cuda unit);
-# 2. runs the CPU unit tests, then test_cuda with INFER_TEST_REQUIRE_GPU=1:
-#    parity of every precision against the reference forward pass, batch
-#    sizes 1..64, eager and CUDA-graph runs;
+# 2. runs the CPU unit tests (test_kernels; test_ops, every op of the CPU
+#    backend against float64 references), then test_cuda with
+#    INFER_TEST_REQUIRE_GPU=1: every op of the CUDA backend against the
+#    CPU backend (odd shapes, views, every precision for the products and
+#    lookups, ragged attention, CUDA-graph replays with new sequences, bad
+#    indices), then whole MLPs through the runner, batch sizes 1..64,
+#    eager and CUDA-graph runs;
 # 3. benchmarks the backends through their interface (bench_backend) on
 #    the 784-256-256-10 MLP and the 1024-4096-4096-1024 MLP: rows/s per
 #    batch size for the CPU and cuda:0 in every precision, as a markdown
@@ -51,11 +55,14 @@ fi
 
 echo
 echo "== unit tests"
-if ! $BUILD/test_kernels >$BUILD/test_kernels.log 2>&1; then
-    grep -v '^ok ' $BUILD/test_kernels.log
-    exit 1
-fi
-echo "test_kernels: $(tail -1 $BUILD/test_kernels.log), all ok"
+# the CUDA backend is checked against the CPU's: the CPU's own checks first
+for t in test_kernels test_ops; do
+    if ! $BUILD/$t >$BUILD/$t.log 2>&1; then
+        grep -v '^ok ' $BUILD/$t.log
+        exit 1
+    fi
+    echo "$t: $(tail -1 $BUILD/$t.log), all ok"
+done
 INFER_TEST_REQUIRE_GPU=1 INFER_CUDA_SO=$SO $BUILD/test_cuda
 
 echo

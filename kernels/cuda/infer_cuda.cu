@@ -244,6 +244,9 @@ static int infer_cuda_form(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
     infer_dtype_e dt, char *err, size_t errlen);
 static int infer_cuda_upload(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
     infer_dtype_e dt, void *tmp, char *err, size_t errlen);
+static int infer_cuda_graph_call(infer_backend_t *b, infer_graph_t *g,
+    const char *what, int (*fn)(infer_cuda_ctx_t *ctx, infer_graph_t *g,
+    char *err, size_t errlen), char *err, size_t errlen);
 static int infer_cuda_check(infer_graph_t *g, char *err, size_t errlen);
 static int infer_cuda_prepare(infer_cuda_ctx_t *ctx, infer_graph_t *g,
     char *err, size_t errlen);
@@ -712,23 +715,8 @@ static int
 infer_cuda_reserve(infer_backend_t *b, infer_graph_t *g, char *err,
     size_t errlen)
 {
-    infer_cuda_ctx_t  *ctx;
-
-    ctx = (infer_cuda_ctx_t *) b->context;
-
-    if (!ctx->loaded) {
-        return infer_error(err, errlen, "%s: reserve: no weights loaded",
-                           ctx->name);
-    }
-
-    if (infer_cuda_check(g, err, errlen) != 0
-        || infer_cuda_prepare(ctx, g, err, errlen) != 0)
-    {
-        (void) infer_error_prefix(err, errlen, "%s: reserve", ctx->name);
-        return infer_cuda_lost(ctx) ? INFER_BACKEND_LOST : -1;
-    }
-
-    return 0;
+    return infer_cuda_graph_call(b, g, "reserve", infer_cuda_prepare, err,
+                                 errlen);
 }
 
 
@@ -736,19 +724,35 @@ static int
 infer_cuda_compute(infer_backend_t *b, infer_graph_t *g, char *err,
     size_t errlen)
 {
+    return infer_cuda_graph_call(b, g, "compute", infer_cuda_forward, err,
+                                 errlen);
+}
+
+
+/*
+ * What reserve() and compute() share: the checks before fn(ctx, g), and
+ * after it the message's prefix ("cuda:0 (fp16): compute: ...") and the
+ * verdict on the context.
+ */
+static int
+infer_cuda_graph_call(infer_backend_t *b, infer_graph_t *g, const char *what,
+    int (*fn)(infer_cuda_ctx_t *ctx, infer_graph_t *g, char *err,
+              size_t errlen),
+    char *err, size_t errlen)
+{
     infer_cuda_ctx_t  *ctx;
 
     ctx = (infer_cuda_ctx_t *) b->context;
 
     if (!ctx->loaded) {
-        return infer_error(err, errlen, "%s: compute: no weights loaded",
-                           ctx->name);
+        return infer_error(err, errlen, "%s: %s: no weights loaded",
+                           ctx->name, what);
     }
 
     if (infer_cuda_check(g, err, errlen) != 0
-        || infer_cuda_forward(ctx, g, err, errlen) != 0)
+        || fn(ctx, g, err, errlen) != 0)
     {
-        (void) infer_error_prefix(err, errlen, "%s: compute", ctx->name);
+        (void) infer_error_prefix(err, errlen, "%s: %s", ctx->name, what);
         return infer_cuda_lost(ctx) ? INFER_BACKEND_LOST : -1;
     }
 

@@ -515,6 +515,38 @@ both(infer_backend_t *b, tt_tol_t tol, const char *what, double *worst)
 }
 
 
+/*
+ * both() and its line of TAP: the message, then how close to the
+ * tolerance the worst value came (none for bit for bit)
+ */
+static void
+verdict(infer_backend_t *b, tt_tol_t tol, const char *fmt, ...)
+    INFER_PRINTF(3, 4);
+
+static void
+verdict(infer_backend_t *b, tt_tol_t tol, const char *fmt, ...)
+{
+    int      good;
+    char     msg[512];
+    double   worst;
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, args);
+    va_end(args);
+
+    worst = 0;
+    good = both(b, tol, msg, &worst);
+
+    if (tol.rtol == 0 && tol.atol == 0) {
+        ok(good, "%s", msg);
+
+    } else {
+        ok(good, "%s (worst %.2f of the tolerance)", msg, worst);
+    }
+}
+
+
 /* the loader, everywhere */
 
 static void
@@ -801,8 +833,7 @@ test_matmul(infer_backend_t **bs)
 static void
 test_binary(infer_backend_t *b)
 {
-    int              op, bc, ri, ci, good;
-    double           worst;
+    int              op, bc, ri, ci;
     int64_t          rows, cols;
     infer_tensor_t  *x, *y;
 
@@ -825,12 +856,9 @@ test_binary(infer_backend_t *b)
                 }
             }
 
-            worst = 0;
-            good = both(b, tt_exact, op ? "mul" : "add", &worst);
-
-            ok(good, "%s == cpu bit for bit, %s, rows 1..300, cols 1..1000, "
-               "views", op ? "mul" : "add",
-               bc ? "a row broadcast" : "the same shape");
+            verdict(b, tt_exact, "%s == cpu bit for bit, %s, rows 1..300, "
+                    "cols 1..1000, views", op ? "mul" : "add",
+                    bc ? "a row broadcast" : "the same shape");
         }
     }
 }
@@ -839,8 +867,7 @@ test_binary(infer_backend_t *b)
 static void
 test_act(infer_backend_t *b)
 {
-    int              act, ri, ci, good;
-    double           worst;
+    int  act, ri, ci;
 
     static const int64_t  rowset[] = { 1, 17, 300 };
     static const int64_t  colset[] = { 1, 3, 384 };
@@ -857,11 +884,8 @@ test_act(infer_backend_t *b)
             }
         }
 
-        worst = 0;
-        good = both(b, tt_tol[INFER_PRECISION_FP32], names[act], &worst);
-
-        ok(good, "act %s == cpu on [-8, 8], rows 1..300, views (worst %.2f "
-           "of the tolerance)", names[act], worst);
+        verdict(b, tt_tol[INFER_PRECISION_FP32], "act %s == cpu on [-8, 8], "
+                "rows 1..300, views", names[act]);
     }
 }
 
@@ -869,9 +893,8 @@ test_act(infer_backend_t *b)
 static void
 test_softmax(infer_backend_t *b)
 {
-    int              variant, ri, ci, j0, good;
+    int              variant, ri, ci, j0;
     float            scale;
-    double           worst;
     int64_t          rows, cols, r, j, mrows;
     infer_tensor_t  *x, *m;
 
@@ -914,11 +937,8 @@ test_softmax(infer_backend_t *b)
             }
         }
 
-        worst = 0;
-        good = both(b, tt_tol[INFER_PRECISION_FP32], names[variant], &worst);
-
-        ok(good, "softmax == cpu, %s; rows 1..17, cols 1..5000 (worst %.2f "
-           "of the tolerance)", names[variant], worst);
+        verdict(b, tt_tol[INFER_PRECISION_FP32], "softmax == cpu, %s; rows "
+                "1..17, cols 1..5000", names[variant]);
     }
 }
 
@@ -926,9 +946,8 @@ test_softmax(infer_backend_t *b)
 static void
 test_norms(infer_backend_t *b)
 {
-    int              kind, ri, ci, good;
+    int              kind, ri, ci;
     float            off;
-    double           worst;
     int64_t          rows, cols, r, j;
     infer_tensor_t  *x, *y, *w, *bb;
 
@@ -980,11 +999,8 @@ test_norms(infer_backend_t *b)
             }
         }
 
-        worst = 0;
-        good = both(b, tt_tol[INFER_PRECISION_FP32], names[kind], &worst);
-
-        ok(good, "%s == cpu, rows 1..17, cols 1..4096, views (worst %.2f of "
-           "the tolerance)", names[kind], worst);
+        verdict(b, tt_tol[INFER_PRECISION_FP32], "%s == cpu, rows 1..17, "
+                "cols 1..4096, views", names[kind]);
     }
 }
 
@@ -1012,7 +1028,7 @@ ids_view(int64_t n, int64_t vocab)
 static void
 test_get_rows(infer_backend_t **bs)
 {
-    int              p, dt, vi, ci, good, rc, rc2;
+    int              p, dt, vi, ci, rc, rc2;
     char             err[INFER_ERRLEN], err2[INFER_ERRLEN];
     double           worst;
     int32_t          bad[3];
@@ -1044,13 +1060,10 @@ test_get_rows(infer_backend_t **bs)
                 }
             }
 
-            worst = 0;
-            good = both(bs[p], tol, tt_dts[dt], &worst);
-
-            ok(good, "%s: get_rows of a %s table == cpu%s, vocab 1..1000, "
-               "ids a column view (worst %.2f of the tolerance)",
-               bs[p]->iface->name(bs[p]), tt_dts[dt],
-               p <= INFER_PRECISION_TF32 ? " bit for bit" : "", worst);
+            verdict(bs[p], tol, "%s: get_rows of a %s table == cpu%s, vocab "
+                    "1..1000, ids a column view", bs[p]->iface->name(bs[p]),
+                    tt_dts[dt],
+                    p <= INFER_PRECISION_TF32 ? " bit for bit" : "");
         }
     }
 
@@ -1081,9 +1094,8 @@ test_get_rows(infer_backend_t **bs)
 static void
 test_rope(infer_backend_t *b)
 {
-    int              mode, ci, ti, small, good;
+    int              mode, ci, ti, small;
     float            theta;
-    double           worst;
     int32_t          pos[300];
     int64_t          t, r, cols;
     infer_tensor_t  *x;
@@ -1117,13 +1129,10 @@ test_rope(infer_backend_t *b)
                 }
             }
 
-            worst = 0;
-            good = both(b, tt_tol[INFER_PRECISION_FP32], "rope", &worst);
-
-            ok(good, "rope %s == cpu, positions %s, n_rot <= head_dim <= "
-               "256 (worst %.2f of the tolerance)",
-               mode == INFER_ROPE_NEOX ? "NEOX" : "NORM",
-               small ? "below 64" : "up to 200000", worst);
+            verdict(b, tt_tol[INFER_PRECISION_FP32], "rope %s == cpu, "
+                    "positions %s, n_rot <= head_dim <= 256",
+                    mode == INFER_ROPE_NEOX ? "NEOX" : "NORM",
+                    small ? "below 64" : "up to 200000");
         }
     }
 }
@@ -1345,8 +1354,7 @@ test_bad_seqs(infer_backend_t *b)
 static void
 test_pool(infer_backend_t *b)
 {
-    int              mode, ci, good;
-    double           worst;
+    int              mode, ci;
     int64_t          tokens;
     infer_seq_t      seqs[TT_NSEQ];
     infer_tensor_t  *s;
@@ -1365,14 +1373,11 @@ test_pool(infer_backend_t *b)
                                             2), s, mode));
         }
 
-        worst = 0;
-        good = both(b, mode == INFER_POOL_MEAN ? tt_tol[INFER_PRECISION_FP32]
-                                               : tt_exact,
-                    names[mode], &worst);
-
-        ok(good, "pool %s == cpu%s, sequences of 0..300 tokens, cols "
-           "1..1000, views", names[mode],
-           mode == INFER_POOL_MEAN ? "" : " bit for bit");
+        verdict(b, mode == INFER_POOL_MEAN ? tt_tol[INFER_PRECISION_FP32]
+                                           : tt_exact,
+                "pool %s == cpu%s, sequences of 0..300 tokens, cols 1..1000, "
+                "views", names[mode],
+                mode == INFER_POOL_MEAN ? "" : " bit for bit");
     }
 }
 
@@ -1386,8 +1391,7 @@ test_pool(infer_backend_t *b)
 static void
 test_forms(infer_backend_t **bs)
 {
-    int              p, good, wm, w1, wt;
-    double           worst;
+    int              p, wm, w1, wt;
     infer_tensor_t  *x, *t;
 
     for (p = 0; p < INFER_PRECISION_COUNT; p++) {
@@ -1407,12 +1411,9 @@ test_forms(infer_backend_t **bs)
         output(t);
         output(infer_op_matmul(&g, t, wnode(wt, INFER_DT_F32), NULL));
 
-        worst = 0;
-        good = both(bs[p], tt_tol[p], "forms", &worst);
-
-        ok(good, "%s: a matrix added, a one-row product, a table that is "
-           "also a product's weight == cpu (worst %.2f of the tolerance)",
-           bs[p]->iface->name(bs[p]), worst);
+        verdict(bs[p], tt_tol[p], "%s: a matrix added, a one-row product, a "
+                "table that is also a product's weight == cpu",
+                bs[p]->iface->name(bs[p]));
     }
 }
 

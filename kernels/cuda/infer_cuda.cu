@@ -244,6 +244,8 @@ static int infer_cuda_form(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
     infer_dtype_e dt, char *err, size_t errlen);
 static int infer_cuda_upload(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
     infer_dtype_e dt, void *tmp, char *err, size_t errlen);
+static int infer_cuda_settle(infer_cuda_ctx_t *ctx, void *tmp, int rc,
+    char *err, size_t errlen);
 static int infer_cuda_graph_call(infer_backend_t *b, infer_graph_t *g,
     const char *what, int (*fn)(infer_cuda_ctx_t *ctx, infer_graph_t *g,
     char *err, size_t errlen), char *err, size_t errlen);
@@ -539,7 +541,6 @@ infer_cuda_load_weights(infer_cuda_ctx_t *ctx, const infer_weight_t *w,
     int                   i, rc;
     void                 *tmp;
     size_t                need, n;
-    cudaError_t           crc;
     infer_cuda_weight_t  *cw;
 
     if (nweights < 0 || (nweights > 0 && w == NULL)) {
@@ -612,20 +613,8 @@ infer_cuda_load_weights(infer_cuda_ctx_t *ctx, const infer_weight_t *w,
         }
     }
 
-    /* tmp is reused from weight to weight on the stream: wait for all of
-     * them before it goes */
-    crc = cudaStreamSynchronize(ctx->stream);
-
-    if (rc == 0 && crc != cudaSuccess) {
-        infer_cuda_error(err, errlen, "cudaStreamSynchronize(stream)", crc);
-        rc = -1;
-    }
-
-    if (tmp != NULL) {
-        (void) cudaFree(tmp);
-    }
-
-    if (rc != 0) {
+    /* tmp is reused from weight to weight on the stream */
+    if (infer_cuda_settle(ctx, tmp, rc, err, errlen) != 0) {
         return -1;
     }
 
@@ -640,9 +629,8 @@ static int
 infer_cuda_form(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
     infer_dtype_e dt, char *err, size_t errlen)
 {
-    int          rc;
-    void        *tmp;
-    cudaError_t  crc;
+    int    rc;
+    void  *tmp;
 
     if (cw->form[dt] != NULL) {
         return 0;
@@ -657,6 +645,20 @@ infer_cuda_form(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
     }
 
     rc = infer_cuda_upload(ctx, cw, dt, tmp, err, errlen);
+
+    return infer_cuda_settle(ctx, tmp, rc, err, errlen);
+}
+
+
+/*
+ * The end of uploads: waits for them (they read host memory and tmp),
+ * frees tmp; rc, or -1 when the wait fails.
+ */
+static int
+infer_cuda_settle(infer_cuda_ctx_t *ctx, void *tmp, int rc, char *err,
+    size_t errlen)
+{
+    cudaError_t  crc;
 
     crc = cudaStreamSynchronize(ctx->stream);
 
@@ -981,8 +983,8 @@ infer_cuda_check_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i,
             {
                 return infer_error_prefix(err, errlen, "weight %d (%s) in "
                                           "%s", s->weight,
-                                          infer_dtype_name(dt),
-                                          s->name != NULL ? s->name : "?");
+                                          s->name != NULL ? s->name : "?",
+                                          infer_dtype_name(dt));
             }
         }
     }

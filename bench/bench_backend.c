@@ -303,23 +303,10 @@ static int
 bb_run(infer_runner_t *r, const bb_conf_t *c, const float *in, int rows,
     float *out, char *err, size_t errlen)
 {
-    int             i;
     infer_batch_t   batch;
 
-    for (i = 0; i < rows; i++) {
-        c->seqs[i].start = i;
-        c->seqs[i].len = 1;
-        c->seqs[i].pos = 0;
-        c->seqs[i].reserved = 0;
-    }
-
-    memset(&batch, 0, sizeof(infer_batch_t));
-    batch.n_seqs = rows;
-    batch.n_tokens = rows;
-    batch.seqs = c->seqs;
+    infer_batch_rows(&batch, c->seqs, rows, in, out);
     batch.ids = c->ids;
-    batch.x = in;
-    batch.out = out;
 
     return infer_runner_run(r, &batch, err, errlen);
 }

@@ -36,7 +36,8 @@ typedef struct {
     const char  *(*name)(infer_backend_t *b);
 
     /* makes the model's weights ready for compute (upload, convert);
-     * graphs name them by their index in w[] */
+     * graphs name them by their index in w[], which must outlive the
+     * backend (a backend may make another form of a weight later) */
     int          (*load)(infer_backend_t *b, const infer_weight_t *w,
                          int nweights, char *err, size_t errlen);
 

@@ -22,7 +22,9 @@
  * Intermediate tensors get their memory from the backend, which plans it
  * with infer_graph_plan() (a tensor's bytes are reused once its last user
  * has run); inputs point at the caller's host memory, and outputs are
- * copied (or written) into the caller's host memory.
+ * copied (or written) into the caller's host memory.  A backend that
+ * plans its inputs into its own memory copies each one when its node
+ * comes: the bytes it is given may have held an earlier node's result.
  */
 
 #ifndef _INFER_OPS_H_INCLUDED_
@@ -85,7 +87,8 @@ typedef enum {
      * attends only to the tokens of its own sequence (with ip[3] causal:
      * to those up to itself); head h reads kv head h / (heads/kv_heads).
      * ip[0] heads, ip[1] kv_heads, ip[2] d, ip[3] causal; fp[0] the
-     * scale (0: 1/sqrt(d)).  y is T x heads * d, F32.
+     * scale (0: 1/sqrt(d)).  y is T x heads * d, F32; the rows of tokens
+     * that are in no sequence are zeros.
      */
     INFER_OP_ATTENTION,
 

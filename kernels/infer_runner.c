@@ -159,6 +159,28 @@ infer_runner_run(infer_runner_t *r, const infer_batch_t *batch, char *err,
 
 
 void
+infer_batch_rows(infer_batch_t *batch, infer_seq_t *seqs, int rows,
+    const float *x, float *out)
+{
+    int  i;
+
+    for (i = 0; i < rows; i++) {
+        seqs[i].start = i;
+        seqs[i].len = 1;
+        seqs[i].pos = 0;
+        seqs[i].reserved = 0;
+    }
+
+    memset(batch, 0, sizeof(infer_batch_t));
+    batch->n_seqs = rows;
+    batch->n_tokens = rows;
+    batch->seqs = seqs;
+    batch->x = x;
+    batch->out = out;
+}
+
+
+void
 infer_runner_free(infer_runner_t *r)
 {
     free(r->nodes);

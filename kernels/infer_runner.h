@@ -41,6 +41,14 @@ int infer_runner_init(infer_runner_t *r, const infer_model_t *m,
 int infer_runner_run(infer_runner_t *r, const infer_batch_t *batch,
     char *err, size_t errlen);
 
+/*
+ * The batch of a dense model: rows sequences of one token each, row i of
+ * x the input of sequence i and row i of out its output; seqs has room
+ * for rows entries.
+ */
+void infer_batch_rows(infer_batch_t *batch, infer_seq_t *seqs, int rows,
+    const float *x, float *out);
+
 /* frees the nodes, not the model nor the backend */
 void infer_runner_free(infer_runner_t *r);
 

@@ -483,10 +483,6 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
                    s->ntokens * isz * sizeof(float));
 
         for (r = 0; r < s->nseqs; r++) {
-            w->seqs[off + r].start = (int32_t) (off + r);
-            w->seqs[off + r].len = 1;
-            w->seqs[off + r].pos = 0;
-            w->seqs[off + r].reserved = 0;
             w->ids[off + r] = s->ticket;
         }
 
@@ -494,13 +490,8 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
         queued += t_start - s->t_enqueue;
     }
 
-    ngx_memzero(&batch, sizeof(infer_batch_t));
-    batch.n_seqs = (int) rows;
-    batch.n_tokens = (int) rows;
-    batch.seqs = w->seqs;
+    infer_batch_rows(&batch, w->seqs, (int) rows, w->in, w->out);
     batch.ids = w->ids;
-    batch.x = w->in;
-    batch.out = w->out;
 
     t_run = ngx_http_infer_now();
 

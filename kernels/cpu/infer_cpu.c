@@ -168,6 +168,11 @@ infer_cpu_compute(infer_backend_t *b, infer_graph_t *g, char *err,
 
     ctx = b->context;
 
+    if (g->failed) {
+        snprintf(err, errlen, "cpu: the graph was not built: %s", g->err);
+        return -1;
+    }
+
     if (infer_cpu_scratch(ctx, infer_graph_plan(g, INFER_CPU_ALIGN, 0, 1),
                           err, errlen)
         != 0)

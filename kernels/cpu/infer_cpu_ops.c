@@ -417,6 +417,11 @@ infer_cpu_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
     scale = t->fp[0] != 0.0f ? t->fp[0] : 1.0f / sqrtf((float) d);
     group = heads / kvh;
 
+    /* the rows of tokens in no sequence are zeros, as on the GPU */
+    for (i = 0; i < t->rows; i++) {
+        memset(infer_cpu_row(t, i), 0, (size_t) t->cols * sizeof(float));
+    }
+
     for (s = 0; s < t->src[3]->rows; s++) {
         if (infer_cpu_seq_check(t->src[3], t->rows, s, err, errlen) != 0) {
             return -1;

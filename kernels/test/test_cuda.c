@@ -1525,29 +1525,10 @@ static int
 run_rows(infer_runner_t *r, const float *in, int rows, float *out, char *err,
     size_t errlen)
 {
-    int              i;
     infer_batch_t    batch;
-    static int32_t   zeros[TT_MAX_BATCH];
-    static uint64_t  ids[TT_MAX_BATCH];
     infer_seq_t      seqs[TT_MAX_BATCH];
 
-    for (i = 0; i < rows; i++) {
-        seqs[i].start = i;
-        seqs[i].len = 1;
-        seqs[i].pos = 0;
-        seqs[i].reserved = 0;
-        ids[i] = (uint64_t) i;
-    }
-
-    memset(&batch, 0, sizeof(infer_batch_t));
-    batch.n_seqs = rows;
-    batch.n_tokens = rows;
-    batch.seqs = seqs;
-    batch.ids = ids;
-    batch.x = in;
-    batch.tokens = zeros;
-    batch.pos = zeros;
-    batch.out = out;
+    infer_batch_rows(&batch, seqs, rows, in, out);
 
     return infer_runner_run(r, &batch, err, errlen);
 }

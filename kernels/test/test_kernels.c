@@ -1043,28 +1043,6 @@ test_model_load(void)
 
 #define TT_ROWS  72
 
-/* a batch of rows sequences of one token, the rows of x, into out */
-static void
-mlp_batch(infer_batch_t *batch, infer_seq_t *seqs, int rows, const float *x,
-    float *out)
-{
-    int  i;
-
-    for (i = 0; i < rows; i++) {
-        seqs[i].start = i;
-        seqs[i].len = 1;
-        seqs[i].pos = 0;
-        seqs[i].reserved = 0;
-    }
-
-    memset(batch, 0, sizeof(infer_batch_t));
-    batch->n_seqs = rows;
-    batch->n_tokens = rows;
-    batch->seqs = seqs;
-    batch->x = x;
-    batch->out = out;
-}
-
 
 static int
 check_backend(const tt_mlp_t *s, const char *what)
@@ -1127,7 +1105,7 @@ check_backend(const tt_mlp_t *s, const char *what)
             out[i] = NAN;
         }
 
-        mlp_batch(&batch, seqs, rows, in, out);
+        infer_batch_rows(&batch, seqs, rows, in, out);
 
         if (infer_runner_run(&r, &batch, err, sizeof(err)) != 0) {
             diag("rows %d: %s", rows, err);
@@ -1278,17 +1256,17 @@ test_backend(void)
          && infer_runner_init(&r, m, b, 2, 2, err, sizeof(err)) == 0;
 
     if (rc) {
-        mlp_batch(&batch, seqs, 3, x, y);
+        infer_batch_rows(&batch, seqs, 3, x, y);
         rc = infer_runner_run(&r, &batch, err, sizeof(err)) == -1
              && strcmp(err, "a batch of 3 sequences and 3 tokens, at most 2 "
                        "and 2") == 0;
 
         /* nothing is computed for a refused batch, nor for an empty one */
-        mlp_batch(&batch, seqs, 0, x, y);
+        infer_batch_rows(&batch, seqs, 0, x, y);
         rc = rc && infer_runner_run(&r, &batch, err, sizeof(err)) == -1
              && y[0] == -7.0f && y[11] == -7.0f;
 
-        mlp_batch(&batch, seqs, 1, x, y);
+        infer_batch_rows(&batch, seqs, 1, x, y);
         rc = rc && infer_runner_run(&r, &batch, err, sizeof(err)) == 0
              && y[0] != -7.0f && y[4] == -7.0f;
 

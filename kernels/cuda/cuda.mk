@@ -22,8 +22,11 @@ NVCC         ?= $(CUDA_HOME)/bin/nvcc
 CUDA_BUILD   ?= build
 CUDA_OBJDIR  := $(CUDA_BUILD)/cuda
 
-# one file per op (ggml's layout), and the backend that dispatches to them
-CUDA_SRCS    := kernels/cuda/infer_cuda.cu kernels/cuda/matmul.cu \
+# the backend object (infer_cuda*.cu, see infer_cuda.cu), and one file
+# per op that it dispatches to (ggml's layout)
+CUDA_SRCS    := kernels/cuda/infer_cuda.cu kernels/cuda/infer_cuda_weights.cu \
+                kernels/cuda/infer_cuda_compute.cu \
+                kernels/cuda/infer_cuda_graphs.cu kernels/cuda/matmul.cu \
                 kernels/cuda/binary.cu kernels/cuda/act.cu \
                 kernels/cuda/softmax.cu kernels/cuda/norm.cu \
                 kernels/cuda/get_rows.cu kernels/cuda/rope.cu \

@@ -31,7 +31,7 @@ MODULE_SRCS := $(wildcard ngx_infer_module/*.c ngx_infer_module/*.h) \
 
 APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                libopenblas-dev libtest-base-perl libwww-perl curl wrk \
-               build-essential
+               build-essential libutf8proc-dev
 PIP_PKGS    := numpy safetensors scikit-learn
 
 # the CUDA backend, build/ngx_infer_cuda.so, where nvcc is (CUDA_HOME);
@@ -98,6 +98,15 @@ $(BUILD)/test_stream: kernels/test/test_stream.c kernels/infer_stream.h
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_stream.c
 
+# the tokenizer: unit cases, and parity with HF's tokenizers on the
+# fixtures when they are there (t/006-tokenizer.t)
+$(BUILD)/test_tokenizer: kernels/test/test_tokenizer.c \
+                        kernels/test/tok_corpus.h $(KTOKEN_SRCS) \
+                        kernels/infer_util.c $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_tokenizer.c $(KTOKEN_SRCS) \
+	    kernels/infer_util.c -ljansson -lutf8proc
+
 $(BUILD)/test_kserve: kernels/test/test_kserve.c $(KCODEC_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c $(KCODEC_SRCS) \
@@ -119,7 +128,8 @@ $(BUILD)/bench_backend: bench/bench_backend.c $(KCUDA_LOADER) $(KMODEL_SRCS) \
 	    $(KCPU_SRCS) $(KMODEL_SRCS) -ljansson -lopenblas -lm -ldl
 
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
-      $(BUILD)/test_cuda $(BUILD)/test_stream
+      $(BUILD)/test_cuda $(BUILD)/test_stream \
+      $(BUILD)/test_tokenizer
 
 fixtures: $(FIXTURES)/manifest.json
 

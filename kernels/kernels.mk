@@ -19,5 +19,11 @@ KCPU_SRCS    := kernels/cpu/infer_cpu.c kernels/cpu/infer_cpu_matmul.c \
 # the loader of the CUDA backend's shared object (no CUDA header)
 KCUDA_LOADER := kernels/infer_backend_cuda.c
 
-KERNEL_SRCS  := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KCUDA_LOADER)
+# the tokenizers: tokenizer.json (jansson), Unicode (utf8proc); they
+# report errors with infer_util.c, which the model sources name too
+KTOKEN_SRCS  := kernels/infer_tokenizer_json.c kernels/infer_tokenizer_post.c \
+                kernels/infer_wordpiece.c
+
+KERNEL_SRCS  := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KCUDA_LOADER) \
+                $(KTOKEN_SRCS)
 KERNEL_HDRS  := $(wildcard kernels/*.h)

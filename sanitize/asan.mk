@@ -62,7 +62,8 @@ ASAN_MOD_SRCS  := $(or $(MODULE_SRCS),$(wildcard ngx_infer_module/*.c \
                     kernels/cpu/*.c) config)
 ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
                   $(ASAN_DIR)/test_kserve $(ASAN_DIR)/test_cuda \
-                  $(ASAN_DIR)/test_stream
+                  $(ASAN_DIR)/test_stream \
+                  $(ASAN_DIR)/test_tokenizer
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -201,6 +202,13 @@ $(ASAN_DIR)/test_stream: kernels/test/test_stream.c kernels/infer_stream.h \
                          | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_stream.c
+
+$(ASAN_DIR)/test_tokenizer: kernels/test/test_tokenizer.c \
+                            kernels/test/tok_corpus.h $(ASAN_MOD_SRCS) \
+                            | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_tokenizer.c \
+	    $(KTOKEN_SRCS) kernels/infer_util.c -ljansson -lutf8proc
 
 $(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)

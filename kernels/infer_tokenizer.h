@@ -2,31 +2,38 @@
  * ngx_infer: text to token ids, independent of nginx.
  *
  * A tokenizer is loaded from a Hugging Face tokenizer.json (the format of
- * the `tokenizers` library) of the BERT family: the BertNormalizer, the
- * BertPreTokenizer, a WordPiece model and a TemplateProcessing or
- * BertProcessing post-processor ([CLS] $A [SEP]).  The ids it gives are
- * those of `tokenizers`' Tokenizer.encode(text).ids, character for
- * character (t/lib/gen_tokenizer_corpus.py and kernels/test/
- * test_tokenizer.c check it on the real all-MiniLM-L6-v2 file).
+ * the `tokenizers` library) of the BERT family: the BertNormalizer (every
+ * option), the BertPreTokenizer, a WordPiece model and a
+ * TemplateProcessing or BertProcessing post-processor ([CLS] $A [SEP]), or
+ * none.  The ids it gives are those of `tokenizers`'
+ * Tokenizer.encode(text).ids (t/lib/gen_tokenizer_corpus.py and
+ * kernels/test/test_tokenizer.c check it on the real all-MiniLM-L6-v2
+ * file), but for the characters that Unicode made Cf, Mn or punctuation
+ * after its version 8.0, whose tables `tokenizers` still uses: utf8proc's
+ * are newer (infer_wordpiece.c).
  *
- * Whatever in the file this code cannot honour (another normalizer or
- * model type, an option value it does not implement, a key it does not
- * know) makes the load fail with a message naming the file and the key,
- * never a tokenizer that silently tokenizes otherwise.  Two parts are
- * deliberately not taken from the file:
+ * Whatever in the file this code cannot honour (another normalizer,
+ * pre-tokenizer, model or post-processor type, an added token matched
+ * after normalization or with lstrip, rstrip or single_word, a type_id
+ * other than 0, a key it does not know) makes the load fail with a
+ * message naming the file and the key, never a tokenizer that silently
+ * tokenizes otherwise.  Three parts are deliberately not taken from the
+ * file:
  *
  *   - "padding": the server batches ragged sequences, so nothing is ever
  *     padded; the section is accepted and left unused;
  *   - "truncation": the maximum length is the caller's (max_ids, below);
  *     the file's max_length is only reported (infer_tokenizer_info_t), and
  *     a direction or strategy other than HF's default for one sequence
- *     (cut the end) is refused.
+ *     (cut the end) is refused;
+ *   - the post-processor's "pair" template and the "decoder": encode()
+ *     takes one sequence and decoding is one id's string.
  *
  * Encoding allocates nothing: it writes the ids straight into the
- * caller's buffer, keeps its state on the stack (a few KB) and only reads
- * the tokenizer, which may be shared by threads.  Unicode properties,
- * NFD decomposition and case mapping are utf8proc's; ASCII text goes
- * through tables of 256 entries without calling it.
+ * caller's buffer, keeps its state on the stack (about 6 KB) and only
+ * reads the tokenizer, which threads may share.  Unicode properties, NFD
+ * decomposition and case mapping are utf8proc's; ASCII text goes through
+ * tables of 128 entries without calling it.
  *
  * Errors are a message in (err, errlen), as everywhere in kernels/.
  */

@@ -4,7 +4,8 @@
  * text, as `tokenizers` (the Rust code of Hugging Face) runs them one
  * after the other:
  *
- *   1. added tokens ([CLS], [MASK], ...) are cut out of the raw text;
+ *   1. added tokens ([CLS], [MASK], ...) are cut out of the raw text
+ *      (tried at each byte that starts one, longest first: BERT has 5);
  *   2. clean_text drops U+0000, U+FFFD and the "other" characters (Cc, Cf,
  *      Co; not \t \n \r) and makes every whitespace a space;
  *   3. handle_chinese_chars puts spaces around the CJK ideographs (HF's

@@ -34,6 +34,9 @@ static int   t_count;
 static int   t_failed;
 
 
+static void t_show(const char *text, size_t len);
+
+
 static void
 t_ok(int cond, const char *fmt, ...)
 {
@@ -450,6 +453,99 @@ test_truncation_and_errors(void)
     tok = t_load(&s);
     t_ids(tok, "post_processor null: no special tokens", "hello world", 11,
           16, 0, bare, 2);
+    infer_tokenizer_free(tok);
+}
+
+
+/*
+ * Random texts from pieces that exercise every path: count() is encode()'s
+ * length, a truncated encoding is the full one cut (and [SEP] put back),
+ * and a text with a bad byte is refused by both.
+ */
+static void
+test_random(void)
+{
+    int                 i, j, k, bad, rc, good;
+    char                text[512], err[INFER_ERRLEN];
+    size_t              len, n, nfull, ncut, np, max;
+    int32_t             full[512], cut[512];
+    uint64_t            rng;
+    t_spec_t            s;
+    infer_tokenizer_t  *tok;
+
+    static const size_t  maxes[] = { 2, 3, 5, 9 };
+    static const char   *pieces[] = {
+        "hello", "world", "un", "aff", "able", "s", " ", "  ", "\t", "\n",
+        ",", "!", "?", "caf\xc3\xa9", "e\xcc\x81", "\xc4\xb0",
+        "\xe4\xb8\xad", "\xe5\x9b\xbd", "\xf0\x9d\x85\xa5",
+        "\xf0\x9d\x85\xad", "\xcc\x81", "\x01", "\xe2\x80\x8b",
+        "\xc2\xa0", "[MASK]", "[MASK", "<new>", "\xcd\xbe",
+        "\xf0\x9f\x98\x80", "\xef\xbf\xbd", "A", "x", "ab"
+    };
+
+    memset(&s, 0, sizeof(s));
+    s.max_chars = 8;
+    tok = t_load(&s);
+    if (tok == NULL) {
+        t_ok(0, "random texts: no tokenizer");
+        return;
+    }
+
+    rng = 0x9e3779b97f4a7c15ULL;
+    good = 1;
+
+    for (i = 0; i < 3000 && good; i++) {
+        len = 0;
+        bad = 0;
+        np = 1 + (size_t) (i % 40);
+
+        for (j = 0; j < (int) np; j++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            k = (int) ((rng >> 33) % (sizeof(pieces) / sizeof(pieces[0])));
+
+            if (len + strlen(pieces[k]) + 1 >= sizeof(text)) {
+                break;
+            }
+
+            memcpy(text + len, pieces[k], strlen(pieces[k]));
+            len += strlen(pieces[k]);
+        }
+
+        if (i % 17 == 16) {
+            /* a cut character or a stray continuation byte */
+            text[len++] = (i % 2) ? (char) 0xe4 : (char) 0x80;
+            bad = 1;
+        }
+
+        rc = infer_tokenizer_encode(tok, text, len, full, 512, &nfull, 0, err,
+                                    sizeof(err));
+        good = (rc == -1) == bad;
+
+        rc = infer_tokenizer_count(tok, text, len, &n, err, sizeof(err));
+        good = good && (rc == -1) == bad && (bad || n == nfull);
+
+        for (k = 0; !bad && good && k < 4; k++) {
+            max = maxes[k];
+            rc = infer_tokenizer_encode(tok, text, len, cut, max, &ncut, 1,
+                                        err, sizeof(err));
+
+            good = rc == 0
+                   && ncut == (nfull < max ? nfull : max)
+                   && memcmp(cut, full, (ncut - 1) * sizeof(int32_t)) == 0
+                   && cut[ncut - 1] == SEP;
+        }
+
+        if (!good) {
+            printf("# random text %d differs:\n", i);
+            t_show(text, len);
+        }
+    }
+
+    t_ok(good, "random texts: count() = encode(), truncation cuts the full "
+         "ids, bad bytes refused by both");
+
     infer_tokenizer_free(tok);
 }
 
@@ -884,6 +980,7 @@ main(int argc, char **argv)
     test_normalizer();
     test_pre_tokenizer_and_wordpiece();
     test_truncation_and_errors();
+    test_random();
     test_load_errors();
     test_parity(fixtures);
 

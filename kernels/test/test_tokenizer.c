@@ -915,13 +915,15 @@ test_variant(const char *dir, const char *name, const tc_corpus_t *c,
 static void
 test_parity(const char *fixtures)
 {
-    char                 dir[400], path[512], err[INFER_ERRLEN];
-    int32_t             *want, *got;
-    struct stat          sb;
-    tc_corpus_t          c;
-    size_t               i;
+    char                    dir[400], path[512], err[INFER_ERRLEN];
+    int32_t                *want, *got;
+    size_t                  i;
+    struct stat             sb;
+    tc_corpus_t             c;
+    infer_tokenizer_t      *tok;
+    infer_tokenizer_info_t  info;
 
-    static const char   *variants[] = {
+    static const char      *variants[] = {
         "cased_strip", "lower_keep_accents", "no_clean_no_chinese",
         "no_normalizer_bert_processing"
     };
@@ -947,6 +949,19 @@ test_parity(const char *fixtures)
     got = malloc(T_MAX_IDS * sizeof(int32_t));
     if (want == NULL || got == NULL) {
         exit(2);
+    }
+
+    /* what the file says, as infer_tokenizer_info() reports it */
+    snprintf(path, sizeof(path), "%s/minilm/tokenizer.json", dir);
+    tok = infer_tokenizer_load(path, err, sizeof(err));
+    if (tok != NULL) {
+        infer_tokenizer_info(tok, &info);
+        t_ok(info.vocab_size == 30522 && info.max_id == 30521
+             && info.unk_id == 100 && info.n_special == 2
+             && info.file_max_length == 128 && info.max_word_chars == 100,
+             "minilm: info: 30522 entries, [UNK] 100, 2 special ids, the "
+             "file's max_length 128 (not applied), words of 100");
+        infer_tokenizer_free(tok);
     }
 
     test_variant(dir, "minilm", &c, 1, 1, want, got);

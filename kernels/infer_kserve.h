@@ -10,6 +10,10 @@
  *
  * The binary tensor data extension (Triton's) is decoded too: a body of
  * JSON followed by the raw tensors, each converted to FP32 in the same way.
+ *
+ * The JSON machinery is infer_json.h's; the request decoder is in
+ * infer_kserve_json.c, the binary extension in infer_kserve_binary.c, what
+ * writes answers in infer_kserve_encode.c.
  */
 
 #ifndef _INFER_KSERVE_H_INCLUDED_
@@ -18,6 +22,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "infer_json.h"
 
 
 #define INFER_KSERVE_MAX_INPUTS    8
@@ -46,10 +52,7 @@ typedef enum {
 
 
 /* a span of the request body */
-typedef struct {
-    const char              *p;
-    size_t                   len;
-} infer_ks_str_t;
+typedef infer_json_str_t  infer_ks_str_t;
 
 
 /* one input the model expects; filled in by the caller before decoding */
@@ -174,18 +177,22 @@ const char *infer_ks_datatype_name(infer_ks_datatype_e dt);
 
 
 /*
- * Writes a float as the shortest decimal that reads back as the same float
- * ("0.1", "1e-07", "-3.4028235e+38"); NaN and infinities, which JSON cannot
- * carry, are written as null.  dst needs room for 16 bytes.  Returns the
- * length written.
+ * The JSON writers under their KServe names, for the answers: see
+ * infer_json_write_float() (shortest decimal, 16 bytes of room) and
+ * infer_json_write_string() (6 * len + 2 bytes of room).
  */
-size_t infer_ks_write_float(char *dst, float v);
+static inline size_t
+infer_ks_write_float(char *dst, float v)
+{
+    return infer_json_write_float(dst, v);
+}
 
-/*
- * Writes s as a JSON string with its quotes, escaped as JSON requires.
- * dst needs room for 6 * len + 2 bytes.  Returns the length written.
- */
-size_t infer_ks_write_string(char *dst, const char *s, size_t len);
+
+static inline size_t
+infer_ks_write_string(char *dst, const char *s, size_t len)
+{
+    return infer_json_write_string(dst, s, len);
+}
 
 /*
  * Writes the JSON header of a binary answer for one FP32 output of shape

@@ -3,8 +3,11 @@
 # new file is named once.  The nginx addon script, config, lists them for
 # the module too.
 
-# the API codecs: the JSON machinery and KServe v2 (JSON, binary)
-KCODEC_SRCS  := kernels/infer_kserve.c
+# the API codecs: the JSON machinery and KServe v2 (JSON, binary); they
+# quote shapes with infer_util.c, which the model sources name too
+KCODEC_SRCS  := kernels/infer_util.c kernels/infer_json.c \
+                kernels/infer_json_number.c kernels/infer_kserve_json.c \
+                kernels/infer_kserve_binary.c kernels/infer_kserve_encode.c
 
 # model formats and architectures, the op layer
 KMODEL_SRCS  := kernels/infer_util.c kernels/infer_safetensors.c \

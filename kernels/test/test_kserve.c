@@ -1,11 +1,9 @@
 /*
- * Unit tests of the KServe v2 JSON codec (kernels/infer_kserve.c), TAP
+ * Unit tests of the KServe v2 JSON codec (kernels/infer_kserve.h), TAP
  * output.  Every body is decoded from a malloc()ed copy of its exact size,
  * so that a read past the end shows under valgrind or AddressSanitizer.
  *
- *     gcc -std=gnu99 -O2 -g -Wall -Wextra -Werror -Ikernels \
- *         -o /tmp/test_kserve kernels/test/test_kserve.c \
- *         kernels/infer_kserve.c -ljansson -lm && /tmp/test_kserve
+ *     make build/test_kserve && build/test_kserve
  *
  * TEST_KSERVE_SCALE=0.1 in the environment shrinks the randomized parts
  * (for valgrind).

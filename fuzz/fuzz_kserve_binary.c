@@ -642,6 +642,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        || strstr(jerr.text, "too big") != NULL
                        || strstr(jerr.text, "real number overflow") != NULL
                        || strstr(jerr.text, "maximum parsing depth")
+                          != NULL
+                       || strstr(jerr.text, "NUL byte in object key")
                           != NULL);
 
             for (j = 0; j < req.ninputs; j++) {

@@ -119,6 +119,12 @@ $(BUILD)/test_kserve: kernels/test/test_kserve.c $(KCODEC_SRCS) $(KERNEL_HDRS)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c $(KCODEC_SRCS) \
 	    -ljansson -lm
 
+# the JSON machinery through its own API (t/005-json.t)
+$(BUILD)/test_json: kernels/test/test_json.c $(KCODEC_SRCS) $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_json.c $(KCODEC_SRCS) \
+	    -ljansson -lm
+
 $(BUILD)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
                    kernels/test/ref.h \
                    $(KCUDA_LOADER) $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS)
@@ -146,7 +152,7 @@ bench-tokenizer: deps $(BUILD)/bench_tokenizer fixtures
 	$(PYTHON) bench/bench_tokenizer_hf.py
 
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
-      $(BUILD)/test_cuda $(BUILD)/test_stream \
+      $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
       $(BUILD)/test_tokenizer
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json

@@ -38,7 +38,7 @@ include kernels/kernels.mk
 
 FUZZ_SRCS_kserve_json   := $(KCODEC_SRCS)
 FUZZ_SRCS_kserve_binary := $(KCODEC_SRCS)
-FUZZ_SRCS_safetensors   := kernels/infer_safetensors.c
+FUZZ_SRCS_safetensors   := kernels/infer_util.c kernels/infer_safetensors.c
 FUZZ_SRCS_config        := $(KMODEL_SRCS) $(KCPU_SRCS)
 
 FUZZ_DEPS     := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS) \

@@ -55,6 +55,9 @@ fuzz_dtype_size(infer_dtype_e dt)
     case INFER_DT_F16:
     case INFER_DT_BF16:
         return 2;
+    default:
+        /* the parser reads the float types only */
+        break;
     }
 
     fuzz_check(0);

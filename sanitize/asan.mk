@@ -63,7 +63,7 @@ ASAN_MOD_SRCS  := $(or $(MODULE_SRCS),$(wildcard ngx_infer_module/*.c \
 ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
                   $(ASAN_DIR)/test_kserve $(ASAN_DIR)/test_cuda \
                   $(ASAN_DIR)/test_stream \
-                  $(ASAN_DIR)/test_tokenizer
+                  $(ASAN_DIR)/test_tokenizer $(ASAN_DIR)/test_json
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -209,6 +209,11 @@ $(ASAN_DIR)/test_tokenizer: kernels/test/test_tokenizer.c \
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_tokenizer.c \
 	    $(KTOKEN_SRCS) kernels/infer_util.c -ljansson -lutf8proc
+
+$(ASAN_DIR)/test_json: kernels/test/test_json.c $(ASAN_MOD_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_json.c \
+	    $(KCODEC_SRCS) -ljansson -lm
 
 $(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)

@@ -65,21 +65,74 @@ static const uint64_t  infer_ks_int_neg[] = {
 };
 
 
-static const char  *const infer_ks_top_keys[] = {
-    "inputs", "id", "outputs", "parameters", NULL
+/*
+ * The keys of each object the decoder reads, by index: infer_json_member()
+ * returns a key's index, and obj.seen has bit (1 << index) once it was
+ * read.  The names of the indices are the enums, so that the tables, the
+ * switches and the checks of what is missing cannot drift apart.
+ */
+
+enum {
+    INFER_KS_TOP_INPUTS = 0,
+    INFER_KS_TOP_ID,
+    INFER_KS_TOP_OUTPUTS,
+    INFER_KS_TOP_PARAMETERS,
+    INFER_KS_TOP_KEYS
 };
 
-static const char  *const infer_ks_input_keys[] = {
-    "name", "shape", "datatype", "data", "parameters", NULL
+static const char  *const infer_ks_top_keys[INFER_KS_TOP_KEYS + 1] = {
+    [INFER_KS_TOP_INPUTS] = "inputs",
+    [INFER_KS_TOP_ID] = "id",
+    [INFER_KS_TOP_OUTPUTS] = "outputs",
+    [INFER_KS_TOP_PARAMETERS] = "parameters",
+    [INFER_KS_TOP_KEYS] = NULL
 };
 
-static const char  *const infer_ks_output_keys[] = {
-    "name", "parameters", NULL
+enum {
+    INFER_KS_IN_NAME = 0,
+    INFER_KS_IN_SHAPE,
+    INFER_KS_IN_DATATYPE,
+    INFER_KS_IN_DATA,
+    INFER_KS_IN_PARAMETERS,
+    INFER_KS_IN_KEYS
 };
 
-static const char  *const infer_ks_param_keys[] = {
-    "timeout", "binary_data_output", NULL
+static const char  *const infer_ks_input_keys[INFER_KS_IN_KEYS + 1] = {
+    [INFER_KS_IN_NAME] = "name",
+    [INFER_KS_IN_SHAPE] = "shape",
+    [INFER_KS_IN_DATATYPE] = "datatype",
+    [INFER_KS_IN_DATA] = "data",
+    [INFER_KS_IN_PARAMETERS] = "parameters",
+    [INFER_KS_IN_KEYS] = NULL
 };
+
+enum {
+    INFER_KS_OUT_NAME = 0,
+    INFER_KS_OUT_PARAMETERS,
+    INFER_KS_OUT_KEYS
+};
+
+static const char  *const infer_ks_output_keys[INFER_KS_OUT_KEYS + 1] = {
+    [INFER_KS_OUT_NAME] = "name",
+    [INFER_KS_OUT_PARAMETERS] = "parameters",
+    [INFER_KS_OUT_KEYS] = NULL
+};
+
+enum {
+    INFER_KS_PARAM_TIMEOUT = 0,
+    INFER_KS_PARAM_BINARY_DATA_OUTPUT,
+    INFER_KS_PARAM_KEYS
+};
+
+static const char  *const infer_ks_param_keys[INFER_KS_PARAM_KEYS + 1] = {
+    [INFER_KS_PARAM_TIMEOUT] = "timeout",
+    [INFER_KS_PARAM_BINARY_DATA_OUTPUT] = "binary_data_output",
+    [INFER_KS_PARAM_KEYS] = NULL
+};
+
+
+/* whether the member of index key was read */
+#define infer_ks_seen(obj, key)  (((obj).seen >> (key)) & 1)
 
 
 int
@@ -172,11 +225,11 @@ infer_ks_request(infer_ks_parser_t *ps)
     {
         switch (k) {
 
-        case 0:
+        case INFER_KS_TOP_INPUTS:
             rc = infer_ks_inputs(ps);
             break;
 
-        case 1:
+        case INFER_KS_TOP_ID:
             rc = infer_json_string_value(&ps->js, NULL, 0, &req->id, &val);
 
             if (rc == INFER_JSON_DECLINED) {
@@ -186,11 +239,11 @@ infer_ks_request(infer_ks_parser_t *ps)
 
             break;
 
-        case 2:
+        case INFER_KS_TOP_OUTPUTS:
             rc = infer_ks_outputs(ps);
             break;
 
-        default: /* 3 */
+        default: /* INFER_KS_TOP_PARAMETERS */
             rc = infer_ks_parameters(ps);
         }
 
@@ -212,7 +265,7 @@ infer_ks_request(infer_ks_parser_t *ps)
         return infer_json_syntax(&ps->js, ps->js.p, "end of file expected");
     }
 
-    if (!(obj.seen & 1)) {
+    if (!infer_ks_seen(obj, INFER_KS_TOP_INPUTS)) {
         return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                 "missing \"inputs\"");
     }
@@ -277,8 +330,8 @@ infer_ks_input(infer_ks_parser_t *ps, int i)
     infer_ks_datatype_e   dt;
     infer_json_object_t   obj;
 
-    static const char    *required[] = {
-        "name", "shape", "datatype"
+    static const int      required[] = {
+        INFER_KS_IN_NAME, INFER_KS_IN_SHAPE, INFER_KS_IN_DATATYPE
     };
 
     if (!infer_json_object(&ps->js, &obj)) {
@@ -297,19 +350,19 @@ infer_ks_input(infer_ks_parser_t *ps, int i)
     {
         switch (k) {
 
-        case 0:
+        case INFER_KS_IN_NAME:
             rc = infer_ks_input_name(ps, i, &in);
             break;
 
-        case 1:
+        case INFER_KS_IN_SHAPE:
             rc = infer_ks_shape(ps, i, shape, &ndim);
             break;
 
-        case 2:
+        case INFER_KS_IN_DATATYPE:
             rc = infer_ks_input_datatype(ps, i, &dt);
             break;
 
-        case 3:
+        case INFER_KS_IN_DATA:
             if (in != NULL && dt != INFER_KS_UNKNOWN && dt != INFER_KS_FP16
                 && dt != INFER_KS_BF16)
             {
@@ -326,7 +379,7 @@ infer_ks_input(infer_ks_parser_t *ps, int i)
             rc = infer_ks_data(&ps->js, i, NULL, INFER_KS_UNKNOWN, shape, -1);
             break;
 
-        default: /* 4 */
+        default: /* INFER_KS_IN_PARAMETERS */
             rc = infer_ks_input_parameters(ps, i, &size);
         }
 
@@ -346,16 +399,16 @@ infer_ks_input(infer_ks_parser_t *ps, int i)
     }
 
     for (k = 0; k < 3; k++) {
-        if (!(obj.seen & (1 << k))) {
+        if (!infer_ks_seen(obj, required[k])) {
             return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                     "inputs[%d]: missing \"%s\"", i,
-                                    required[k]);
+                                    infer_ks_input_keys[required[k]]);
         }
     }
 
-    /* seen & 8: "data"; size >= 0: parameters.binary_data_size */
+    /* size >= 0: parameters.binary_data_size */
 
-    if (!(obj.seen & 8) && size < 0) {
+    if (!infer_ks_seen(obj, INFER_KS_IN_DATA) && size < 0) {
         return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                 ps->binary
                                 ? "inputs[%d]: missing \"data\" or "
@@ -363,14 +416,16 @@ infer_ks_input(infer_ks_parser_t *ps, int i)
                                 : "inputs[%d]: missing \"data\"", i);
     }
 
-    if ((obj.seen & 8) && size >= 0) {
+    if (infer_ks_seen(obj, INFER_KS_IN_DATA) && size >= 0) {
         return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                 "inputs[%d]: both \"data\" and "
                                 "parameters.binary_data_size, expected one of "
                                 "them", i);
     }
 
-    if ((obj.seen & 8) && (dt == INFER_KS_FP16 || dt == INFER_KS_BF16)) {
+    if (infer_ks_seen(obj, INFER_KS_IN_DATA)
+        && (dt == INFER_KS_FP16 || dt == INFER_KS_BF16))
+    {
         return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                 "inputs[%d].datatype: %s cannot be sent as "
                                 "JSON numbers, only as binary data", i,
@@ -861,7 +916,7 @@ infer_ks_output(infer_ks_parser_t *ps, int i)
     while ((rc = infer_json_member(&ps->js, &obj, infer_ks_output_keys, &k))
            == 1)
     {
-        if (k == 0) {
+        if (k == INFER_KS_OUT_NAME) {
             rc = infer_json_string_value(&ps->js, req->scratch + ps->scratch,
                                          sizeof(req->scratch) - ps->scratch,
                                          &raw, name);
@@ -903,7 +958,7 @@ infer_ks_output(infer_ks_parser_t *ps, int i)
         return INFER_JSON_ERROR;
     }
 
-    if (!(obj.seen & 1)) {
+    if (!infer_ks_seen(obj, INFER_KS_OUT_NAME)) {
         return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                 "outputs[%d]: missing \"name\"", i);
     }
@@ -935,7 +990,7 @@ infer_ks_parameters(infer_ks_parser_t *ps)
     while ((rc = infer_json_member(&ps->js, &obj, infer_ks_param_keys, &k))
            == 1)
     {
-        if (k == 1) {
+        if (k == INFER_KS_PARAM_BINARY_DATA_OUTPUT) {
             if (infer_json_bool(&ps->js, &v) != INFER_JSON_OK) {
                 return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                         "parameters.binary_data_output: "

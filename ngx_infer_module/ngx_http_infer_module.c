@@ -424,6 +424,17 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_infer_model_cleanup;
     cln->data = m->model;
 
+    /* the request path and the executors carry rows of FP32 features */
+    if (m->model->input.datatype != INFER_IO_FP32) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\": its input \"%s\" is token ids "
+                           "(architecture \"%s\"), which this version "
+                           "serves only through the kernels, not over HTTP",
+                           &m->name, m->model->input.name,
+                           m->model->arch->name);
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_infer_model_zone(cf, m) != NGX_OK) {
         return NGX_CONF_ERROR;
     }

@@ -55,8 +55,12 @@ fuzz_dtype_size(infer_dtype_e dt)
     case INFER_DT_F16:
     case INFER_DT_BF16:
         return 2;
+    case INFER_DT_I32:
+        return 4;
+    case INFER_DT_I64:
+        return 8;
     default:
-        /* the parser reads the float types only */
+        /* the parser reads these types only */
         break;
     }
 

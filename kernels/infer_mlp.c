@@ -315,7 +315,7 @@ infer_mlp_resolve(infer_model_t *m, const char *cfg, const char *stf,
     char *err, size_t errlen)
 {
     int                       i;
-    char                      shape[128], ishape[128];
+    char                      shape[128], ishape[128], what[32];
     int64_t                   in, out;
     infer_mlp_t              *mlp;
     infer_mlp_layer_t        *l;
@@ -332,6 +332,12 @@ infer_mlp_resolve(infer_model_t *m, const char *cfg, const char *stf,
             return infer_error(err, errlen, "%s: layers[%d].weight: tensor "
                                "\"%.128s\" is not in %s", cfg, i, l->wname,
                                stf);
+        }
+
+        snprintf(what, sizeof(what), "layers[%d].weight", i);
+
+        if (infer_model_float_tensor(t, what, cfg, err, errlen) != 0) {
+            return -1;
         }
 
         infer_shape_str(shape, sizeof(shape), t->shape, t->ndim);
@@ -380,6 +386,12 @@ infer_mlp_resolve(infer_model_t *m, const char *cfg, const char *stf,
                 return infer_error(err, errlen, "%s: layers[%d].bias: tensor "
                                    "\"%.128s\" is not in %s", cfg, i,
                                    l->bname, stf);
+            }
+
+            snprintf(what, sizeof(what), "layers[%d].bias", i);
+
+            if (infer_model_float_tensor(t, what, cfg, err, errlen) != 0) {
+                return -1;
             }
 
             if (t->ndim != 1 || t->shape[0] != out) {

@@ -209,6 +209,21 @@ infer_model_add_weight(infer_model_t *m, const infer_st_tensor_t *t,
 }
 
 
+int
+infer_model_float_tensor(const infer_st_tensor_t *t, const char *what,
+    const char *cfg, char *err, size_t errlen)
+{
+    if (t->dtype == INFER_DT_F32 || t->dtype == INFER_DT_F16
+        || t->dtype == INFER_DT_BF16)
+    {
+        return 0;
+    }
+
+    return infer_error(err, errlen, "%s: %s is %s: expected F32, F16 or "
+                       "BF16", cfg, what, infer_dtype_name(t->dtype));
+}
+
+
 /*
  * Points each weight's f32 at the mapping where the tensor is F32 and
  * aligned, and converts everything else into one block, m->owned.  This

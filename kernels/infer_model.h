@@ -133,6 +133,14 @@ int infer_model_add_weight(infer_model_t *m, const infer_st_tensor_t *t,
     int64_t rows, int64_t cols);
 
 /*
+ * For an architecture's resolve(): 0 when the tensor t, which it computes
+ * with, is F32, F16 or BF16; else -1 and "<cfg>: <what> is I64: expected
+ * F32, F16 or BF16" (what names it as the architecture does).
+ */
+int infer_model_float_tensor(const infer_st_tensor_t *t, const char *what,
+    const char *cfg, char *err, size_t errlen);
+
+/*
  * config.json helpers for the architectures: an object's keys must all
  * be in keys (NULL-terminated), else "<fname>: <where>: unknown key";
  * a copy of obj[key] (or of dflt when it is absent) that must be a

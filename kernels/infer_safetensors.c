@@ -15,7 +15,9 @@
  * matters for safety: tensor byte ranges must not overlap (a file whose
  * tensors share bytes is malformed, and rejected); gaps between tensors
  * and bytes after the last one are allowed, since they are harmless and
- * some writers align tensors.  Keys other than dtype, shape and
+ * some writers align tensors.  The dtypes read are F32, F16, BF16, I32
+ * and I64; the others (F64, I8, U8, BOOL, ...) are refused.  Keys other
+ * than dtype, shape and
  * data_offsets in a tensor entry are ignored.  "__metadata__" must be an
  * object of strings; it is checked and not kept.
  */
@@ -51,6 +53,8 @@ static const infer_st_dtype_t  infer_st_dtypes[] = {
     { "F32",  INFER_DT_F32,  4 },
     { "F16",  INFER_DT_F16,  2 },
     { "BF16", INFER_DT_BF16, 2 },
+    { "I32",  INFER_DT_I32,  4 },
+    { "I64",  INFER_DT_I64,  8 },
 };
 
 
@@ -207,7 +211,8 @@ infer_st_tensor(infer_st_tensor_t *t, const char *name, json_t *v,
 
     if (i == k) {
         return infer_st_terror(err, errlen, name, "unsupported dtype "
-                               "\"%.32s\" (supported: F32, F16, BF16)", s);
+                               "\"%.32s\" (supported: F32, F16, BF16, I32, "
+                               "I64)", s);
     }
 
     dt = &infer_st_dtypes[i];

@@ -3,8 +3,11 @@
  *
  * A file is mapped read-only and shared (every worker shares the page
  * cache); its header is parsed with jansson into a table of tensors that
- * point into the mapping.  F32, F16 and BF16 tensors are read; see
- * infer_safetensors.c for what is accepted.
+ * point into the mapping.  F32, F16, BF16, I32 and I64 tensors are read
+ * (integer ones, such as a BERT checkpoint's embeddings.position_ids, so
+ * that a file holding them loads; an architecture refuses a tensor it
+ * computes with in a type it cannot use); see infer_safetensors.c for
+ * what is accepted.
  */
 
 #ifndef _INFER_SAFETENSORS_H_INCLUDED_

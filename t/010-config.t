@@ -148,13 +148,13 @@ qr{\[emerg\] .*layers\[0\]\.weight is \[6, 2, 4\]: expected 2 dimensions}
 
 
 
-=== TEST 14: unsupported tensor dtype
+=== TEST 14: a layer's weight in an integer dtype (read, then refused by mlp)
 --- http_config
     infer_model m $TEST_NGINX_FIXTURES/broken/unsupported_dtype;
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*model\.safetensors: tensor "fc1\.weight": unsupported dtype "I64" \(supported: F32, F16, BF16\)}
+qr{\[emerg\] .*unsupported_dtype/config\.json: layers\[0\]\.weight is I64: expected F32, F16 or BF16}
 
 
 

@@ -385,6 +385,11 @@ test_safetensors_parse(void)
     offs "}}"
 #define W2(a, b)  "{\"x\": {" a "}, \"y\": {" b "}}"
 
+    static const char  st_ints[] =
+        W2("\"dtype\": \"I64\", \"shape\": [1, 3], "
+           "\"data_offsets\": [0, 24]",
+           "\"dtype\": \"I32\", \"shape\": [2], \"data_offsets\": [24, 32]");
+
     static const struct {
         const char  *what;
         const char  *hdr;
@@ -408,9 +413,12 @@ test_safetensors_parse(void)
           "tensor \"w\": \"dtype\" is missing" },
         { "dtype not a string", W("4", "[]", "[0, 4]"),
           "\"dtype\" is missing or not a string" },
-        { "dtype I64", W("\"I64\"", "[1]", "[0, 8]"),
-          "tensor \"w\": unsupported dtype \"I64\" (supported: F32, F16, "
-          "BF16)" },
+        { "dtype U8", W("\"U8\"", "[1]", "[0, 1]"),
+          "tensor \"w\": unsupported dtype \"U8\" (supported: F32, F16, "
+          "BF16, I32, I64)" },
+        { "dtype I64 of the wrong size", W("\"I64\"", "[2]", "[0, 8]"),
+          "tensor \"w\": shape and dtype I64 need 16 bytes, data_offsets"
+          " [0, 8] hold 8" },
         { "dtype f32 (case)", W("\"f32\"", "[1]", "[0, 4]"),
           "unsupported dtype \"f32\"" },
         { "shape missing",
@@ -494,6 +502,20 @@ test_safetensors_parse(void)
        "infer_dtype_name");
 
     infer_safetensors_close(&st);
+    infer_safetensors_close(&st);
+    free(p);
+
+    /* integer tensors are read (an architecture refuses one it would
+     * compute with): BERT checkpoints carry embeddings.position_ids */
+    memset(&st, 0, sizeof(st));
+    p = st_build(st_ints, sizeof(st_ints) - 1, 32, &len);
+    rc = infer_safetensors_parse(&st, p, len, err, sizeof(err));
+    a = infer_safetensors_find(&st, "x");
+    b = infer_safetensors_find(&st, "y");
+    ok(rc == 0 && a && b && a->dtype == INFER_DT_I64 && a->nelts == 3
+       && a->nbytes == 24 && b->dtype == INFER_DT_I32 && b->nelts == 2
+       && b->nbytes == 8 && strcmp(infer_dtype_name(a->dtype), "I64") == 0,
+       "reads I64 and I32 tensors: %s", rc == 0 ? "ok" : err);
     infer_safetensors_close(&st);
     free(p);
 

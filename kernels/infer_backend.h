@@ -42,7 +42,8 @@ typedef struct {
                          int nweights, char *err, size_t errlen);
 
     /* g is the largest graph to come (the runner builds it for the most
-     * tokens a batch may have): sizes the scratch memory */
+     * tokens a batch may have, on inputs of zeros): sizes the scratch
+     * memory; a backend may also compute it once, as a warm-up */
     int          (*reserve)(infer_backend_t *b, infer_graph_t *g, char *err,
                             size_t errlen);
 

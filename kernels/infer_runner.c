@@ -9,7 +9,7 @@
 
 
 static int infer_runner_zeros(infer_runner_t *r, int seqs, int tokens,
-    char *err, size_t errlen);
+    int reserve, char *err, size_t errlen);
 
 
 int
@@ -43,11 +43,16 @@ infer_runner_init(infer_runner_t *r, const infer_model_t *m,
         goto failed;
     }
 
-    /* the largest batch sizes the backend's memory; then both extremes
-     * run once, on zeros */
+    /*
+     * The largest batch sizes the backend's memory (a backend may run it
+     * as a warm-up: the CUDA one does; on the CPU it would cost seconds
+     * for a large model, and teach nothing); then a batch of one
+     * sequence runs on zeros, so that the whole path has worked once.
+     */
 
-    if (infer_runner_zeros(r, max_seqs, max_tokens, err, errlen) != 0
-        || infer_runner_zeros(r, 1, max_tokens / max_seqs, err, errlen) != 0)
+    if (infer_runner_zeros(r, max_seqs, max_tokens, 1, err, errlen) != 0
+        || infer_runner_zeros(r, 1, max_tokens / max_seqs, 0, err, errlen)
+           != 0)
     {
         goto failed;
     }
@@ -61,12 +66,13 @@ failed:
 }
 
 
-/* a batch of seqs sequences of tokens in all, every value 0 */
+/* a batch of seqs sequences of tokens in all, every value 0, reserved
+ * for or computed */
 static int
-infer_runner_zeros(infer_runner_t *r, int seqs, int tokens, char *err,
-    size_t errlen)
+infer_runner_zeros(infer_runner_t *r, int seqs, int tokens, int reserve,
+    char *err, size_t errlen)
 {
-    int             i, rc, per, first;
+    int             i, rc, per;
     void           *mem;
     size_t          in, out;
     infer_seq_t    *sq;
@@ -98,8 +104,6 @@ infer_runner_zeros(infer_runner_t *r, int seqs, int tokens, char *err,
         sq[i].len = per;
     }
 
-    first = (seqs == r->max_seqs);
-
     infer_graph_init(&r->graph, r->nodes, r->graph.cap);
     r->model->arch->build(&r->graph, r->model, &batch);
 
@@ -109,13 +113,10 @@ infer_runner_zeros(infer_runner_t *r, int seqs, int tokens, char *err,
                            r->graph.err);
     }
 
-    rc = 0;
-
-    if (first) {
+    if (reserve) {
         rc = r->backend->iface->reserve(r->backend, &r->graph, err, errlen);
-    }
 
-    if (rc == 0) {
+    } else {
         rc = infer_runner_run(r, &batch, err, errlen);
     }
 

@@ -28,10 +28,11 @@ typedef struct {
 
 /*
  * Hands the model's weights to the backend, reserves its memory for
- * batches of up to max_seqs sequences and max_tokens tokens, and runs a
- * first batch of zeros of each size, so that a model or a configuration
- * that cannot run fails here, at start-up, rather than on requests.
- * Returns 0, or -1 with err set.
+ * batches of up to max_seqs sequences and max_tokens tokens (the graph of
+ * the largest batch, on zeros, which a backend may run as a warm-up), and
+ * runs a batch of one sequence on zeros, so that a model or a
+ * configuration that cannot run fails here, at start-up, rather than on
+ * requests.  Returns 0, or -1 with err set.
  */
 int infer_runner_init(infer_runner_t *r, const infer_model_t *m,
     infer_backend_t *b, int max_seqs, int max_tokens, char *err,

@@ -33,8 +33,11 @@ sub executor_pid {
     return $l[-1] =~ /\] (\d+)#/ ? $1 : undef;
 }
 
-my $victim = executor_pid();
-ok($victim, "the executor runs in worker $victim");
+# the executor logs its start once its model has run a first batch: a
+# worker takes connections only after that, but the master listens first
+my $victim;
+wait_until { $victim = executor_pid() } 60;
+ok($victim, "the executor runs in worker " . ($victim // '?'));
 
 my $body = encode_json({ inputs => [{ name => 'input', shape => [16, 1024],
     datatype => 'FP32', data => [map { ($_ % 5) / 5 } 1 .. 16 * 1024] }] });
@@ -83,8 +86,9 @@ ok((grep { /worker process $victim exited on signal 9/ } @log),
 ok((grep { /requests were queued again/ } @log),
    'the batch of the dead executor was queued again');
 
-my $new = executor_pid();
-isnt($new, $victim, "a new executor runs in worker $new");
+my $new;
+wait_until { $new = executor_pid(); $new && $new ne $victim } 60;
+isnt($new, $victim, "a new executor runs in worker " . ($new // '?'));
 
 my ($s) = http_request('GET', '/v2/models/heavy/ready');
 is($s, 200, 'the model is ready again');

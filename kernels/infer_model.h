@@ -68,7 +68,9 @@ typedef struct {
 
 
 typedef struct {
-    const char           *name;           /* config.json's "architecture" */
+    const char           *name;           /* config.json's "architecture",
+                                             or Hugging Face's
+                                             "model_type" */
 
     /* reads config.json's root object: m->arch_data, m->input, m->output */
     int                 (*configure)(infer_model_t *m, json_t *root,
@@ -154,6 +156,7 @@ char *infer_config_string(json_t *obj, const char *key, const char *dflt,
 
 /* the architectures */
 extern const infer_arch_t  infer_arch_mlp;
+extern const infer_arch_t  infer_arch_bert;
 
 
 #endif /* _INFER_MODEL_H_INCLUDED_ */

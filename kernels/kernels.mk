@@ -12,7 +12,7 @@ KCODEC_SRCS  := kernels/infer_util.c kernels/infer_json.c \
 # model formats and architectures, the op layer
 KMODEL_SRCS  := kernels/infer_util.c kernels/infer_safetensors.c \
                 kernels/infer_graph.c kernels/infer_runner.c \
-                kernels/infer_mlp.c \
+                kernels/infer_mlp.c kernels/infer_bert.c \
                 kernels/infer_model.c
 
 # the CPU backend

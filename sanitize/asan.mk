@@ -63,7 +63,8 @@ ASAN_MOD_SRCS  := $(or $(MODULE_SRCS),$(wildcard ngx_infer_module/*.c \
 ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
                   $(ASAN_DIR)/test_kserve $(ASAN_DIR)/test_cuda \
                   $(ASAN_DIR)/test_stream \
-                  $(ASAN_DIR)/test_tokenizer $(ASAN_DIR)/test_json
+                  $(ASAN_DIR)/test_tokenizer $(ASAN_DIR)/test_json \
+                  $(ASAN_DIR)/test_bert
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -196,6 +197,12 @@ $(ASAN_DIR)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
                       kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_ops.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+$(ASAN_DIR)/test_bert: kernels/test/test_bert.c kernels/test/tt.h \
+                       kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_bert.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 $(ASAN_DIR)/test_stream: kernels/test/test_stream.c kernels/infer_stream.h \

@@ -72,7 +72,10 @@ if ($pid == 0) {
     POSIX::_exit(0);
 }
 
-my $res = parallel_clients(clients => 6, requests => 250, timeout => 20,
+# enough requests that the stream outlasts the reload by a wide margin on
+# a quiet machine and a busy one alike (a stream done before the new
+# workers were up left "both versions answered" to chance)
+my $res = parallel_clients(clients => 6, requests => 600, timeout => 30,
                            request => ['POST', '/v2/models/m/infer', $req]);
 waitpid($pid, 0);
 my ($t_hup, $t_new) = do { open my $f, '<', $stamps or die; map { 0 + $_ } <$f> };

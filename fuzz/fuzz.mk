@@ -24,7 +24,7 @@ FUZZ_BUILD    ?= build/fuzz
 FUZZ_OPT      ?= -O1 -g
 FUZZ_RUNFLAGS ?=
 
-FUZZ_NAMES    := kserve_json kserve_binary safetensors config
+FUZZ_NAMES    := kserve_json kserve_binary safetensors config tokenizer
 FUZZ_BINS     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
 
 FUZZ_CFLAGS   := -std=gnu99 $(FUZZ_OPT) -Wall -Wextra -Wno-unused-parameter \
@@ -32,6 +32,8 @@ FUZZ_CFLAGS   := -std=gnu99 $(FUZZ_OPT) -Wall -Wextra -Wno-unused-parameter \
                  -fsanitize=fuzzer,address,undefined \
                  -fno-sanitize-recover=all
 FUZZ_LIBS     := -ljansson -lopenblas -lm
+# and those of one harness
+FUZZ_LIBS_tokenizer := -lutf8proc
 
 # the kernels each harness links
 include kernels/kernels.mk
@@ -40,8 +42,10 @@ FUZZ_SRCS_kserve_json   := $(KCODEC_SRCS)
 FUZZ_SRCS_kserve_binary := $(KCODEC_SRCS)
 FUZZ_SRCS_safetensors   := kernels/infer_util.c kernels/infer_safetensors.c
 FUZZ_SRCS_config        := $(KMODEL_SRCS) $(KCPU_SRCS)
+FUZZ_SRCS_tokenizer     := kernels/infer_util.c $(KTOKEN_SRCS)
 
-FUZZ_DEPS     := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS) \
+FUZZ_DEPS     := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KTOKEN_SRCS) \
+                 $(KERNEL_HDRS) \
                  fuzz/fuzz.mk
 
 # the JSON harnesses get a dictionary of their keys and tokens
@@ -49,13 +53,15 @@ FUZZ_DICT_kserve_json   := fuzz/kserve.dict
 FUZZ_DICT_kserve_binary := fuzz/kserve.dict
 FUZZ_DICT_safetensors   := fuzz/safetensors.dict
 FUZZ_DICT_config        := fuzz/config.dict
+FUZZ_DICT_tokenizer     := fuzz/tokenizer.dict
 
 .PHONY: fuzz fuzz-build fuzz-clean fuzz-deps $(patsubst %,fuzz-%,$(FUZZ_NAMES))
 
 # clang and its libFuzzer runtime, from Debian, where they are missing
 fuzz-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    missing=$$(for p in clang libclang-rt-14-dev libjansson-dev; do \
+	    missing=$$(for p in clang libclang-rt-14-dev libjansson-dev \
+	                     libutf8proc-dev; do \
 	        dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	            | grep -q 'ok installed' || echo $$p; done); \
 	    if [ -n "$$missing" ]; then \
@@ -76,7 +82,8 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_DEPS) | fuzz-deps
 	    exit 1; \
 	fi
 	@mkdir -p $(FUZZ_BUILD)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS) \
+	    $(FUZZ_LIBS_$*)
 
 # -timeout: one input taking seconds is a bug (a loop, a blow-up)
 $(patsubst %,fuzz-%,$(FUZZ_NAMES)): fuzz-%: $(FUZZ_BUILD)/fuzz_%

@@ -90,7 +90,7 @@ infer_cpu_op(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
         return 0;
 
     default:
-        snprintf(err, errlen, "cpu: op %d is not implemented", t->op);
+        snprintf(err, errlen, "cpu: unknown op %d", t->op);
         return -1;
     }
 }

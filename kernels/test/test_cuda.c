@@ -89,7 +89,6 @@
 #define TT_NODES      512
 #define TT_WEIGHTS    64
 #define TT_OUTS       64
-#define TT_MEM        1024
 
 
 typedef struct {
@@ -140,33 +139,12 @@ static infer_weight_t   tt_w[TT_WEIGHTS];
 static int              tt_nw;
 static tt_out_t         tt_out[TT_OUTS];
 static int              tt_nout;
-static void            *tt_mem[TT_MEM];
-static int              tt_nmem;
-
-
-static void *
-tmem(size_t n)
-{
-    void  *p;
-
-    p = calloc(1, n ? n : 1);
-    if (p == NULL || tt_nmem == TT_MEM) {
-        fprintf(stderr, "test_cuda: out of memory\n");
-        exit(2);
-    }
-
-    tt_mem[tt_nmem++] = p;
-
-    return p;
-}
 
 
 static void
 begin(void)
 {
-    while (tt_nmem > 0) {
-        free(tt_mem[--tt_nmem]);
-    }
+    tt_free_all();
 
     infer_graph_init(&g, tt_nodes, TT_NODES);
     tt_nw = 0;
@@ -226,7 +204,7 @@ in_f32(int64_t rows, int64_t cols, int view, float lo, float hi)
     infer_tensor_t  *t;
 
     wide = view ? cols + 7 : cols;
-    p = tmem((size_t) (rows * wide) * sizeof(float));
+    p = tt_alloc((size_t) (rows * wide) * sizeof(float));
 
     for (i = 0; i < rows * wide; i++) {
         p[i] = rndf(lo, hi);
@@ -258,7 +236,7 @@ in_i32(int64_t rows, int64_t cols, const int32_t *v, const char *name)
 {
     int32_t  *p;
 
-    p = tmem((size_t) (rows * cols) * sizeof(int32_t));
+    p = tt_alloc((size_t) (rows * cols) * sizeof(int32_t));
     memcpy(p, v, (size_t) (rows * cols) * sizeof(int32_t));
 
     return infer_op_input(&g, INFER_DT_I32, rows, cols, p, name);
@@ -284,7 +262,7 @@ weight(infer_dtype_e dt, int64_t rows, int64_t cols, float lo, float hi)
 
     n = rows * cols;
     w = &tt_w[tt_nw];
-    f = tmem((size_t) n * sizeof(float));
+    f = tt_alloc((size_t) n * sizeof(float));
 
     memset(w, 0, sizeof(infer_weight_t));
     w->name = "w";
@@ -296,7 +274,7 @@ weight(infer_dtype_e dt, int64_t rows, int64_t cols, float lo, float hi)
     w->nbytes = (size_t) n * sizeof(float);
 
     if (dt != INFER_DT_F32) {
-        h = tmem((size_t) n * sizeof(uint16_t));
+        h = tt_alloc((size_t) n * sizeof(uint16_t));
         w->data = h;
         w->nbytes = (size_t) n * sizeof(uint16_t);
     }
@@ -341,8 +319,8 @@ output(infer_tensor_t *t)
     n = (size_t) (t->rows * t->cols);
     o = &tt_out[tt_nout++];
     o->n = n;
-    o->cpu = tmem(n * sizeof(float));
-    o->gpu = tmem(n * sizeof(float));
+    o->cpu = tt_alloc(n * sizeof(float));
+    o->gpu = tt_alloc(n * sizeof(float));
 
     for (i = 0; i < n; i++) {
         o->gpu[i] = NAN;
@@ -1013,7 +991,7 @@ ids_view(int64_t n, int64_t vocab)
     int32_t  *v;
     int64_t   r;
 
-    v = tmem((size_t) n * 2 * sizeof(int32_t));
+    v = tt_alloc((size_t) n * 2 * sizeof(int32_t));
 
     for (r = 0; r < n; r++) {
         v[2 * r] = 77777;

@@ -33,40 +33,10 @@
 
 
 #define NODES     128
-#define ARENA     256
 
 
 static infer_tensor_t   nodes[NODES];
 static infer_graph_t    g;
-static void            *arena[ARENA];
-static int              narena;
-
-
-/* memory for one test, freed by arena_free() */
-static void *
-alloc(size_t n)
-{
-    void  *p;
-
-    p = calloc(1, n ? n : 1);
-    if (p == NULL || narena == ARENA) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-
-    arena[narena++] = p;
-
-    return p;
-}
-
-
-static void
-arena_free(void)
-{
-    while (narena > 0) {
-        free(arena[--narena]);
-    }
-}
 
 
 static void
@@ -124,7 +94,7 @@ in_mat(int64_t rows, int64_t cols, int view, float lo, float hi, float **p,
     infer_tensor_t  *t;
 
     wide = view ? cols + 5 : cols;
-    base = alloc((size_t) (rows * wide) * sizeof(float));
+    base = tt_alloc((size_t) (rows * wide) * sizeof(float));
 
     for (i = 0; i < rows * wide; i++) {
         base[i] = rndf(lo, hi);
@@ -154,7 +124,7 @@ make_weight(infer_weight_t *w, infer_dtype_e dt, int64_t rows, int64_t cols,
     uint16_t  *h;
 
     n = rows * cols;
-    f = alloc((size_t) n * sizeof(float));
+    f = tt_alloc((size_t) n * sizeof(float));
 
     memset(w, 0, sizeof(infer_weight_t));
     w->name = "w";
@@ -172,7 +142,7 @@ make_weight(infer_weight_t *w, infer_dtype_e dt, int64_t rows, int64_t cols,
         return;
     }
 
-    h = alloc((size_t) n * sizeof(uint16_t));
+    h = tt_alloc((size_t) n * sizeof(uint16_t));
 
     for (i = 0; i < n; i++) {
         if (dt == INFER_DT_F16) {
@@ -296,12 +266,12 @@ test_matmul(void)
                                                     n, "b")
                                   : NULL;
                         ty = infer_op_matmul(&g, tx, tw, tb);
-                        y = alloc((size_t) (rows * n) * sizeof(float));
+                        y = tt_alloc((size_t) (rows * n) * sizeof(float));
                         infer_op_output(&g, ty, y);
 
                         if (compute(w, nw, err, sizeof(err)) != 0) {
                             cmp(&cm, NAN, 0, 0, err, 0);
-                            arena_free();
+                            tt_free_all();
                             continue;
                         }
 
@@ -329,7 +299,7 @@ test_matmul(void)
                             }
                         }
 
-                        arena_free();
+                        tt_free_all();
                     }
 
                     snprintf(name, sizeof(name), "%lld rows, %s weights, "
@@ -374,7 +344,7 @@ test_binary(void)
                     tb = in_mat(bc ? 1 : rows, cols, ci & 1, -2, 2, &b, &ldb);
                     ty = op ? infer_op_mul(&g, ta, tb)
                             : infer_op_add(&g, ta, tb);
-                    y = alloc((size_t) (rows * cols) * sizeof(float));
+                    y = tt_alloc((size_t) (rows * cols) * sizeof(float));
                     infer_op_output(&g, ty, y);
 
                     if (compute(NULL, 0, err, sizeof(err)) != 0) {
@@ -401,7 +371,7 @@ test_binary(void)
                         }
                     }
 
-                    arena_free();
+                    tt_free_all();
                 }
             }
 
@@ -445,7 +415,7 @@ test_act(void)
                 begin();
                 t = in_mat(rows, cols, (ri + ci) & 1, -8, 8, &x, &ld);
                 t = infer_op_act(&g, t, act);
-                y = alloc((size_t) (rows * cols) * sizeof(float));
+                y = tt_alloc((size_t) (rows * cols) * sizeof(float));
                 infer_op_output(&g, t, y);
 
                 if (compute(NULL, 0, err, sizeof(err)) != 0) {
@@ -463,7 +433,7 @@ test_act(void)
                     }
                 }
 
-                arena_free();
+                tt_free_all();
             }
         }
 
@@ -528,7 +498,7 @@ test_softmax(void)
                 }
 
                 t = infer_op_softmax(&g, t, tm, scale);
-                y = alloc((size_t) (rows * cols) * sizeof(float));
+                y = tt_alloc((size_t) (rows * cols) * sizeof(float));
                 infer_op_output(&g, t, y);
 
                 if (compute(NULL, 0, err, sizeof(err)) != 0) {
@@ -562,7 +532,7 @@ test_softmax(void)
                     }
                 }
 
-                arena_free();
+                tt_free_all();
             }
         }
 
@@ -634,7 +604,7 @@ test_norms(void)
                     t = infer_op_layer_norm(&g, t, tw, tb, eps);
                 }
 
-                y = alloc((size_t) (rows * cols) * sizeof(float));
+                y = tt_alloc((size_t) (rows * cols) * sizeof(float));
                 infer_op_output(&g, t, y);
 
                 if (compute(w, nw, err, sizeof(err)) != 0) {
@@ -682,7 +652,7 @@ test_norms(void)
                     }
                 }
 
-                arena_free();
+                tt_free_all();
             }
         }
 
@@ -725,7 +695,7 @@ test_get_rows(void)
 
                     /* the ids are column 1 of an n x 2 I32 input */
                     ld = 2;
-                    ids = alloc((size_t) n * 2 * sizeof(int32_t));
+                    ids = tt_alloc((size_t) n * 2 * sizeof(int32_t));
                     for (r = 0; r < n; r++) {
                         ids[2 * r] = 77777;
                         ids[2 * r + 1] = r == 0 ? 0
@@ -738,7 +708,7 @@ test_get_rows(void)
                     t = infer_op_weight(&g, 0, (infer_dtype_e) dt, v, cols,
                                         "table");
                     t = infer_op_get_rows(&g, t, ti);
-                    y = alloc((size_t) (n * cols) * sizeof(float));
+                    y = tt_alloc((size_t) (n * cols) * sizeof(float));
                     infer_op_output(&g, t, y);
 
                     if (compute(&w, 1, err, sizeof(err)) != 0) {
@@ -759,7 +729,7 @@ test_get_rows(void)
                         }
                     }
 
-                    arena_free();
+                    tt_free_all();
                 }
             }
         }
@@ -772,14 +742,14 @@ test_get_rows(void)
     for (ni = 0; ni < 2; ni++) {
         begin();
         make_weight(&w, INFER_DT_F32, 17, 3, -1, 1);
-        ids = alloc(3 * sizeof(int32_t));
+        ids = tt_alloc(3 * sizeof(int32_t));
         ids[0] = 0;
         ids[1] = ni ? -1 : 17;
         ids[2] = 1;
         ti = infer_op_input(&g, INFER_DT_I32, 3, 1, ids, "ids");
         t = infer_op_get_rows(&g, infer_op_weight(&g, 0, INFER_DT_F32, 17, 3,
                                                   "table"), ti);
-        y = alloc(9 * sizeof(float));
+        y = tt_alloc(9 * sizeof(float));
         infer_op_output(&g, t, y);
 
         err[0] = '\0';
@@ -787,7 +757,7 @@ test_get_rows(void)
         ok(rc == -1 && strstr(err, "get_rows: id") != NULL
            && strstr(err, ni ? "id -1" : "id 17") != NULL,
            "get_rows: id %d of a table of 17 fails: %s", ni ? -1 : 17, err);
-        arena_free();
+        tt_free_all();
     }
 }
 
@@ -830,7 +800,7 @@ test_rope(void)
 
                     begin();
                     tx = in_mat(t, cols, view, -2, 2, &x, &ld);
-                    p = alloc((size_t) t * sizeof(int32_t));
+                    p = tt_alloc((size_t) t * sizeof(int32_t));
                     for (r = 0; r < t; r++) {
                         p[r] = exact_angle ? (int32_t) (rnd32() % 64)
                                            : (int32_t) (rnd32() % 200000);
@@ -838,7 +808,7 @@ test_rope(void)
                     tp = infer_op_input(&g, INFER_DT_I32, t, 1, p, "pos");
                     tx = infer_op_rope(&g, tx, tp, cfg[ci][0], cfg[ci][1],
                                        cfg[ci][2], mode, theta);
-                    y = alloc((size_t) (t * cols) * sizeof(float));
+                    y = tt_alloc((size_t) (t * cols) * sizeof(float));
                     infer_op_output(&g, tx, y);
 
                     if (compute(NULL, 0, err, sizeof(err)) != 0) {
@@ -901,7 +871,7 @@ test_rope(void)
                         }
                     }
 
-                    arena_free();
+                    tt_free_all();
                 }
             }
 
@@ -977,9 +947,9 @@ test_attention(void)
                 scale = sc ? 0.2f : 0.0f;
                 w = (int64_t) (heads + 2 * kvh) * d;
 
-                qkv = alloc((size_t) (T * w) * sizeof(float));
-                y = alloc((size_t) (T * heads * d) * sizeof(float));
-                y1 = alloc((size_t) (300 * heads * d) * sizeof(float));
+                qkv = tt_alloc((size_t) (T * w) * sizeof(float));
+                y = tt_alloc((size_t) (T * heads * d) * sizeof(float));
+                y1 = tt_alloc((size_t) (300 * heads * d) * sizeof(float));
 
                 for (j = 0; j < T * w; j++) {
                     qkv[j] = rndf(-2, 2);
@@ -1097,14 +1067,14 @@ test_attention(void)
                 ok(good, "attention: each sequence alone == in the batch, "
                    "bit for bit: %s", what);
 
-                arena_free();
+                tt_free_all();
             }
         }
     }
 
     /* a sequence past the batch's tokens */
-    qkv = alloc((size_t) (4 * 3 * 8) * sizeof(float));
-    y = alloc((size_t) (4 * 8) * sizeof(float));
+    qkv = tt_alloc((size_t) (4 * 3 * 8) * sizeof(float));
+    y = tt_alloc((size_t) (4 * 8) * sizeof(float));
     one.start = 2;
     one.len = 3;
     one.pos = 0;
@@ -1114,7 +1084,7 @@ test_attention(void)
     rc = compute(NULL, 0, err, sizeof(err));
     ok(rc == -1 && strstr(err, "sequence 0 has tokens [2, 5) of 4") != NULL,
        "attention: a sequence past the batch fails: %s", err);
-    arena_free();
+    tt_free_all();
 }
 
 
@@ -1157,7 +1127,7 @@ test_pool(void)
                 t = in_mat(T, cols, view, -2, 2, &x, &ld);
                 ts = infer_op_input(&g, INFER_DT_I32, NSEQ, 4, seqs, "seqs");
                 t = infer_op_pool(&g, t, ts, mode);
-                y = alloc((size_t) (NSEQ * cols) * sizeof(float));
+                y = tt_alloc((size_t) (NSEQ * cols) * sizeof(float));
                 infer_op_output(&g, t, y);
 
                 if (compute(NULL, 0, err, sizeof(err)) != 0) {
@@ -1201,7 +1171,7 @@ test_pool(void)
                     }
                 }
 
-                arena_free();
+                tt_free_all();
             }
         }
 
@@ -1248,7 +1218,7 @@ test_l2_norm(void)
             }
 
             t = infer_op_l2_norm(&g, t, eps);
-            y = alloc((size_t) (rows * cols) * sizeof(float));
+            y = tt_alloc((size_t) (rows * cols) * sizeof(float));
             infer_op_output(&g, t, y);
 
             if (compute(NULL, 0, err, sizeof(err)) != 0) {
@@ -1272,7 +1242,7 @@ test_l2_norm(void)
                 }
             }
 
-            arena_free();
+            tt_free_all();
         }
     }
 
@@ -1315,7 +1285,7 @@ test_plan(void)
         sum += 2 * sz;
     }
 
-    y = alloc(sz);
+    y = tt_alloc(sz);
     infer_op_output(&g, t[40], y);
 
     plan = g.failed ? 0 : infer_graph_plan(&g, 64, 0, 1);
@@ -1330,7 +1300,7 @@ test_plan(void)
 
     /* the same float operations, in the same order: the same bits */
     for (i = 0; i <= 40; i++) {
-        ref[i] = alloc(sz);
+        ref[i] = tt_alloc(sz);
     }
 
     for (r = 0; r < rows; r++) {
@@ -1353,7 +1323,7 @@ test_plan(void)
 
     ok(good && memcmp(y, ref[40], sz) == 0,
        "plan: the long chain computes the same bits as plain loops");
-    arena_free();
+    tt_free_all();
 
     /*
      * A view keeps its source alive: a is read through v only after
@@ -1371,9 +1341,9 @@ test_plan(void)
         b = infer_op_add(&g, b, b);
     }
     b = infer_op_add(&g, b, v);
-    y = alloc(sz);
+    y = tt_alloc(sz);
     infer_op_output(&g, b, y);
-    v2 = alloc((size_t) (rows * (cols - 2)) * sizeof(float));
+    v2 = tt_alloc((size_t) (rows * (cols - 2)) * sizeof(float));
     infer_op_output(&g, keep, v2);
 
     plan = g.failed ? 0 : infer_graph_plan(&g, 64, 0, 1);
@@ -1410,7 +1380,7 @@ test_plan(void)
         diag("%s", err);
     }
 
-    a2 = alloc(sz);
+    a2 = tt_alloc(sz);
 
     for (r = 0; good && r < rows; r++) {
         for (j = 0; j < cols; j++) {
@@ -1430,7 +1400,7 @@ test_plan(void)
     ok(good && memcmp(y, a2, sz) == 0,
        "plan: the values read through the view are intact, and an output "
        "view arrives packed");
-    arena_free();
+    tt_free_all();
 }
 
 

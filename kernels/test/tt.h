@@ -343,4 +343,41 @@ tt_end(void)
 }
 
 
+/*
+ * Memory for one test case, all freed at once by tt_free_all(): the op
+ * tests allocate their inputs and outputs here.
+ */
+
+#define TT_ARENA  1024
+
+static void  *tt_arena[TT_ARENA];
+static int    tt_narena;
+
+
+static TT_UNUSED void *
+tt_alloc(size_t n)
+{
+    void  *p;
+
+    p = calloc(1, n ? n : 1);
+    if (p == NULL || tt_narena == TT_ARENA) {
+        fprintf(stderr, "out of memory for a test\n");
+        exit(2);
+    }
+
+    tt_arena[tt_narena++] = p;
+
+    return p;
+}
+
+
+static TT_UNUSED void
+tt_free_all(void)
+{
+    while (tt_narena > 0) {
+        free(tt_arena[--tt_narena]);
+    }
+}
+
+
 #endif /* _INFER_TEST_TT_H_INCLUDED_ */

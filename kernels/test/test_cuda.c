@@ -1670,13 +1670,10 @@ check_mlp(infer_backend_t *b, int precision, const tt_mlp_t *s,
 static void
 test_mlps(infer_backend_t *b, int p)
 {
-    int                 i, k, a, nl;
+    int                 k, a, nl;
     char                what[256];
-    size_t              len;
     tt_mlp_t            s;
     static const int    layers[] = { 1, 2, 3, 5 };
-    static const char  *names[] = { "none", "relu", "gelu", "tanh",
-                                    "sigmoid" };
 
     /* every activation in every position, several depths, all stored
      * dtypes */
@@ -1684,28 +1681,7 @@ test_mlps(infer_backend_t *b, int p)
         nl = layers[k];
 
         for (a = 0; a < 5; a++) {
-            memset(&s, 0, sizeof(s));
-            s.nlayers = nl;
-            s.width[0] = 1 + (int) (rnd32() % 70);
-            s.dtype = (infer_dtype_e) ((k + a) % 3);
-            s.softmax = (a + k) & 1;
-            s.misalign = a == 2;
-
-            len = (size_t) snprintf(what, sizeof(what), "%d layers, %s, %s",
-                                    nl, tt_dts[s.dtype],
-                                    s.softmax ? "softmax" : "no softmax");
-
-            for (i = 0; i < nl; i++) {
-                s.width[i + 1] = 1 + (int) (rnd32() % 70);
-                s.act[i] = (a + i) % 5;
-                s.bias[i] = (a + i) % 4 != 3;
-                len += (size_t) snprintf(what + len, sizeof(what) - len,
-                                         "%s %d>%d %s%s", i ? "," : ":",
-                                         s.width[i], s.width[i + 1],
-                                         names[s.act[i]],
-                                         s.bias[i] ? "" : " nobias");
-            }
-
+            tt_random_mlp(&s, nl, k, a, what, sizeof(what));
             check_mlp(b, p, &s, what);
         }
     }

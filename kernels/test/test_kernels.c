@@ -1175,7 +1175,6 @@ test_backend(void)
 {
     int                i, k, a, nl, rc;
     char               what[256];
-    size_t             len;
     float              x[12], y[12], *vals[2];
     tt_mlp_t           s;
     infer_seq_t        seqs[3];
@@ -1187,9 +1186,6 @@ test_backend(void)
     infer_backend_t   *b;
     char               err[INFER_ERRLEN];
     static const int   layers[] = { 1, 2, 3, 5 };
-    static const char *names[] = { "none", "relu", "gelu", "tanh",
-                                   "sigmoid" };
-    static const char *dts[] = { "F32", "F16", "BF16" };
 
     /* a graph that names a weight, computed before any load() */
     infer_graph_init(&g, nodes, 4);
@@ -1210,28 +1206,7 @@ test_backend(void)
         nl = layers[k];
 
         for (a = 0; a < 5; a++) {
-            memset(&s, 0, sizeof(s));
-            s.nlayers = nl;
-            s.width[0] = 1 + (int) (rnd32() % 70);
-            s.dtype = (infer_dtype_e) ((k + a) % 3);
-            s.softmax = (a + k) & 1;
-            s.misalign = a == 2;
-
-            len = (size_t) snprintf(what, sizeof(what), "%d layers, %s, %s",
-                                    nl, dts[s.dtype],
-                                    s.softmax ? "softmax" : "no softmax");
-
-            for (i = 0; i < nl; i++) {
-                s.width[i + 1] = 1 + (int) (rnd32() % 70);
-                s.act[i] = (a + i) % 5;
-                s.bias[i] = (a + i) % 4 != 3;
-                len += (size_t) snprintf(what + len, sizeof(what) - len,
-                                         "%s %d>%d %s%s", i ? "," : ":",
-                                         s.width[i], s.width[i + 1],
-                                         names[s.act[i]],
-                                         s.bias[i] ? "" : " nobias");
-            }
-
+            tt_random_mlp(&s, nl, k, a, what, sizeof(what));
             check_backend(&s, what);
         }
     }

@@ -344,6 +344,46 @@ tt_end(void)
 
 
 /*
+ * The random MLP number a of depth nl (case k of a series): widths 1 to
+ * 70, every activation in every position across a, biases mostly, the
+ * stored dtype, softmax and misalignment varying; what describes it.
+ */
+static TT_UNUSED void
+tt_random_mlp(tt_mlp_t *s, int nl, int k, int a, char *what, size_t size)
+{
+    int                 i;
+    size_t              len;
+    static const char  *acts[] = { "none", "relu", "gelu", "tanh",
+                                   "sigmoid" };
+    static const char  *dts[] = { "F32", "F16", "BF16" };
+
+    memset(s, 0, sizeof(tt_mlp_t));
+    s->nlayers = nl;
+    s->width[0] = 1 + (int) (rnd32() % 70);
+    s->dtype = (infer_dtype_e) ((k + a) % 3);
+    s->softmax = (a + k) & 1;
+    s->misalign = a == 2;
+
+    len = (size_t) snprintf(what, size, "%d layers, %s, %s", nl,
+                            dts[s->dtype],
+                            s->softmax ? "softmax" : "no softmax");
+
+    for (i = 0; i < nl; i++) {
+        s->width[i + 1] = 1 + (int) (rnd32() % 70);
+        s->act[i] = (a + i) % 5;
+        s->bias[i] = (a + i) % 4 != 3;
+
+        if (len < size) {
+            len += (size_t) snprintf(what + len, size - len, "%s %d>%d %s%s",
+                                     i ? "," : ":", s->width[i],
+                                     s->width[i + 1], acts[s->act[i]],
+                                     s->bias[i] ? "" : " nobias");
+        }
+    }
+}
+
+
+/*
  * Memory for one test case, all freed at once by tt_free_all(): the op
  * tests allocate their inputs and outputs here.
  */

@@ -194,9 +194,11 @@ not_found:
 
 
 /*
- * Which body this is (ngx_http_infer_binary_header()), decoded into the
- * worker's scratch: the payload is allocated once the number of rows is
- * known, which in JSON may come after the data.
+ * Which body this is (ngx_http_infer_binary_header()).  JSON, with or
+ * without binary tensors, is decoded into the worker's scratch: the
+ * payload is allocated once the number of rows is known, which in JSON
+ * may come after the data.  A raw tensor body is checked in place and
+ * copied once, into the payload.
  */
 
 static ngx_int_t
@@ -212,13 +214,13 @@ ngx_http_infer_kserve_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
         rc = ngx_http_infer_decode_raw(ctx, body, len, err);
 
     } else if (rc == NGX_OK) {
+        ctx->input = (u_char *) ctx->model->scratch;
         rc = ngx_http_infer_decode_json(ctx, body,
                                         json_len == (size_t) -1 ? len
                                                                 : json_len,
                                         len, err);
     }
 
-    ctx->input = ctx->model->scratch;
     ctx->ntokens = ctx->rows;
 
     return rc;
@@ -375,7 +377,7 @@ ngx_http_infer_decode_raw(ngx_http_infer_ctx_t *ctx, u_char *body,
     size_t len, char *err)
 {
     u_char                  *last;
-    float                   *dst;
+    float                    v;
     size_t                   row, i, n;
     int64_t                  shape[INFER_MAX_DIMS + 1];
     infer_model_t           *model;
@@ -404,14 +406,17 @@ ngx_http_infer_decode_raw(ngx_http_infer_ctx_t *ctx, u_char *body,
         return NGX_ERROR;
     }
 
-    dst = m->scratch;
     n = len / sizeof(float);
 
-    /* the body may sit at any address: copy, then look at the values */
-    ngx_memcpy(dst, body, len);
+    /*
+     * The body is the tensor: it goes to the payload as it is, from
+     * here; it may sit at any address, so each value is read by memcpy
+     */
 
     for (i = 0; i < n; i++) {
-        if (!isfinite(dst[i])) {
+        ngx_memcpy(&v, body + i * sizeof(float), sizeof(float));
+
+        if (!isfinite(v)) {
             *ngx_slprintf((u_char *) err, last, "the raw body holds NaN or "
                           "Infinity at value %uz", i)
                 = '\0';
@@ -421,6 +426,7 @@ ngx_http_infer_decode_raw(ngx_http_infer_ctx_t *ctx, u_char *body,
 
     ctx->rows = shape[0];
     ctx->raw = 1;
+    ctx->input = body;
 
     return NGX_OK;
 }

@@ -211,8 +211,9 @@ struct ngx_http_infer_ctx_s {
     uint64_t                    ticket;
     ngx_uint_t                  rows;        /* sequences: an MLP's rows */
     ngx_uint_t                  ntokens;
-    float                      *input;       /* decoded: the worker's
-                                                scratch, or the body */
+    u_char                     *input;       /* the decoded FP32 rows: the
+                                                worker's scratch, or the
+                                                raw body (any alignment) */
 
     ngx_str_t                   id;          /* raw JSON, with quotes */
     ngx_uint_t                  want_output; /* 0: the request named an

@@ -194,25 +194,12 @@ no_children(void)
 
 /*
  * A rows x cols F32 input of random values in [lo, hi]; with view set,
- * columns [3, 3 + cols) of a wider one.
+ * columns of a wider one (tt_input()).
  */
 static infer_tensor_t *
 in_f32(int64_t rows, int64_t cols, int view, float lo, float hi)
 {
-    float           *p;
-    int64_t          i, wide;
-    infer_tensor_t  *t;
-
-    wide = view ? cols + 7 : cols;
-    p = tt_alloc((size_t) (rows * wide) * sizeof(float));
-
-    for (i = 0; i < rows * wide; i++) {
-        p[i] = rndf(lo, hi);
-    }
-
-    t = infer_op_input(&g, INFER_DT_F32, rows, wide, p, "x");
-
-    return view ? infer_op_view_cols(&g, t, 3, cols) : t;
+    return tt_input(&g, rows, cols, view, lo, hi, NULL, NULL);
 }
 
 

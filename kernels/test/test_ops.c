@@ -80,36 +80,12 @@ compute(const infer_weight_t *w, int nw, char *err, size_t errlen)
 }
 
 
-/*
- * A random F32 matrix given to the graph as an input, or, with view set,
- * as columns [2, 2 + cols) of a wider input (rows 5 floats longer); *p
- * and *ld say where the reference reads it.
- */
+/* see tt_input() */
 static infer_tensor_t *
 in_mat(int64_t rows, int64_t cols, int view, float lo, float hi, float **p,
     size_t *ld)
 {
-    int64_t          i, wide;
-    float           *base;
-    infer_tensor_t  *t;
-
-    wide = view ? cols + 5 : cols;
-    base = tt_alloc((size_t) (rows * wide) * sizeof(float));
-
-    for (i = 0; i < rows * wide; i++) {
-        base[i] = rndf(lo, hi);
-    }
-
-    t = infer_op_input(&g, INFER_DT_F32, rows, wide, base, "x");
-    *ld = (size_t) wide;
-    *p = base;
-
-    if (view) {
-        t = infer_op_view_cols(&g, t, 2, cols);
-        *p = base + 2;
-    }
-
-    return t;
+    return tt_input(&g, rows, cols, view, lo, hi, p, ld);
 }
 
 

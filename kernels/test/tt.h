@@ -420,4 +420,43 @@ tt_free_all(void)
 }
 
 
+/*
+ * A random F32 matrix given to the graph as an input, or, with view set,
+ * as columns [2, 2 + cols) of a wider input (rows 5 floats longer); *p
+ * and *ld (when given) say where the reference reads it.
+ */
+static TT_UNUSED infer_tensor_t *
+tt_input(infer_graph_t *g, int64_t rows, int64_t cols, int view, float lo,
+    float hi, float **p, size_t *ld)
+{
+    int64_t          i, wide;
+    float           *base;
+    infer_tensor_t  *t;
+
+    wide = view ? cols + 5 : cols;
+    base = tt_alloc((size_t) (rows * wide) * sizeof(float));
+
+    for (i = 0; i < rows * wide; i++) {
+        base[i] = rndf(lo, hi);
+    }
+
+    t = infer_op_input(g, INFER_DT_F32, rows, wide, base, "x");
+
+    if (ld != NULL) {
+        *ld = (size_t) wide;
+        *p = base;
+    }
+
+    if (view) {
+        t = infer_op_view_cols(g, t, 2, cols);
+
+        if (p != NULL) {
+            *p = base + 2;
+        }
+    }
+
+    return t;
+}
+
+
 #endif /* _INFER_TEST_TT_H_INCLUDED_ */

@@ -448,9 +448,10 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
 
 
 /*
- * The claimed slots as one ragged batch: each row of a request is a
- * sequence of one token (the dense models' shape), the inputs gathered
- * into one matrix, the outputs scattered back into the slots.
+ * The claimed slots as one ragged batch: each slot's sequences with the
+ * lengths its payload gives (a dense model's row is a sequence of one
+ * token), the inputs gathered into one matrix, the outputs (one row per
+ * sequence) scattered back into the slots.
  */
 
 static int
@@ -461,7 +462,8 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
     char                     err[INFER_ERRLEN];
     size_t                   isz, osz;
     int64_t                  t_start, t_run, t_end, t_done, queued;
-    ngx_uint_t               i, b, off, r;
+    int32_t                 *lens;
+    ngx_uint_t               i, b, off, r, tok;
     infer_batch_t            batch;
     ngx_http_infer_stats_t  *st;
     ngx_http_infer_slot_t   *s;
@@ -476,22 +478,34 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
 
     t_start = ngx_http_infer_now();
 
-    for (i = 0, off = 0; i < n; i++) {
+    for (i = 0, off = 0, tok = 0; i < n; i++) {
         s = &sh->slots[w->slots[i]];
-        ngx_memcpy(w->in + off * isz,
+        lens = ngx_http_infer_slot_lens(m, w->slots[i]);
+
+        ngx_memcpy(w->in + tok * isz,
                    ngx_http_infer_slot_input(m, w->slots[i]),
                    s->ntokens * isz * sizeof(float));
 
         for (r = 0; r < s->nseqs; r++) {
+            w->seqs[off + r].start = (int32_t) tok;
+            w->seqs[off + r].len = lens[r];
+            w->seqs[off + r].pos = 0;
+            w->seqs[off + r].reserved = 0;
             w->ids[off + r] = s->ticket;
+            tok += lens[r];
         }
 
         off += s->nseqs;
         queued += t_start - s->t_enqueue;
     }
 
-    infer_batch_rows(&batch, w->seqs, (int) rows, w->in, w->out);
+    ngx_memzero(&batch, sizeof(infer_batch_t));
+    batch.n_seqs = (int) rows;
+    batch.n_tokens = (int) tok;
+    batch.seqs = w->seqs;
     batch.ids = w->ids;
+    batch.x = w->in;
+    batch.out = w->out;
 
     t_run = ngx_http_infer_now();
 

@@ -12,8 +12,9 @@
  * JSON followed by the raw tensors, each converted to FP32 in the same way.
  *
  * The JSON machinery is infer_json.h's; the request decoder is in
- * infer_kserve_json.c, the binary extension in infer_kserve_binary.c, what
- * writes answers in infer_kserve_encode.c.
+ * infer_kserve_json.c (the objects) and infer_kserve_data.c (the values of
+ * "data"), the binary extension in infer_kserve_binary.c, what writes
+ * answers in infer_kserve_encode.c.
  */
 
 #ifndef _INFER_KSERVE_H_INCLUDED_

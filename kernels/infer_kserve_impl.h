@@ -1,7 +1,7 @@
 /*
  * ngx_infer: what the KServe decoders share between their files, the JSON
- * walk (infer_kserve_json.c) and the binary tensor data extension
- * (infer_kserve_binary.c); not an API.
+ * walk (infer_kserve_json.c), the values of "data" (infer_kserve_data.c)
+ * and the binary tensor data extension (infer_kserve_binary.c); not an API.
  */
 
 #ifndef _INFER_KSERVE_IMPL_H_INCLUDED_
@@ -33,6 +33,19 @@ typedef struct {
  */
 int infer_ks_decode(infer_ks_request_t *req, const char *body,
     size_t json_len, size_t len, int binary);
+
+/*
+ * The values of an input's "data" at js->p, flattened, into in->dst as
+ * FP32, checked against dt and counted into in->count.  The shape (ndim
+ * -1: not read yet) serves only when they overflow in->cap: for
+ * check_shape, then the message.  in NULL: a check of the syntax only,
+ * nothing written.
+ */
+int infer_ks_data(infer_json_parser_t *js, int i, infer_ks_input_t *in,
+    infer_ks_datatype_e dt, const int64_t *shape, int ndim);
+
+/* the product of the dimensions, UINT64_MAX if it does not fit */
+uint64_t infer_ks_total(const int64_t *shape, int ndim);
 
 /*
  * The parameters of an input, binary_data_size into *size (left -1 when

@@ -146,6 +146,12 @@ $(BUILD)/test_kserve: kernels/test/test_kserve.c $(KCODEC_SRCS) $(KERNEL_HDRS)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c $(KCODEC_SRCS) \
 	    -ljansson -lm
 
+# the OpenAI codec: embeddings, errors, models (t/008-openai-codec.t)
+$(BUILD)/test_openai: kernels/test/test_openai.c $(KCODEC_SRCS) $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_openai.c $(KCODEC_SRCS) \
+	    -ljansson -lm
+
 # the JSON machinery through its own API (t/005-json.t)
 $(BUILD)/test_json: kernels/test/test_json.c $(KCODEC_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
@@ -180,7 +186,7 @@ bench-tokenizer: deps $(BUILD)/bench_tokenizer fixtures
 
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
-      $(BUILD)/test_tokenizer $(BUILD)/test_bert
+      $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
           $(FIXTURES)/bert/manifest.json

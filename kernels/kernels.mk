@@ -8,7 +8,8 @@
 KCODEC_SRCS  := kernels/infer_util.c kernels/infer_json.c \
                 kernels/infer_json_number.c kernels/infer_kserve_json.c \
                 kernels/infer_kserve_data.c kernels/infer_kserve_binary.c \
-                kernels/infer_kserve_encode.c
+                kernels/infer_kserve_encode.c kernels/infer_openai_json.c \
+                kernels/infer_openai_encode.c
 
 # model formats and architectures, the op layer
 KMODEL_SRCS  := kernels/infer_util.c kernels/infer_safetensors.c \

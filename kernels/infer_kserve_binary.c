@@ -9,6 +9,11 @@
  * add up to what follows it: a wrong Inference-Header-Content-Length or
  * binary_data_size is then reported as such, not as the garbage it makes
  * of the values.
+ *
+ * BYTES elements are each a 4-byte length and that many bytes, so that
+ * their size is known only once they are read: the walk checks that
+ * binary_data_size holds their lengths at least; after it, the elements'
+ * lengths are read against that size, all of them, before their UTF-8.
  */
 
 #include <math.h>
@@ -28,6 +33,9 @@
 
 static int infer_ks_binary_values(infer_ks_parser_t *ps,
     infer_ks_input_t *in, const unsigned char *p);
+static int infer_ks_binary_strings(infer_ks_parser_t *ps,
+    infer_ks_input_t *in, const unsigned char *p);
+static int infer_ks_utf8(const unsigned char *p, size_t len);
 static void infer_ks_binary_ints(float *dst, const unsigned char *p,
     size_t n, size_t size, int sign);
 static int infer_ks_nonfinite_f32(const float *v, size_t n);
@@ -188,38 +196,49 @@ infer_ks_output_parameters(infer_ks_parser_t *ps, int i)
 }
 
 
-/* the values are read after the walk, once the JSON is known good */
+/*
+ * The values are read after the walk, once the JSON is known good.  A
+ * BYTES element takes its length's 4 bytes at least, its own bytes being
+ * counted only once they are read.
+ */
 
 int
 infer_ks_input_binary(infer_ks_parser_t *ps, int i, infer_ks_input_t *in,
     int64_t size, uint64_t total)
 {
+    int       bytes;
     char      buf[INFER_KS_DIMS_LEN];
+    size_t    cap;
     uint64_t  esize;
 
-    esize = infer_ks_datatype_size(in->datatype);
+    bytes = (in->datatype == INFER_KS_BYTES);
+    esize = bytes ? 4 : infer_ks_datatype_size(in->datatype);
+    cap = bytes ? in->strs_cap : in->cap;
 
     if (total > (uint64_t) INT64_MAX / esize) {
         return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                 "inputs[%d].shape: too many values", i);
     }
 
-    if ((uint64_t) size != total * esize) {
+    if (bytes ? (uint64_t) size < total * esize
+              : (uint64_t) size != total * esize)
+    {
         infer_shape_str(buf, sizeof(buf), in->shape, in->ndim);
         return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                 "inputs[%d].parameters.binary_data_size: %lld "
-                                "bytes, but shape %s of %s needs %llu", i,
+                                "bytes, but shape %s of %s needs %s%llu", i,
                                 (long long) size, buf,
                                 infer_ks_datatype_name(in->datatype),
+                                bytes ? "at least " : "",
                                 (unsigned long long) (total * esize));
     }
 
-    if (total > in->cap) {
+    if (total > cap) {
         infer_shape_str(buf, sizeof(buf), in->shape, in->ndim);
         return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                 "inputs[%d]: shape %s holds %llu values, more "
                                 "than %zu, the most this input takes", i,
-                                buf, (unsigned long long) total, in->cap);
+                                buf, (unsigned long long) total, cap);
     }
 
     in->count = (size_t) total;
@@ -321,6 +340,10 @@ infer_ks_binary_values(infer_ks_parser_t *ps, infer_ks_input_t *in,
 #endif
     uint64_t   v;
 
+    if (in->datatype == INFER_KS_BYTES) {
+        return infer_ks_binary_strings(ps, in, p);
+    }
+
     dst = in->dst;
     n = in->count;
 
@@ -409,7 +432,7 @@ infer_ks_binary_values(infer_ks_parser_t *ps, infer_ks_input_t *in,
         return INFER_JSON_OK;
 
     default:
-        /* BYTES and the unknown are refused with the datatype */
+        /* the unknown is refused with the datatype */
         return INFER_JSON_OK;
     }
 
@@ -426,6 +449,117 @@ nonfinite:
     return infer_json_error(&ps->js, INFER_JSON_FINAL,
                             "inputs[%d]: binary data holds NaN or Infinity at "
                             "[%zu]", in->index, k);
+}
+
+
+/*
+ * The in->count elements of a BYTES input at p, into in->strs: spans of
+ * the body.  The lengths first, all of them, against binary_data_size:
+ * a wrong size or length is reported as such, not as the invalid UTF-8 it
+ * makes of the bytes that follow; then the UTF-8 of each element.
+ */
+
+static int
+infer_ks_binary_strings(infer_ks_parser_t *ps, infer_ks_input_t *in,
+    const unsigned char *p)
+{
+    char             buf[INFER_KS_DIMS_LEN];
+    size_t           k, len, left;
+    infer_ks_str_t  *str;
+
+    left = (size_t) in->binary_size;
+
+    for (k = 0; k < in->count; k++) {
+        if (left < 4) {
+            return infer_json_error(&ps->js, INFER_JSON_FINAL,
+                                    "inputs[%d]: binary BYTES element %zu: "
+                                    "its 4-byte length runs past "
+                                    "binary_data_size %lld", in->index, k,
+                                    (long long) in->binary_size);
+        }
+
+        len = (size_t) infer_ks_le(p, 4);
+        p += 4;
+        left -= 4;
+
+        if (len > left) {
+            return infer_json_error(&ps->js, INFER_JSON_FINAL,
+                                    "inputs[%d]: binary BYTES element %zu: "
+                                    "length %zu runs past binary_data_size "
+                                    "%lld", in->index, k, len,
+                                    (long long) in->binary_size);
+        }
+
+        str = &in->strs[k];
+        str->p = (const char *) p;
+        str->len = len;
+        p += len;
+        left -= len;
+    }
+
+    if (left != 0) {
+        infer_shape_str(buf, sizeof(buf), in->shape, in->ndim);
+        return infer_json_error(&ps->js, INFER_JSON_FINAL,
+                                "inputs[%d].parameters.binary_data_size: %lld "
+                                "bytes, but the elements of shape %s take "
+                                "%lld", in->index,
+                                (long long) in->binary_size, buf,
+                                (long long) (in->binary_size - left));
+    }
+
+    for (k = 0; k < in->count; k++) {
+        str = &in->strs[k];
+
+        if (!infer_ks_utf8((const unsigned char *) str->p, str->len)) {
+            return infer_json_error(&ps->js, INFER_JSON_FINAL,
+                                    "inputs[%d]: element %zu is not valid "
+                                    "UTF-8", in->index, k);
+        }
+    }
+
+    return INFER_JSON_OK;
+}
+
+
+/*
+ * Whether the len bytes at p are valid UTF-8, as JSON strings must be (no
+ * overlong form, no surrogate, nothing past U+10FFFF).  Text is mostly
+ * ASCII: eight bytes at a time while none has its high bit set.
+ */
+
+static int
+infer_ks_utf8(const unsigned char *p, size_t len)
+{
+    size_t    i, n;
+    uint64_t  w;
+
+    i = 0;
+
+    while (i < len) {
+
+        if (len - i >= 8) {
+            memcpy(&w, p + i, 8);
+
+            if ((w & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+
+        n = infer_json_utf8(p + i, p + len);
+        if (n == 0) {
+            return 0;
+        }
+
+        i += n;
+    }
+
+    return 1;
 }
 
 

@@ -6,6 +6,9 @@
  * its time on, the values of each input, checked and converted as they are
  * met.  It is kept in a file of its own so that the walk of the objects and
  * the loop over the values can each be read, and changed, alone.
+ *
+ * The strings of a BYTES input have a loop of their own: the one over the
+ * numbers stays as it was, with nothing more to keep in its registers.
  */
 
 #include <math.h>
@@ -20,6 +23,10 @@
 static int infer_ks_values(infer_json_parser_t *js, int i,
     infer_ks_input_t *in, infer_ks_datatype_e dt, const int64_t *shape,
     int ndim);
+static int infer_ks_strings(infer_json_parser_t *js, int i,
+    infer_ks_input_t *in, const int64_t *shape, int ndim);
+static int infer_ks_too_many(infer_json_parser_t *js, int i,
+    infer_ks_input_t *in, size_t cap, const int64_t *shape, int ndim);
 static int infer_ks_num_int(const infer_json_num_t *num,
     infer_ks_datatype_e dt, float *f);
 
@@ -52,6 +59,10 @@ infer_ks_data(infer_json_parser_t *js, int i, infer_ks_input_t *in,
                                 "inputs[%d].data: expected an array", i);
     }
 
+    if (in != NULL && in->strs != NULL) {
+        return infer_ks_strings(js, i, in, shape, ndim);
+    }
+
     return infer_ks_values(js, i, in, dt, shape, ndim);
 }
 
@@ -70,10 +81,8 @@ infer_ks_values(infer_json_parser_t *js, int i, infer_ks_input_t *in,
 {
     int                   c, rc, esc, depth;
     char                  tok[INFER_JSON_TOKEN + 8];
-    char                  buf[INFER_KS_DIMS_LEN];
     float                 f, *dst;
     size_t                n, cap;
-    uint64_t              total;
     infer_json_num_t      num;
     const unsigned char  *p, *s, *end;
 
@@ -262,6 +271,168 @@ not_bool:
                             "or 1", i, n);
 
 too_many:
+
+    return infer_ks_too_many(js, i, in, cap, shape, ndim);
+}
+
+
+/*
+ * The strings of a BYTES input's "data", flattened in row-major order, into
+ * in->strs: spans of the body, or of in->text for a string with escapes.
+ * infer_json_string() has checked each one's UTF-8 and escapes (no lone
+ * surrogate), so what is unescaped is valid UTF-8 too.  The arrays are
+ * walked as those of the numbers are.
+ */
+
+static int
+infer_ks_strings(infer_json_parser_t *js, int i, infer_ks_input_t *in,
+    const int64_t *shape, int ndim)
+{
+    int                   esc, depth;
+    size_t                n, len, used;
+    infer_ks_str_t       *str;
+    const unsigned char  *p, *s, *end;
+
+    p = js->p;
+    end = js->end;
+    n = 0;
+    used = 0;
+    depth = 0;
+
+open:
+
+    if (++depth > INFER_KS_DATA_DEPTH) {
+        return infer_json_error(js, INFER_JSON_INVALID,
+                                "inputs[%d].data: arrays nested deeper than "
+                                "%d levels", i, INFER_KS_DATA_DEPTH);
+    }
+
+    p = infer_json_ws(p + 1, end);
+
+    if (p < end && *p == ']') {
+        goto close;
+    }
+
+value:
+
+    if (p == end) {
+        goto eof;
+    }
+
+    if (*p == '[') {
+        goto open;
+    }
+
+    if (*p != '"') {
+        if (infer_json_nonfinite(p, end)) {
+            return infer_json_error(js, INFER_JSON_FINAL,
+                                    "inputs[%d].data[%zu]: NaN and Infinity "
+                                    "are not valid JSON numbers", i, n);
+        }
+
+        return infer_json_error(js, INFER_JSON_INVALID,
+                                "inputs[%d].data[%zu]: expected a string",
+                                i, n);
+    }
+
+    if (n == in->strs_cap) {
+        return infer_ks_too_many(js, i, in, in->strs_cap, shape, ndim);
+    }
+
+    s = p;
+    esc = 0;
+
+    p = infer_json_string(js, s, &esc);
+    if (p == NULL) {
+        return INFER_JSON_ERROR;
+    }
+
+    str = &in->strs[n];
+    str->p = (const char *) s + 1;
+    str->len = p - s - 2;
+
+    if (esc) {
+        /* text may be NULL: no pointer is made from it then */
+        len = (in->text != NULL)
+              ? infer_json_unescape(in->text + used, in->text_cap - used,
+                                    s + 1, str->len)
+              : (size_t) -1;
+
+        if (len == (size_t) -1) {
+            return infer_json_error(js, INFER_JSON_INVALID,
+                                    "inputs[%d].data[%zu]: the strings "
+                                    "unescaped take more than %zu bytes", i,
+                                    n, in->text_cap);
+        }
+
+        str->p = in->text + used;
+        str->len = len;
+        used += len;
+    }
+
+    n++;
+
+    p = infer_json_ws(p, end);
+
+    if (p < end && *p == ',') {
+        p = infer_json_ws(p + 1, end);
+        goto value;
+    }
+
+    if (p == end) {
+        goto eof;
+    }
+
+    if (*p != ']') {
+        return infer_json_syntax(js, p, "',' or ']' expected");
+    }
+
+close:
+
+    p++;
+
+    if (--depth > 0) {
+        p = infer_json_ws(p, end);
+
+        if (p < end && *p == ',') {
+            p = infer_json_ws(p + 1, end);
+            goto value;
+        }
+
+        if (p < end && *p == ']') {
+            goto close;
+        }
+
+        if (p == end) {
+            goto eof;
+        }
+
+        return infer_json_syntax(js, p, "',' or ']' expected");
+    }
+
+    js->p = p;
+    in->count = n;
+
+    return INFER_JSON_OK;
+
+eof:
+
+    return infer_json_syntax(js, p, "unexpected end of input");
+}
+
+
+/*
+ * "data" holds more than cap values (or strings): the caller's check of the
+ * shape first, when the shape is known, so that a wrong shape is reported
+ * as such; then the shape against cap, as the data had more than either.
+ */
+
+static int
+infer_ks_too_many(infer_json_parser_t *js, int i, infer_ks_input_t *in,
+    size_t cap, const int64_t *shape, int ndim)
+{
+    char      buf[INFER_KS_DIMS_LEN];
+    uint64_t  total;
 
     if (ndim >= 0 && in->check_shape
         && in->check_shape(in->check_data, shape, ndim, js->err, js->errlen)

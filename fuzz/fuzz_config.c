@@ -190,7 +190,7 @@ fuzz_bert_parsed(const infer_model_t *m)
                && bert->max_pos >= 1 && bert->type_vocab >= 1);
     fuzz_check(bert->eps > 0.0f && bert->eps <= 1.0f);
     fuzz_check(bert->max_seq == bert->max_pos);
-    fuzz_check(m->input.datatype == INFER_IO_INT64 && m->input.ndim == 2);
+    fuzz_check(m->input.datatype == INFER_IO_BYTES && m->input.ndim == 1);
     fuzz_check(m->output.datatype == INFER_IO_FP32
                && m->output.size == bert->hidden);
 }

@@ -60,6 +60,7 @@ typedef struct {
                                  /* "truncation": {"max_length"}, 0 when
                                     null; informative only */
     size_t       max_word_chars; /* "max_input_chars_per_word" */
+    int          lowercase;      /* the normalizer lowercases */
 } infer_tokenizer_info_t;
 
 

@@ -123,6 +123,7 @@ infer_tokenizer_info(const infer_tokenizer_t *tok,
     info->n_special = tok->nhead + tok->ntail;
     info->file_max_length = tok->file_max_length;
     info->max_word_chars = tok->max_chars;
+    info->lowercase = tok->normalize && tok->lowercase;
 
     for (i = 0; i < tok->nadded; i++) {
         if (tok->added[i].id > info->max_id) {

@@ -6,10 +6,12 @@
  * the workers), started in init_process and stopped in exit_process.  It
  * never touches the event loop, pools or connections: only the model's
  * zone, the model and its backend.  Its loop: claim queued slots up to
- * max_batch rows (waiting batch_timeout for more while a worker is still
- * decoding one), gather them into a ragged batch, compute it with the
- * runner (the model's architecture on the backend), scatter the outputs
- * into the slots, and wake each owner.
+ * max_batch sequences and max_batch_tokens tokens (waiting batch_timeout
+ * for more while a worker is still decoding one), gather them into a
+ * ragged batch (rows of FP32 features, or a text model's token ids with
+ * their positions), compute it with the runner (the model's architecture
+ * on the backend), scatter the outputs into the slots, and wake each
+ * owner.
  */
 
 
@@ -44,7 +46,8 @@ typedef struct {
     uint64_t                   *tickets;
     infer_seq_t                *seqs;
     uint64_t                   *ids;
-    float                      *in;
+    float                      *in;         /* or int32_t token ids */
+    int32_t                    *pos;
     float                      *out;
     infer_runner_t              runner;
 } ngx_http_infer_work_t;
@@ -55,9 +58,10 @@ static ngx_int_t ngx_http_infer_work_init(ngx_http_infer_executor_t *ex,
     ngx_http_infer_work_t *w);
 static void ngx_http_infer_work_free(ngx_http_infer_work_t *w);
 static ngx_uint_t ngx_http_infer_claim(ngx_http_infer_executor_t *ex,
-    uint32_t *batch, ngx_uint_t *rows);
+    uint32_t *batch, ngx_uint_t *rows, ngx_uint_t *tokens);
 static int ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
-    ngx_http_infer_work_t *w, ngx_uint_t n, ngx_uint_t rows);
+    ngx_http_infer_work_t *w, ngx_uint_t n, ngx_uint_t rows,
+    ngx_uint_t tokens);
 static void ngx_http_infer_executor_lost(ngx_http_infer_executor_t *ex,
     int fd);
 static void ngx_http_infer_notify(ngx_http_infer_executor_t *ex, int fd,
@@ -206,7 +210,7 @@ ngx_http_infer_executor_cycle(void *data)
     int                      fd, rc;
     char                     err[INFER_ERRLEN];
     sigset_t                 set;
-    ngx_uint_t               n, rows;
+    ngx_uint_t               n, rows, tokens;
     infer_backend_t         *be;
     ngx_http_infer_work_t    w;
     ngx_http_infer_model_t  *m;
@@ -242,7 +246,7 @@ ngx_http_infer_executor_cycle(void *data)
 
     if (be == NULL
         || infer_runner_init(&w.runner, m->model, be, (int) m->max_batch,
-                             (int) m->max_batch, err, sizeof(err))
+                             (int) m->max_batch_tokens, err, sizeof(err))
            != 0)
     {
         ngx_log_error(NGX_LOG_ALERT, ex->log, 0,
@@ -254,8 +258,8 @@ ngx_http_infer_executor_cycle(void *data)
 
     ngx_log_error(NGX_LOG_NOTICE, ex->log, 0,
                   "infer: executor %ui of model \"%V\" started on %s, "
-                  "max_batch %ui", ex->index, &m->name,
-                  be->iface->name(be), m->max_batch);
+                  "max_batch %ui, max_batch_tokens %ui", ex->index, &m->name,
+                  be->iface->name(be), m->max_batch, m->max_batch_tokens);
 
     ngx_shmtx_lock(&m->shpool->mutex);
 
@@ -269,12 +273,12 @@ ngx_http_infer_executor_cycle(void *data)
     (void) sem_post(&ex->started);
 
     for ( ;; ) {
-        n = ngx_http_infer_claim(ex, w.slots, &rows);
+        n = ngx_http_infer_claim(ex, w.slots, &rows, &tokens);
         if (n == 0) {
             break;
         }
 
-        rc = ngx_http_infer_run_batch(ex, &w, n, rows);
+        rc = ngx_http_infer_run_batch(ex, &w, n, rows, tokens);
         ngx_http_infer_notify(ex, fd, w.slots, w.tickets, n);
 
         if (rc == INFER_BACKEND_LOST) {
@@ -299,7 +303,7 @@ failed:
 }
 
 
-/* the executor's own memory for batches of up to max_batch rows */
+/* the executor's own memory for the largest batch */
 
 static ngx_int_t
 ngx_http_infer_work_init(ngx_http_infer_executor_t *ex,
@@ -317,11 +321,14 @@ ngx_http_infer_work_init(ngx_http_infer_executor_t *ex,
     w->tickets = malloc(n * sizeof(uint64_t));
     w->seqs = malloc(n * sizeof(infer_seq_t));
     w->ids = malloc(n * sizeof(uint64_t));
-    w->in = malloc(n * m->model->input.size * sizeof(float));
+    w->in = malloc(m->max_batch_tokens * m->model->input.size
+                   * sizeof(float));
+    w->pos = malloc(m->max_batch_tokens * sizeof(int32_t));
     w->out = malloc(n * m->model->output.size * sizeof(float));
 
     if (w->slots == NULL || w->tickets == NULL || w->seqs == NULL
-        || w->ids == NULL || w->in == NULL || w->out == NULL)
+        || w->ids == NULL || w->in == NULL || w->pos == NULL
+        || w->out == NULL)
     {
         return NGX_ERROR;
     }
@@ -339,12 +346,14 @@ ngx_http_infer_work_free(ngx_http_infer_work_t *w)
     free(w->seqs);
     free(w->ids);
     free(w->in);
+    free(w->pos);
     free(w->out);
 }
 
 
 /*
- * Claims up to max_batch rows in FIFO order.  Once it holds a request it
+ * Claims up to max_batch sequences and max_batch_tokens tokens in FIFO
+ * order (a request over either limit is refused before it is queued).  Once it holds a request it
  * waits, at most batch_timeout after that request was queued, for more to
  * come, but only while some worker is decoding a request into a slot: a
  * lone client pays nothing for the batch timer.  Returns the number of
@@ -353,11 +362,11 @@ ngx_http_infer_work_free(ngx_http_infer_work_t *w)
 
 static ngx_uint_t
 ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
-    ngx_uint_t *rows)
+    ngx_uint_t *rows, ngx_uint_t *tokens)
 {
     int64_t                  deadline, now;
     uint32_t                 n, slot, seq;
-    ngx_uint_t               nrows;
+    ngx_uint_t               nrows, ntok, full;
     ngx_http_infer_slot_t   *s;
     ngx_http_infer_model_t  *m;
     ngx_http_infer_shctx_t  *sh;
@@ -366,13 +375,16 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
     sh = m->sh;
     n = 0;
     nrows = 0;
+    ntok = 0;
     deadline = 0;
 
     ngx_shmtx_lock(&m->shpool->mutex);
 
     for ( ;; ) {
 
-        while (sh->queued && nrows < m->max_batch) {
+        full = 0;
+
+        while (sh->queued) {
             slot = sh->fifo[sh->head];
             s = &sh->slots[slot];
 
@@ -380,7 +392,10 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
                 ngx_http_infer_slot_free_locked(m, slot);
 
             } else {
-                if (nrows + s->nseqs > m->max_batch) {
+                if (nrows + s->nseqs > m->max_batch
+                    || ntok + s->ntokens > m->max_batch_tokens)
+                {
+                    full = 1;
                     break;
                 }
 
@@ -393,6 +408,7 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
                 s->executor = ngx_pid;
                 batch[n++] = slot;
                 nrows += s->nseqs;
+                ntok += s->ntokens;
             }
 
             sh->head = (sh->head + 1) % sh->nslots;
@@ -401,7 +417,8 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
 
         /* ex->stop changes under the lock only */
 
-        if (n && (nrows >= m->max_batch || sh->queued || sh->filling == 0
+        if (n && (full || nrows >= m->max_batch
+                  || ntok >= m->max_batch_tokens || sh->filling == 0
                   || ex->stop))
         {
             break;
@@ -442,6 +459,7 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
     ngx_shmtx_unlock(&m->shpool->mutex);
 
     *rows = nrows;
+    *tokens = ntok;
 
     return n;
 }
@@ -450,19 +468,21 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
 /*
  * The claimed slots as one ragged batch: each slot's sequences with the
  * lengths its payload gives (a dense model's row is a sequence of one
- * token), the inputs gathered into one matrix, the outputs (one row per
- * sequence) scattered back into the slots.
+ * token), the inputs gathered into one matrix (of features, or of a text
+ * model's token ids, each with its position in its sequence), the
+ * outputs (one row per sequence) scattered back into the slots.
  */
 
 static int
 ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
-    ngx_http_infer_work_t *w, ngx_uint_t n, ngx_uint_t rows)
+    ngx_http_infer_work_t *w, ngx_uint_t n, ngx_uint_t rows,
+    ngx_uint_t tokens)
 {
     int                      rc;
     char                     err[INFER_ERRLEN];
     size_t                   isz, osz;
     int64_t                  t_start, t_run, t_end, t_done, queued;
-    int32_t                 *lens;
+    int32_t                 *lens, p;
     ngx_uint_t               i, b, off, r, tok;
     infer_batch_t            batch;
     ngx_http_infer_stats_t  *st;
@@ -492,6 +512,11 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
             w->seqs[off + r].pos = 0;
             w->seqs[off + r].reserved = 0;
             w->ids[off + r] = s->ticket;
+
+            for (p = 0; p < lens[r]; p++) {
+                w->pos[tok + p] = p;
+            }
+
             tok += lens[r];
         }
 
@@ -504,8 +529,15 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
     batch.n_tokens = (int) tok;
     batch.seqs = w->seqs;
     batch.ids = w->ids;
-    batch.x = w->in;
+    batch.pos = w->pos;
     batch.out = w->out;
+
+    if (m->tokenizer) {
+        batch.tokens = (int32_t *) w->in;
+
+    } else {
+        batch.x = w->in;
+    }
 
     t_run = ngx_http_infer_now();
 
@@ -550,6 +582,18 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
     }
 
     ngx_http_infer_count(st->batch_size[b], 1);
+
+    if (m->tokenizer) {
+        for (b = 0; b < NGX_HTTP_INFER_TOKEN_BUCKETS - 1; b++) {
+            if (tokens <= ((ngx_uint_t) 16 << b)) {
+                break;
+            }
+        }
+
+        ngx_http_infer_count(st->batch_tokens[b], 1);
+        ngx_http_infer_count(st->token_count, tokens);
+    }
+
     ngx_http_infer_count(st->exec_count, 1);
     ngx_http_infer_count(st->inference_count, rows);
     ngx_http_infer_count(st->queue_duration_us, queued / 1000);

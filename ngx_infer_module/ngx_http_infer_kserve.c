@@ -30,7 +30,7 @@
 
 
 static ngx_int_t ngx_http_infer_kserve_decode(ngx_http_infer_ctx_t *ctx,
-    u_char *body, size_t len, char *err);
+    u_char *body, size_t len, ngx_http_infer_err_t *err);
 static ngx_int_t ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx,
     u_char *body, size_t json_len, size_t len, char *err);
 static ngx_int_t ngx_http_infer_binary_header(ngx_http_request_t *r,
@@ -43,6 +43,8 @@ static ngx_int_t ngx_http_infer_send_raw(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
 
 static int ngx_http_infer_check_shape(void *data, const int64_t *shape,
+    int ndim, char *err, size_t len);
+static int ngx_http_infer_check_texts(void *data, const int64_t *shape,
     int ndim, char *err, size_t len);
 static ngx_int_t ngx_http_infer_server_metadata(ngx_http_request_t *r);
 static ngx_int_t ngx_http_infer_model_metadata(ngx_http_request_t *r,
@@ -62,6 +64,8 @@ static const char  *ngx_http_infer_io_datatypes[] = {
 
 
 const ngx_http_infer_codec_t  ngx_http_infer_kserve_codec = {
+    "a KServe v2 inference request",       /* what */
+    "inputs[0].data[%ui]",                 /* item */
     ngx_http_infer_kserve_decode,          /* decode */
     ngx_http_infer_kserve_answer,          /* answer */
     NULL                                   /* progress */
@@ -203,14 +207,27 @@ not_found:
 
 static ngx_int_t
 ngx_http_infer_kserve_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
-    size_t len, char *err)
+    size_t len, ngx_http_infer_err_t *e)
 {
-    size_t     json_len;
-    ngx_int_t  rc;
+    char       *err;
+    size_t      json_len;
+    ngx_int_t   rc;
+
+    err = e->msg;
 
     rc = ngx_http_infer_binary_header(ctx->request, &json_len, err);
 
     if (rc == NGX_OK && json_len == 0) {
+        if (ctx->model->tokenizer) {
+            *ngx_slprintf((u_char *) err, (u_char *) err
+                                          + INFER_KSERVE_ERRLEN - 1,
+                          "a raw octet-stream body is a tensor of FP32 rows, "
+                          "but model \"%V\" takes text: send JSON, or "
+                          "BYTES in binary tensor data", &ctx->model->name)
+                = '\0';
+            return NGX_ERROR;
+        }
+
         rc = ngx_http_infer_decode_raw(ctx, body, len, err);
 
     } else if (rc == NGX_OK) {
@@ -247,10 +264,28 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
 
     ngx_memzero(&in, sizeof(infer_ks_input_t));
     in.name = m->model->input.name;
-    in.dst = m->scratch;
-    in.cap = m->max_batch * m->model->input.size;
-    in.check_shape = ngx_http_infer_check_shape;
     in.check_data = m;
+
+    if (m->tokenizer) {
+        /* texts: spans of the body, or unescaped into a copy's room */
+        in.strs = ngx_palloc(ctx->request->pool,
+                             m->max_batch * sizeof(infer_ks_str_t));
+        in.strs_cap = m->max_batch;
+        in.text = ngx_pnalloc(ctx->request->pool, json_len);
+        in.text_cap = json_len;
+        in.check_shape = ngx_http_infer_check_texts;
+
+        if (in.strs == NULL || in.text == NULL) {
+            ngx_cpystrn((u_char *) err, (u_char *) "out of memory",
+                        INFER_KSERVE_ERRLEN);
+            return NGX_ERROR;
+        }
+
+    } else {
+        in.dst = m->scratch;
+        in.cap = m->max_batch * m->model->input.size;
+        in.check_shape = ngx_http_infer_check_shape;
+    }
 
     ngx_memzero(&req, offsetof(infer_ks_request_t, err));
     req.inputs = &in;
@@ -287,6 +322,25 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
 
     ctx->rows = (ngx_uint_t) in.shape[0];
     ctx->timeout = (ngx_msec_t) req.timeout_ms;
+
+    if (m->tokenizer) {
+        ctx->texts = ngx_palloc(ctx->request->pool,
+                                in.count * sizeof(ngx_http_infer_text_t));
+        if (ctx->texts == NULL) {
+            ngx_cpystrn((u_char *) err, (u_char *) "out of memory",
+                        INFER_KSERVE_ERRLEN);
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < in.count; i++) {
+            ctx->texts[i].text = (u_char *) in.strs[i].p;
+            ctx->texts[i].len = in.strs[i].len;
+            ctx->texts[i].ids = NULL;
+            ctx->texts[i].n_ids = 0;
+        }
+
+        ctx->rows = in.count;
+    }
     ctx->binary = infer_ks_output_binary(&req, m->model->output.name,
                                          ngx_strlen(m->model->output.name));
 
@@ -494,6 +548,47 @@ rows:
                          "exceed max_batch %ui of model \"%V\"", shape[0],
                          m->max_batch, &m->name);
         *p = '\0';
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * A text model's input: texts, one per row, as shape [k] or [k, 1] (how
+ * Triton's clients send a batch of strings)
+ */
+
+static int
+ngx_http_infer_check_texts(void *data, const int64_t *shape, int ndim,
+    char *err, size_t len)
+{
+    ngx_http_infer_model_t *m = data;
+
+    u_char  *last;
+
+    last = (u_char *) err + len - 1;
+
+    if (ndim != 1 && (ndim != 2 || shape[1] != 1)) {
+        *ngx_slprintf((u_char *) err, last, "inputs[0].shape: model \"%V\" "
+                      "takes texts, one per row: [k] or [k, 1]", &m->name)
+            = '\0';
+        return -1;
+    }
+
+    if (shape[0] == 0) {
+        *ngx_slprintf((u_char *) err, last, "inputs[0].shape: a batch of 0 "
+                      "texts has nothing to infer")
+            = '\0';
+        return -1;
+    }
+
+    if (shape[0] > (int64_t) m->max_batch) {
+        *ngx_slprintf((u_char *) err, last, "inputs[0].shape: %L texts "
+                      "exceed max_batch %ui of model \"%V\"", shape[0],
+                      m->max_batch, &m->name)
+            = '\0';
         return -1;
     }
 

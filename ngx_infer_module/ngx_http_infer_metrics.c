@@ -24,10 +24,16 @@ static u_char *ngx_http_infer_histogram(u_char *p, u_char *last,
     uint64_t count);
 
 
-/* upper bounds: rows of a batch; microseconds of a request */
+/* upper bounds: rows of a batch; tokens of a batch; microseconds of a
+ * request */
 
 static const uint64_t  ngx_http_infer_batch_bounds[] = {
     1, 2, 4, 8, 16, 32, 64, 128, 256
+};
+
+/* tokens of a text model's batch */
+static const uint64_t  ngx_http_infer_token_bounds[] = {
+    16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768
 };
 
 static const uint64_t  ngx_http_infer_latency_bounds[] = {
@@ -57,6 +63,11 @@ static ngx_http_infer_metric_t  ngx_http_infer_metrics[] = {
     { "ngx_infer_inference_count",
       "Rows computed (a request of k rows counts k)", "counter",
       offsetof(ngx_http_infer_stats_t, inference_count) },
+
+    { "ngx_infer_inference_token_count",
+      "Tokens computed by text models (the special tokens included)",
+      "counter",
+      offsetof(ngx_http_infer_stats_t, token_count) },
 
     { "ngx_infer_inference_exec_count",
       "Batches computed", "counter",
@@ -138,8 +149,8 @@ ngx_http_infer_metrics_handler(ngx_http_request_t *r)
     imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
     mp = imcf->models.elts;
 
-    /* the help lines once, then about 60 lines of up to 160 bytes a model */
-    len = 4096 + imcf->models.nelts * 64 * 160;
+    /* the help lines once, then about 80 lines of up to 160 bytes a model */
+    len = 4096 + imcf->models.nelts * 96 * 160;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -160,6 +171,9 @@ ngx_http_infer_metrics_handler(ngx_http_request_t *r)
     p = ngx_slprintf(p, last,
                      "# HELP ngx_infer_batch_size Rows in each batch.\n"
                      "# TYPE ngx_infer_batch_size histogram\n"
+                     "# HELP ngx_infer_batch_tokens Tokens in each batch of "
+                     "a text model.\n"
+                     "# TYPE ngx_infer_batch_tokens histogram\n"
                      "# HELP ngx_infer_request_duration_seconds Successful "
                      "requests, arrival to answer.\n"
                      "# TYPE ngx_infer_request_duration_seconds histogram\n"
@@ -210,6 +224,14 @@ ngx_http_infer_metrics_model(u_char *p, u_char *last,
                                  st->batch_size, ngx_http_infer_batch_bounds,
                                  NGX_HTTP_INFER_BATCH_BUCKETS, 0,
                                  st->inference_count, st->exec_count);
+
+    if (m->tokenizer) {
+        p = ngx_http_infer_histogram(p, last, "ngx_infer_batch_tokens",
+                                     &m->name, st->batch_tokens,
+                                     ngx_http_infer_token_bounds,
+                                     NGX_HTTP_INFER_TOKEN_BUCKETS, 0,
+                                     st->token_count, st->exec_count);
+    }
 
     p = ngx_http_infer_histogram(p, last,
                                  "ngx_infer_request_duration_seconds",

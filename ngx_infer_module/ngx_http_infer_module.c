@@ -132,6 +132,10 @@ static ngx_http_variable_t  ngx_http_infer_vars[] = {
       offsetof(ngx_http_infer_ctx_t, compute_time_us),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("infer_tokens"), NULL, ngx_http_infer_variable,
+      offsetof(ngx_http_infer_ctx_t, ntokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -153,6 +157,10 @@ static ngx_http_infer_option_t  ngx_http_infer_options[] = {
       offsetof(ngx_http_infer_model_t, queue), 1, 1048576 },
     { ngx_string("instances="),
       offsetof(ngx_http_infer_model_t, instances), 1, 256 },
+    { ngx_string("max_seq="),
+      offsetof(ngx_http_infer_model_t, max_seq), 1, 1048576 },
+    { ngx_string("max_batch_tokens="),
+      offsetof(ngx_http_infer_model_t, max_batch_tokens), 1, 1048576 },
     { ngx_null_string, 0, 0, 0 }
 };
 
@@ -215,7 +223,8 @@ ngx_http_infer_find_zone(uint32_t zone_id)
 
 
 /*
- * $infer_batch_size, a count; $infer_queue_time and $infer_compute_time,
+ * $infer_batch_size and $infer_tokens (a text model's request: the tokens
+ * it computed), counts; $infer_queue_time and $infer_compute_time,
  * milliseconds with microseconds, like $request_time
  */
 
@@ -229,7 +238,10 @@ ngx_http_infer_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
 
-    if (ctx == NULL || ctx->batch_rows == 0) {
+    if (ctx == NULL || ctx->batch_rows == 0
+        || (data == offsetof(ngx_http_infer_ctx_t, ntokens)
+            && ctx->texts == NULL))
+    {
         v->not_found = 1;
         return NGX_OK;
     }
@@ -241,7 +253,9 @@ ngx_http_infer_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         return NGX_ERROR;
     }
 
-    if (data == offsetof(ngx_http_infer_ctx_t, batch_rows)) {
+    if (data == offsetof(ngx_http_infer_ctx_t, batch_rows)
+        || data == offsetof(ngx_http_infer_ctx_t, ntokens))
+    {
         v->len = ngx_sprintf(p, "%ui", n) - p;
 
     } else {
@@ -342,7 +356,8 @@ ngx_http_infer_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 /*
  * infer_model name path [device=cpu] [precision=fp32] [max_batch=N]
- *             [batch_timeout=TIME] [queue=N] [instances=N];
+ *             [batch_timeout=TIME] [queue=N] [instances=N]
+ *             [max_seq=N] [max_batch_tokens=N] [truncate=on|off];
  */
 
 static char *
@@ -385,6 +400,7 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     m->path = value[2];
     m->conf_file = cf->conf_file->file.name.data;
     m->conf_line = cf->conf_file->line;
+    m->created = ngx_time();
 
     if (ngx_conf_full_name(cf->cycle, &m->path, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -397,6 +413,9 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     m->batch_timeout = 2;
     m->queue = 1024;
     m->instances = NGX_CONF_UNSET_UINT;
+    m->max_seq = NGX_CONF_UNSET_UINT;
+    m->max_batch_tokens = NGX_CONF_UNSET_UINT;
+    m->truncate = NGX_CONF_UNSET_UINT;
 
     for (i = 3; i < cf->args->nelts; i++) {
         if (ngx_http_infer_model_option(cf, m, &value[i]) != NGX_OK) {
@@ -424,14 +443,7 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_infer_model_cleanup;
     cln->data = m->model;
 
-    /* the request path and the executors carry rows of FP32 features */
-    if (m->model->input.datatype != INFER_IO_FP32) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "model \"%V\": its input \"%s\" is token ids "
-                           "(architecture \"%s\"), which this version "
-                           "serves only through the kernels, not over HTTP",
-                           &m->name, m->model->input.name,
-                           m->model->arch->name);
+    if (ngx_http_infer_text_init(cf, m) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -519,6 +531,23 @@ ngx_http_infer_model_option(ngx_conf_t *cf, ngx_http_infer_model_t *m,
 
         m->precision = n;
         return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "truncate=", 9) == 0) {
+        s.data = value->data + 9;
+        s.len = value->len - 9;
+
+        if (s.len == 2 && ngx_strncmp(s.data, "on", 2) == 0) {
+            m->truncate = 1;
+            return NGX_OK;
+        }
+
+        if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+            m->truncate = 0;
+            return NGX_OK;
+        }
+
+        goto invalid;
     }
 
     if (ngx_strncmp(value->data, "batch_timeout=", 14) == 0) {
@@ -801,17 +830,22 @@ ngx_http_infer_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (value[1].len != 6 || ngx_strncmp(value[1].data, "kserve", 6) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown API \"%V\", the supported one is "
-                           "\"kserve\"", &value[1]);
-        return NGX_CONF_ERROR;
+    if (value[1].len == 6 && ngx_strncmp(value[1].data, "kserve", 6) == 0) {
+        ilcf->api = NGX_HTTP_INFER_API_KSERVE;
+        clcf->handler = ngx_http_infer_kserve_handler;
+        return NGX_CONF_OK;
     }
 
-    ilcf->api = NGX_HTTP_INFER_API_KSERVE;
-    clcf->handler = ngx_http_infer_kserve_handler;
+    if (value[1].len == 6 && ngx_strncmp(value[1].data, "openai", 6) == 0) {
+        ilcf->api = NGX_HTTP_INFER_API_OPENAI;
+        clcf->handler = ngx_http_infer_openai_handler;
+        return NGX_CONF_OK;
+    }
 
-    return NGX_CONF_OK;
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown API \"%V\", the supported ones are "
+                       "\"kserve\" and \"openai\"", &value[1]);
+    return NGX_CONF_ERROR;
 }
 
 

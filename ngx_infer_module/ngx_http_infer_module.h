@@ -23,6 +23,7 @@
 #include "infer_kserve.h"
 #include "infer_backend_cuda.h"
 #include "infer_precision.h"
+#include "infer_tokenizer.h"
 
 
 #define NGX_HTTP_INFER_VERSION        "0.1.0"
@@ -87,11 +88,13 @@ typedef struct {
 
 #define NGX_HTTP_INFER_BATCH_BUCKETS    10   /* 1, 2, 4, ... 256, +Inf */
 #define NGX_HTTP_INFER_LATENCY_BUCKETS  15   /* 0.5 ms ... 10 s, +Inf */
+#define NGX_HTTP_INFER_TOKEN_BUCKETS    13   /* 16, 32, ... 32768, +Inf */
 
 typedef struct {
     uint64_t                    request_success;
     uint64_t                    request_failure;
     uint64_t                    inference_count;     /* rows */
+    uint64_t                    token_count;         /* of text models */
     uint64_t                    exec_count;          /* batches */
     uint64_t                    request_duration_us; /* of the successes */
     uint64_t                    queue_duration_us;
@@ -100,6 +103,7 @@ typedef struct {
     uint64_t                    compute_output_duration_us;
     uint64_t                    batch_size[NGX_HTTP_INFER_BATCH_BUCKETS];
     uint64_t                    latency[NGX_HTTP_INFER_LATENCY_BUCKETS];
+    uint64_t                    batch_tokens[NGX_HTTP_INFER_TOKEN_BUCKETS];
 } ngx_http_infer_stats_t;
 
 
@@ -145,6 +149,20 @@ typedef struct ngx_http_infer_ctx_s  ngx_http_infer_ctx_t;
 typedef struct ngx_http_infer_codec_s  ngx_http_infer_codec_t;
 
 
+/*
+ * A request's error for the client, as the request path hands it to
+ * ngx_http_infer_send_error_param(): the status (0: 400), the field it
+ * is about and an error code, which OpenAI's error shape carries (NULL:
+ * none), and the message
+ */
+typedef struct {
+    ngx_uint_t                  status;
+    const char                 *param;
+    const char                 *code;
+    char                        msg[INFER_KSERVE_ERRLEN];
+} ngx_http_infer_err_t;
+
+
 typedef struct {
     ngx_str_t                   name;
     ngx_str_t                   path;
@@ -153,12 +171,29 @@ typedef struct {
     ngx_uint_t                  precision;   /* INFER_PRECISION_* */
     char                       *cuda_so;     /* ngx_infer_cuda.so's path */
 
-    ngx_uint_t                  max_batch;
+    ngx_uint_t                  max_batch;   /* sequences */
+    ngx_uint_t                  max_batch_tokens;
     ngx_msec_t                  batch_timeout;
     ngx_uint_t                  queue;
     ngx_uint_t                  instances;
 
     infer_model_t              *model;
+
+    /*
+     * A text model (its input is BYTES): the tokenizer.json beside its
+     * config.json, the most tokens of one text (max_seq=), whether a
+     * longer one is cut (truncate=) or refused; NULL for a model of FP32
+     * rows
+     */
+    infer_tokenizer_t          *tokenizer;
+    ngx_uint_t                  max_seq;
+    ngx_uint_t                  truncate;
+    ngx_uint_t                  n_special;   /* ids added around a text */
+    int64_t                     vocab;       /* token ids are below it */
+    ngx_uint_t                  normalized;  /* its outputs are unit
+                                                vectors */
+    time_t                      created;     /* loaded, for OpenAI's
+                                                model objects */
 
     ngx_shm_zone_t             *shm_zone;
     ngx_slab_pool_t            *shpool;
@@ -191,6 +226,7 @@ typedef struct {
 #define NGX_HTTP_INFER_API_NONE       0
 #define NGX_HTTP_INFER_API_KSERVE     1
 #define NGX_HTTP_INFER_API_METRICS    2
+#define NGX_HTTP_INFER_API_OPENAI     3
 
 
 typedef struct {
@@ -199,6 +235,19 @@ typedef struct {
                                                 infer_metrics */
     ngx_msec_t                  timeout;
 } ngx_http_infer_loc_conf_t;
+
+
+/*
+ * One input of a text model as an API's codec decoded it: UTF-8 text to
+ * tokenize, or token ids that the client tokenized itself (the special
+ * tokens included)
+ */
+typedef struct {
+    u_char                     *text;
+    size_t                      len;
+    const int32_t              *ids;        /* NULL: text */
+    size_t                      n_ids;
+} ngx_http_infer_text_t;
 
 
 struct ngx_http_infer_ctx_s {
@@ -214,6 +263,8 @@ struct ngx_http_infer_ctx_s {
     u_char                     *input;       /* the decoded FP32 rows: the
                                                 worker's scratch, or the
                                                 raw body (any alignment) */
+    ngx_http_infer_text_t      *texts;       /* a text model's: rows */
+    ngx_uint_t                  dimensions;  /* OpenAI: 0 all */
 
     ngx_str_t                   id;          /* raw JSON, with quotes */
     ngx_uint_t                  want_output; /* 0: the request named an
@@ -232,6 +283,7 @@ struct ngx_http_infer_ctx_s {
 
     unsigned                    raw:1;       /* octet-stream in and out */
     unsigned                    binary:1;    /* binary tensor data out */
+    unsigned                    base64:1;    /* OpenAI's encoding_format */
     unsigned                    parked:1;
     unsigned                    done:1;
     unsigned                    error_sent:1;
@@ -251,17 +303,22 @@ typedef struct {
 
 
 /*
- * An API's side of the request path (KServe's, and OpenAI's to come):
- * decode reads the body into ctx and the request's inputs into the
- * worker's scratch (ctx->input, ctx->nseqs, ctx->ntokens), or writes a
- * message for the client into err; answer writes the response from the
- * outputs in the slot; progress, for streamed work, sends what the
- * executor has produced so far.
+ * An API's side of the request path (KServe's, OpenAI's): decode reads
+ * the body into ctx: a dense model's rows into the worker's scratch
+ * (ctx->input, ctx->rows, ctx->ntokens), a text model's inputs as
+ * ctx->texts (ctx->rows of them), which the request path then tokenizes
+ * into the payload; or fills err for the client.  answer writes the
+ * response from the outputs in the slot; progress, for streamed work,
+ * sends what the executor has produced so far.  what names the request
+ * in messages ("a KServe v2 inference request"), item one text of it
+ * ("input[%ui]").
  */
 struct ngx_http_infer_codec_s {
+    const char                 *what;
+    const char                 *item;
     ngx_int_t                 (*decode)(ngx_http_infer_ctx_t *ctx,
                                         u_char *body, size_t len,
-                                        char *err);
+                                        ngx_http_infer_err_t *err);
     ngx_int_t                 (*answer)(ngx_http_request_t *r,
                                         ngx_http_infer_ctx_t *ctx);
     ngx_int_t                 (*progress)(ngx_http_request_t *r,
@@ -316,15 +373,24 @@ ngx_int_t ngx_http_infer_request(ngx_http_request_t *r,
 void ngx_http_infer_wake(ngx_http_infer_model_t *m, uint32_t slot,
     uint64_t ticket, ngx_uint_t kind);
 
+/* ngx_http_infer_text.c: text models */
+ngx_int_t ngx_http_infer_text_init(ngx_conf_t *cf, ngx_http_infer_model_t *m);
+ngx_int_t ngx_http_infer_text_payload(ngx_http_infer_ctx_t *ctx,
+    ngx_http_infer_err_t *err);
+
 /* ngx_http_infer_response.c */
 ngx_int_t ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post);
 ngx_int_t ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...);
+ngx_int_t ngx_http_infer_send_error_param(ngx_http_request_t *r,
+    ngx_uint_t status, const char *param, const char *code,
     const char *fmt, ...);
 ngx_int_t ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b);
 ngx_int_t ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_buf_t *b);
-ngx_buf_t *ngx_http_infer_error_body(ngx_pool_t *pool, u_char *msg,
+ngx_buf_t *ngx_http_infer_error_body(ngx_http_request_t *r,
+    ngx_uint_t status, const char *param, const char *code, u_char *msg,
     size_t len);
 ngx_int_t ngx_http_infer_filter_init(ngx_conf_t *cf);
 
@@ -343,6 +409,9 @@ void ngx_http_infer_count_request(ngx_http_infer_model_t *m,
 /* ngx_http_infer_kserve.c */
 ngx_int_t ngx_http_infer_kserve_handler(ngx_http_request_t *r);
 extern const ngx_http_infer_codec_t  ngx_http_infer_kserve_codec;
+
+/* ngx_http_infer_openai.c */
+ngx_int_t ngx_http_infer_openai_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_INFER_MODULE_H_INCLUDED_ */

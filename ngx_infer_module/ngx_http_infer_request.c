@@ -130,8 +130,8 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
     size_t                   len;
     ngx_int_t                rc;
     ngx_http_infer_ctx_t    *ctx;
+    ngx_http_infer_err_t     err;
     ngx_http_infer_model_t  *m;
-    char                     err[INFER_KSERVE_ERRLEN];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
     m = ctx->model;
@@ -144,48 +144,55 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
 
     if (len == 0) {
         rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "empty request body, expected a "
-                                       "KServe v2 inference request");
+                                       "empty request body, expected %s",
+                                       ctx->codec->what);
         ngx_http_finalize_request(r, rc);
         return;
     }
 
-    if (ngx_http_infer_slot_alloc(m, ctx) != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "infer: queue of model \"%V\" is full (%ui requests)",
-                      &m->name, m->queue);
+    /*
+     * The slot is taken before the body is decoded, so that executors
+     * wait for a request that is being decoded (sh->filling); a request
+     * that names its model in the body (OpenAI's) takes it after.
+     */
 
-        ngx_http_infer_count_request(m, ctx, 0);
-
-        rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "the queue of model \"%V\" is full, "
-                                       "retry later", &m->name);
-        ngx_http_finalize_request(r, rc);
-        return;
+    if (m && ngx_http_infer_slot_alloc(m, ctx) != NGX_OK) {
+        goto full;
     }
 
-    if (ctx->codec->decode(ctx, body, len, err) != NGX_OK) {
-        rc = ngx_http_infer_send_error(r, NGX_HTTP_BAD_REQUEST, "%s", err);
-        goto failed;
+    ngx_memzero(&err, offsetof(ngx_http_infer_err_t, msg));
+
+    if (ctx->codec->decode(ctx, body, len, &err) != NGX_OK) {
+        goto error;
+    }
+
+    if (m == NULL) {
+        m = ctx->model;
+
+        if (ngx_http_infer_slot_alloc(m, ctx) != NGX_OK) {
+            goto full;
+        }
     }
 
     /* the inputs go to a payload of their own size */
 
-    if (ngx_http_infer_slot_payload(m, ctx, ctx->rows, ctx->ntokens)
-        != NGX_OK)
+    if (ctx->texts) {
+        if (ngx_http_infer_text_payload(ctx, &err) != NGX_OK) {
+            goto error;
+        }
+
+    } else if (ngx_http_infer_slot_payload(m, ctx, ctx->rows, ctx->ntokens)
+               == NGX_OK)
     {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "infer: queue of model \"%V\" has no room for %ui "
-                      "rows", &m->name, ctx->rows);
+        ngx_memcpy(ngx_http_infer_slot_input(m, ctx->slot), ctx->input,
+                   ctx->ntokens * m->model->input.size * sizeof(float));
 
-        rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "the queue of model \"%V\" is full, "
-                                       "retry later", &m->name);
-        goto failed;
+    } else {
+        err.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ngx_snprintf((u_char *) err.msg, sizeof(err.msg), "the queue of "
+                     "model \"%V\" is full, retry later%Z", &m->name);
+        goto error;
     }
-
-    ngx_memcpy(ngx_http_infer_slot_input(m, ctx->slot), ctx->input,
-               ctx->ntokens * m->model->input.size * sizeof(float));
 
     if (ngx_http_infer_park(r, ctx) != NGX_OK) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -195,6 +202,38 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
     ngx_http_infer_slot_enqueue(m, ctx);
 
     return;
+
+full:
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "infer: queue of model \"%V\" is full (%ui requests)",
+                  &m->name, m->queue);
+
+    ngx_http_infer_count_request(m, ctx, 0);
+
+    rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "the queue of model \"%V\" is full, "
+                                   "retry later", &m->name);
+    ngx_http_finalize_request(r, rc);
+    return;
+
+error:
+
+    if (err.status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "infer: queue of model \"%V\" has no room for a "
+                      "request of %ui sequences", &m->name, ctx->rows);
+    }
+
+    rc = ngx_http_infer_send_error_param(r, err.status ? err.status
+                                                       : NGX_HTTP_BAD_REQUEST,
+                                         err.param, err.code, "%s", err.msg);
+
+    if (m == NULL) {
+        /* the body did not get as far as naming a model */
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
 
 failed:
 

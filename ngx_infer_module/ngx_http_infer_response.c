@@ -1,9 +1,11 @@
 
 /*
- * ngx_infer: what the module answers with: JSON bodies, JSON errors
- * ({"error": "..."}), 405 with Allow, and the filter that makes nginx's
- * own errors in inference locations (413, 408, limit_req's 503...) JSON
- * too.  Every error body is built by ngx_http_infer_error_body().
+ * ngx_infer: what the module answers with: JSON bodies, JSON errors in
+ * the location's API's shape (KServe's {"error": "..."}, OpenAI's
+ * {"error": {"message", "type", "param", "code"}}), 405 with Allow, and
+ * the filter that makes nginx's own errors in inference locations (413,
+ * 408, limit_req's 503...) JSON too.  Every error body is built by
+ * ngx_http_infer_error_body().
  */
 
 
@@ -12,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_infer_module.h"
+#include "infer_openai.h"
 
 
 static ngx_int_t ngx_http_infer_error_header_filter(ngx_http_request_t *r);
@@ -51,21 +54,62 @@ ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post)
 }
 
 
-/* {"error": msg}, msg escaped as JSON requires */
+/*
+ * The error body, msg escaped as JSON requires: KServe's {"error": msg},
+ * or in an OpenAI location OpenAI's shape, its type the one OpenAI gives
+ * with such a status, param and code null unless given
+ */
 
 ngx_buf_t *
-ngx_http_infer_error_body(ngx_pool_t *pool, u_char *msg, size_t len)
+ngx_http_infer_error_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *param, const char *code, u_char *msg, size_t len)
 {
-    ngx_buf_t  *b;
+    char                       *text, *type;
+    ngx_buf_t                  *b;
+    ngx_http_infer_loc_conf_t  *ilcf;
 
-    b = ngx_create_temp_buf(pool, sizeof("{\"error\":}") + 6 * len + 2);
+    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
+
+    if (ilcf->api != NGX_HTTP_INFER_API_OPENAI) {
+        b = ngx_create_temp_buf(r->pool,
+                                sizeof("{\"error\":}") + 6 * len + 2);
+        if (b == NULL) {
+            return NULL;
+        }
+
+        b->last = ngx_cpymem(b->last, "{\"error\":",
+                             sizeof("{\"error\":") - 1);
+        b->last += infer_ks_write_string((char *) b->last, (char *) msg, len);
+        *b->last++ = '}';
+
+        return b;
+    }
+
+    text = ngx_pnalloc(r->pool, len + 1);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(text, msg, len) = '\0';
+
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        type = "server_error";
+
+    } else if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        type = "rate_limit_error";
+
+    } else {
+        type = "invalid_request_error";
+    }
+
+    b = ngx_create_temp_buf(r->pool,
+                            infer_oai_error_size(text, type, param, code));
     if (b == NULL) {
         return NULL;
     }
 
-    b->last = ngx_cpymem(b->last, "{\"error\":", sizeof("{\"error\":") - 1);
-    b->last += infer_ks_write_string((char *) b->last, (char *) msg, len);
-    *b->last++ = '}';
+    b->last += infer_oai_write_error((char *) b->last, text, type, param,
+                                     code);
 
     return b;
 }
@@ -74,6 +118,26 @@ ngx_http_infer_error_body(ngx_pool_t *pool, u_char *msg, size_t len)
 ngx_int_t
 ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+    u_char    msg[NGX_MAX_ERROR_STR];
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg) - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+
+    return ngx_http_infer_send_error_param(r, status, NULL, NULL, "%s", msg);
+}
+
+
+/* an error about one field of the request (OpenAI's "param") */
+
+ngx_int_t
+ngx_http_infer_send_error_param(ngx_http_request_t *r, ngx_uint_t status,
+    const char *param, const char *code, const char *fmt, ...)
 {
     u_char           *p;
     va_list           args;
@@ -89,7 +153,7 @@ ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
     va_end(args);
 
-    b = ngx_http_infer_error_body(r->pool, msg, p - msg);
+    b = ngx_http_infer_error_body(r, status, param, code, msg, p - msg);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -228,7 +292,8 @@ ngx_http_infer_error_header_filter(ngx_http_request_t *r)
         ngx_http_set_ctx(r, ctx, ngx_http_infer_module);
     }
 
-    b = ngx_http_infer_error_body(r->pool, msg, p - msg);
+    b = ngx_http_infer_error_body(r, r->headers_out.status, NULL, NULL, msg,
+                                  p - msg);
     if (b == NULL) {
         return NGX_ERROR;
     }

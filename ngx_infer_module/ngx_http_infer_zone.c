@@ -88,7 +88,7 @@ ngx_http_infer_zone_size(ngx_http_infer_model_t *m)
      */
 
     largest = ngx_align(ngx_http_infer_payload_layout(m, m->max_batch,
-                                                      m->max_batch,
+                                                      m->max_batch_tokens,
                                                       NULL, NULL),
                         ngx_pagesize);
 

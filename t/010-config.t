@@ -307,7 +307,7 @@ qr{\[emerg\] .*model "digits": invalid device "tpu", use "cpu", "cuda:N" or "aut
     location /v2/ { infer_api triton; }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*unknown API "triton", the supported one is "kserve"}
+qr{\[emerg\] .*unknown API "triton", the supported ones are "kserve" and "openai"}
 
 
 
@@ -350,3 +350,75 @@ qr{\[emerg\] .*invalid model name "dig its"}
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"infer" directive is duplicate}
+
+
+
+=== TEST 34: a sentence encoder loads with its tokenizer and limits
+--- http_config
+    infer_model minilm $TEST_NGINX_REPO/build/models/all-MiniLM-L6-v2
+                max_seq=128 max_batch_tokens=4096 truncate=off;
+--- config
+    location = /t { return 200 "ok\n"; }
+--- request
+GET /t
+--- response_body
+ok
+--- error_log eval
+qr{\[notice\] .*executor 0 of model "minilm" started on cpu, max_batch 64, max_batch_tokens 4096}
+--- no_error_log
+[emerg]
+[alert]
+
+
+
+=== TEST 35: max_seq beyond the model's positions
+--- http_config
+    infer_model minilm $TEST_NGINX_REPO/build/models/all-MiniLM-L6-v2
+                max_seq=513;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*model "minilm": max_seq=513 is more than the 512 positions the model has \(max_position_embeddings\)}
+
+
+
+=== TEST 36: max_batch_tokens below max_seq
+--- http_config
+    infer_model minilm $TEST_NGINX_REPO/build/models/all-MiniLM-L6-v2
+                max_batch_tokens=100;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*model "minilm": max_batch_tokens=100 is less than max_seq=256: the longest text would fit no batch}
+
+
+
+=== TEST 37: max_seq with no room beside the special tokens
+--- http_config
+    infer_model minilm $TEST_NGINX_REPO/build/models/all-MiniLM-L6-v2
+                max_seq=2;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*model "minilm": max_seq=2 leaves no room for text beside the 2 special tokens}
+
+
+
+=== TEST 38: text options on a model of FP32 rows
+--- http_config
+    infer_model digits $TEST_NGINX_REPO/models/digits max_seq=64;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*model "digits": max_seq=, max_batch_tokens= and truncate= are for text models; this one \(architecture "mlp"\) takes rows of FP32 features}
+
+
+
+=== TEST 39: truncate takes on or off
+--- http_config
+    infer_model minilm $TEST_NGINX_REPO/build/models/all-MiniLM-L6-v2
+                truncate=yes;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*model "minilm": invalid value "truncate=yes"}

@@ -44,6 +44,7 @@ sub start_example {
     $conf =~ s{^(\s*pid\s+)\S+;}{${1}logs/nginx.pid;}m;
     $conf =~ s{^(\s*error_log\s+)\S+}{${1}logs/error.log}m;
     $conf =~ s{build/run/}{$root/logs/}g;
+    $conf =~ s{(\s)build/models/}{$1$repo/build/models/}g;
     $conf =~ s{(\s)models/}{$1$repo/models/}g;
     $conf =~ s{listen\s+\d+;}{listen 127.0.0.1:$port;}g;
     return start_nginx(conf => $conf);
@@ -69,9 +70,21 @@ my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
     ($st, undef, $b) = http_request('POST', '/v2/models/digits/infer',
                                     $example);
     is($st, 200, 'quickstart: the README\'s example request');
+    # the curl line make run prints
+    ($st, undef, $b) = http_request('POST', '/v1/embeddings',
+        '{"model": "minilm", "input": "nginx serves embeddings"}');
+    is($st, 200, 'quickstart: /v1/embeddings');
+    my $e = eval { decode_json($b) } // {};
+    is(scalar @{ $e->{data}[0]{embedding} // [] }, 384,
+       'quickstart: a 384-dimensional embedding');
+    my $norm = 0;
+    $norm += $_ * $_ for @{ $e->{data}[0]{embedding} // [] };
+    ok(abs(sqrt($norm) - 1) < 1e-5, 'quickstart: of unit length');
     ($st, undef, $b) = http_request('GET', '/metrics');
     like($b, qr/^ngx_infer_inference_request_success\{model="digits",version="1"\} 2$/m,
          'quickstart: /metrics counts the two answers');
+    like($b, qr/^ngx_infer_inference_token_count\{model="minilm",version="1"\} 10$/m,
+         'quickstart: /metrics counts the ten tokens of the embedding (HF tokenizers: 10)');
     $checked{'quickstart.conf'} = 1;
     stop_nginx();
 }
@@ -113,6 +126,39 @@ my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
     like($log[0], qr{"POST /score HTTP/1\.1" 200 model=digits batch=\d+ queue=\d+\.\d{3} compute=\d+\.\d{3}},
          'ab-routing: the access log names model and batch') or diag("log: @log[0 .. 1]");
     $checked{'ab-routing.conf'} = 1;
+    stop_nginx();
+}
+
+# --- embeddings.conf -----------------------------------------------------------
+
+{
+    ok(start_example("$repo/conf-examples/embeddings.conf"),
+       'embeddings.conf starts') or diag($InferTest::LastError);
+    my ($st, undef, $b) = http_request('POST', '/v1/embeddings',
+        '{"model": "minilm", "input": ["first text", "second text"]}');
+    is($st, 200, 'embeddings: the comment\'s curl answers');
+    my $e = eval { decode_json($b) } // {};
+    is(scalar @{ $e->{data} // [] }, 2, 'embeddings: two embeddings');
+    is($e->{usage}{prompt_tokens}, 8, 'embeddings: 8 tokens in usage');
+
+    # the limits: 65 texts, a body over 256k, both refused
+    ($st, undef, $b) = http_request('POST', '/v1/embeddings',
+        '{"model": "minilm", "input": [' . join(',', ('"x"') x 65) . ']}');
+    is($st, 400, 'embeddings: 65 texts are more than max_batch');
+    like($b, qr/"param":"input"/, 'embeddings: ... about the input');
+    ($st, undef, $b) = http_request('POST', '/v1/embeddings',
+        '{"model": "minilm", "input": "' . ('word ' x 60000) . '"}');
+    is($st, 413, 'embeddings: a body over client_max_body_size');
+    like($b, qr/^\{"error":\{"message":"request body is larger than client_max_body_size 262144","type":"invalid_request_error","param":null,"code":null\}\}$/,
+         'embeddings: ... in OpenAI\'s error shape');
+
+    ($st, undef, $b) = http_request('GET', '/metrics');
+    like($b, qr/^ngx_infer_batch_tokens_count\{model="minilm"\} 1$/m,
+         'embeddings: /metrics has the batch-tokens histogram');
+    my @log = grep { /tokens=/ } slurp_lines("$root/logs/embeddings-access.log");
+    like($log[0], qr{"POST /v1/embeddings HTTP/1\.1" 200 \d+ tokens=8 batch=2 queue=\d+\.\d{3} compute=\d+\.\d{3}},
+         'embeddings: the access log has the tokens') or diag("log: @log");
+    $checked{'embeddings.conf'} = 1;
     stop_nginx();
 }
 

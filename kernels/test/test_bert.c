@@ -170,12 +170,12 @@ test_config(void)
        "config.json: hyperparameters and defaults: %s",
        i == 0 ? "ok" : err);
 
-    ok(i == 0 && m->input.datatype == INFER_IO_INT64 && m->input.ndim == 2
-       && m->input.dims[0] == -1 && m->input.dims[1] == -1
+    ok(i == 0 && m->input.datatype == INFER_IO_BYTES && m->input.ndim == 1
+       && m->input.dims[0] == -1 && m->input.size == 1
        && m->output.datatype == INFER_IO_FP32 && m->output.ndim == 2
        && m->output.dims[0] == -1 && m->output.dims[1] == 36
-       && m->output.size == 36 && strcmp(m->input.name, "input_ids") == 0,
-       "input: INT64 token ids [-1, -1]; output: FP32 [-1, 36]");
+       && m->output.size == 36 && strcmp(m->input.name, "text") == 0,
+       "input: BYTES texts [-1]; output: FP32 [-1, 36]");
 
     infer_model_free(m);
 }

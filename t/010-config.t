@@ -422,3 +422,23 @@ qr{\[emerg\] .*model "digits": max_seq=, max_batch_tokens= and truncate= are for
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*model "minilm": invalid value "truncate=yes"}
+
+
+
+=== TEST 40: a text model without its tokenizer.json
+--- http_config
+    infer_model m $TEST_NGINX_FIXTURES/bert/broken/no_tokenizer;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*model "m": \S+/broken/no_tokenizer/tokenizer\.json: cannot open: No such file or directory in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 41: a tokenizer.json that is not JSON
+--- http_config
+    infer_model m $TEST_NGINX_FIXTURES/bert/broken/tokenizer_not_json;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*model "m": \S+/broken/tokenizer_not_json/tokenizer\.json: line 2, column 0: string or '\}' expected near end of file}

@@ -363,3 +363,34 @@ abcd
 Content-Type: application/octet-stream
 --- response_body chomp
 {"error":"a raw octet-stream body is a tensor of FP32 rows, but model \"minilm\" takes text: send JSON, or BYTES in binary tensor data"}
+
+
+
+=== TEST 40: KServe binary BYTES: 4-byte lengths and the strings, answered
+--- request eval
+my $j = '{"inputs":[{"name":"text","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":21}}]}';
+"POST /v2/models/minilm/infer\n" . $j . pack('V', 5) . 'hello' . pack('V', 8) . 'world, 2'
+--- more_headers eval
+"Inference-Header-Content-Length: " . length('{"inputs":[{"name":"text","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":21}}]}')
+--- error_code: 200
+--- response_body_like: ^\{"model_name":"minilm","model_version":"1","outputs":\[\{"name":"embedding","datatype":"FP32","shape":\[2,384\],"data":\[
+
+
+
+=== TEST 41: KServe binary BYTES: a length that runs past the data
+--- request eval
+"POST /v2/models/minilm/infer\n" . '{"inputs":[{"name":"text","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":8}}]}' . pack('V', 100) . 'abcd'
+--- more_headers eval
+"Inference-Header-Content-Length: " . length('{"inputs":[{"name":"text","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":8}}]}')
+--- response_body chomp
+{"error":"inputs[0]: binary BYTES element 0: length 100 runs past binary_data_size 8"}
+
+
+
+=== TEST 42: KServe binary BYTES: invalid UTF-8
+--- request eval
+"POST /v2/models/minilm/infer\n" . '{"inputs":[{"name":"text","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":11}}]}' . pack('V', 1) . 'a' . pack('V', 2) . "\xc3\x28"
+--- more_headers eval
+"Inference-Header-Content-Length: " . length('{"inputs":[{"name":"text","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":11}}]}')
+--- response_body chomp
+{"error":"inputs[0]: element 1 is not valid UTF-8"}

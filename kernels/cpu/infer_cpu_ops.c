@@ -16,7 +16,7 @@
 
 
 static void infer_cpu_binary(infer_tensor_t *t);
-static void infer_cpu_act(infer_tensor_t *t);
+static void infer_cpu_act(infer_cpu_env_t *env, infer_tensor_t *t);
 static void infer_cpu_softmax(infer_tensor_t *t);
 static void infer_cpu_layer_norm(infer_tensor_t *t);
 static void infer_cpu_rms_norm(infer_tensor_t *t);
@@ -46,7 +46,7 @@ infer_cpu_op(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
         return 0;
 
     case INFER_OP_ACT:
-        infer_cpu_act(t);
+        infer_cpu_act(env, t);
         return 0;
 
     case INFER_OP_SOFTMAX:
@@ -135,7 +135,7 @@ infer_cpu_binary(infer_tensor_t *t)
 
 
 static void
-infer_cpu_act(infer_tensor_t *t)
+infer_cpu_act(infer_cpu_env_t *env, infer_tensor_t *t)
 {
     int64_t       r, j, n;
     float        *y;
@@ -155,6 +155,11 @@ infer_cpu_act(infer_tensor_t *t)
             }
             break;
         case INFER_ACT_GELU:
+            if (env->avx2) {
+                infer_cpu_gelu_avx2(y, x, n);
+                break;
+            }
+
             for (j = 0; j < n; j++) {
                 y[j] = infer_gelu(x[j]);
             }

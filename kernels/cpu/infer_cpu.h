@@ -8,6 +8,8 @@
 #define _INFER_CPU_H_INCLUDED_
 
 
+#include <stdint.h>
+
 #include "infer_ops.h"
 
 
@@ -40,6 +42,65 @@ void infer_cpu_gelu_avx2(float *y, const float *x, int64_t n);
 /* infer_cpu_attention.c */
 int infer_cpu_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
     size_t errlen);
+
+
+/*
+ * x . y, in 8 partial sums that the compiler keeps in one vector register
+ * (a plain sum += x[j] * y[j] is a chain it may not reorder)
+ */
+static inline float
+infer_cpu_dot(const float *x, const float *y, int64_t n)
+{
+    int      l;
+    float    acc[8] = { 0 }, sum;
+    int64_t  j;
+
+    for (j = 0; j + 8 <= n; j += 8) {
+        for (l = 0; l < 8; l++) {
+            acc[l] += x[j + l] * y[j + l];
+        }
+    }
+
+    sum = 0.0f;
+
+    for (l = 0; l < 8; l++) {
+        sum += acc[l];
+    }
+
+    for ( /* void */ ; j < n; j++) {
+        sum += x[j] * y[j];
+    }
+
+    return sum;
+}
+
+
+/* the sum of x[0 .. n), in 8 partial sums as infer_cpu_dot() */
+static inline float
+infer_cpu_sum(const float *x, int64_t n)
+{
+    int      l;
+    float    acc[8] = { 0 }, sum;
+    int64_t  j;
+
+    for (j = 0; j + 8 <= n; j += 8) {
+        for (l = 0; l < 8; l++) {
+            acc[l] += x[j + l];
+        }
+    }
+
+    sum = 0.0f;
+
+    for (l = 0; l < 8; l++) {
+        sum += acc[l];
+    }
+
+    for ( /* void */ ; j < n; j++) {
+        sum += x[j];
+    }
+
+    return sum;
+}
 
 
 #define infer_cpu_row(t, r)                                                  \

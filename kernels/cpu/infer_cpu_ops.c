@@ -230,7 +230,7 @@ static void
 infer_cpu_layer_norm(infer_tensor_t *t)
 {
     int64_t       r, j, n;
-    float        *y, mean, var, d, inv;
+    float        *y, mean, var, inv;
     const float  *x, *w, *b;
 
     n = t->cols;
@@ -241,24 +241,26 @@ infer_cpu_layer_norm(infer_tensor_t *t)
         y = infer_cpu_row(t, r);
         x = infer_cpu_row(t->src[0], r);
 
-        mean = 0.0f;
-        for (j = 0; j < n; j++) {
-            mean += x[j];
-        }
-        mean /= (float) n;
+        mean = infer_cpu_sum(x, n) / (float) n;
 
-        /* two passes: the variance does not cancel for large means */
-        var = 0.0f;
+        /* two passes: the variance does not cancel for large means; y
+         * may be x */
         for (j = 0; j < n; j++) {
-            d = x[j] - mean;
-            var += d * d;
+            y[j] = x[j] - mean;
         }
-        var /= (float) n;
 
+        var = infer_cpu_dot(y, y, n) / (float) n;
         inv = 1.0f / sqrtf(var + t->fp[0]);
 
-        for (j = 0; j < n; j++) {
-            y[j] = (x[j] - mean) * inv * w[j] + (b ? b[j] : 0.0f);
+        if (b) {
+            for (j = 0; j < n; j++) {
+                y[j] = y[j] * inv * w[j] + b[j];
+            }
+
+        } else {
+            for (j = 0; j < n; j++) {
+                y[j] = y[j] * inv * w[j];
+            }
         }
     }
 }
@@ -278,10 +280,7 @@ infer_cpu_rms_norm(infer_tensor_t *t)
         y = infer_cpu_row(t, r);
         x = infer_cpu_row(t->src[0], r);
 
-        ss = 0.0f;
-        for (j = 0; j < n; j++) {
-            ss += x[j] * x[j];
-        }
+        ss = infer_cpu_dot(x, x, n);
 
         inv = 1.0f / sqrtf(ss / (float) n + t->fp[0]);
 
@@ -468,10 +467,7 @@ infer_cpu_l2_norm(infer_tensor_t *t)
         y = infer_cpu_row(t, r);
         x = infer_cpu_row(t->src[0], r);
 
-        ss = 0.0f;
-        for (j = 0; j < n; j++) {
-            ss += x[j] * x[j];
-        }
+        ss = infer_cpu_dot(x, x, n);
 
         norm = sqrtf(ss);
         norm = norm > t->fp[0] ? norm : t->fp[0];

@@ -80,24 +80,12 @@ ngx_http_infer_kserve_handler(ngx_http_request_t *r)
     ngx_uint_t               ep;
     ngx_http_infer_model_t  *m;
 
-    /* the API's paths start at "/v2", wherever the location puts it */
-
-    p = r->uri.data;
     end = r->uri.data + r->uri.len;
 
-    for ( /* void */ ; p + 3 <= end; p++) {
-        if (p[0] == '/' && p[1] == 'v' && p[2] == '2'
-            && (p + 3 == end || p[3] == '/'))
-        {
-            break;
-        }
-    }
-
-    if (p + 3 > end) {
+    p = ngx_http_infer_api_path(&r->uri, '2');
+    if (p == NULL) {
         goto not_found;
     }
-
-    p += 3;
     m = NULL;
 
     if (p == end || ngx_http_infer_is(p, end, "/")) {

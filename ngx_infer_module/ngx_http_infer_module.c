@@ -200,6 +200,31 @@ ngx_http_infer_find_model(ngx_http_infer_main_conf_t *imcf, ngx_str_t *name)
 }
 
 
+/*
+ * An API's paths start at its version segment ("/v2" for KServe, "/v1"
+ * for OpenAI), wherever the location puts it: what follows the first
+ * such segment of uri, or NULL
+ */
+
+u_char *
+ngx_http_infer_api_path(ngx_str_t *uri, u_char version)
+{
+    u_char  *p, *end;
+
+    end = uri->data + uri->len;
+
+    for (p = uri->data; p + 3 <= end; p++) {
+        if (p[0] == '/' && p[1] == 'v' && p[2] == version
+            && (p + 3 == end || p[3] == '/'))
+        {
+            return p + 3;
+        }
+    }
+
+    return NULL;
+}
+
+
 ngx_http_infer_model_t *
 ngx_http_infer_find_zone(uint32_t zone_id)
 {

@@ -400,6 +400,7 @@ ngx_http_infer_model_t *ngx_http_infer_find_model(
 ngx_http_infer_model_t *ngx_http_infer_model_by_name(ngx_http_request_t *r,
     ngx_str_t *name);
 ngx_http_infer_model_t *ngx_http_infer_find_zone(uint32_t zone_id);
+u_char *ngx_http_infer_api_path(ngx_str_t *uri, u_char version);
 
 /* ngx_http_infer_metrics.c */
 ngx_int_t ngx_http_infer_metrics_handler(ngx_http_request_t *r);

@@ -48,24 +48,12 @@ ngx_http_infer_openai_handler(ngx_http_request_t *r)
     u_char     *p, *end;
     ngx_str_t   name;
 
-    /* the API's paths start at "/v1", wherever the location puts it */
-
-    p = r->uri.data;
     end = r->uri.data + r->uri.len;
 
-    for ( /* void */ ; p + 3 <= end; p++) {
-        if (p[0] == '/' && p[1] == 'v' && p[2] == '1'
-            && (p + 3 == end || p[3] == '/'))
-        {
-            break;
-        }
-    }
-
-    if (p + 3 > end) {
+    p = ngx_http_infer_api_path(&r->uri, '1');
+    if (p == NULL) {
         goto not_found;
     }
-
-    p += 3;
 
     if (ngx_http_infer_oai_is(p, end, "/embeddings")) {
         if (r->method != NGX_HTTP_POST) {

@@ -64,7 +64,7 @@ ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
                   $(ASAN_DIR)/test_kserve $(ASAN_DIR)/test_cuda \
                   $(ASAN_DIR)/test_stream \
                   $(ASAN_DIR)/test_tokenizer $(ASAN_DIR)/test_json \
-                  $(ASAN_DIR)/test_bert
+                  $(ASAN_DIR)/test_bert $(ASAN_DIR)/test_openai
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -225,6 +225,11 @@ $(ASAN_DIR)/test_json: kernels/test/test_json.c $(ASAN_MOD_SRCS) | asan-deps
 $(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_kserve.c \
+	    $(KCODEC_SRCS) -ljansson -lm
+
+$(ASAN_DIR)/test_openai: kernels/test/test_openai.c $(ASAN_MOD_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_openai.c \
 	    $(KCODEC_SRCS) -ljansson -lm
 
 $(ASAN_DIR)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \

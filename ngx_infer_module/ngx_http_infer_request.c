@@ -136,9 +136,25 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
     m = ctx->model;
 
+    ngx_memzero(&err, offsetof(ngx_http_infer_err_t, msg));
+
     body = ngx_http_infer_body(r, &len);
     if (body == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_infer_decode_body(r, &body, &len, &err);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_infer_send_error_param(r, err.status, NULL, NULL, "%s",
+                                             err.msg);
+        ngx_http_finalize_request(r, rc);
         return;
     }
 
@@ -159,8 +175,6 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
     if (m && ngx_http_infer_slot_alloc(m, ctx) != NGX_OK) {
         goto full;
     }
-
-    ngx_memzero(&err, offsetof(ngx_http_infer_err_t, msg));
 
     if (ctx->codec->decode(ctx, body, len, &err) != NGX_OK) {
         goto error;
@@ -188,9 +202,9 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
                    ctx->ntokens * m->model->input.size * sizeof(float));
 
     } else {
-        err.status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ngx_snprintf((u_char *) err.msg, sizeof(err.msg), "the queue of "
-                     "model \"%V\" is full, retry later%Z", &m->name);
+        (void) ngx_http_infer_err(&err, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
+                                  NULL, "the queue of model \"%V\" is full, "
+                                  "retry later", &m->name);
         goto error;
     }
 

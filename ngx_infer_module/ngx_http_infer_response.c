@@ -173,6 +173,30 @@ ngx_http_infer_send_error_param(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* an error for the request path to send: NGX_DECLINED */
+
+ngx_int_t
+ngx_http_infer_err(ngx_http_infer_err_t *err, ngx_uint_t status,
+    const char *param, const char *code, const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf((u_char *) err->msg,
+                      (u_char *) err->msg + sizeof(err->msg) - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+
+    err->status = status;
+    err->param = param;
+    err->code = code;
+
+    return NGX_DECLINED;
+}
+
+
 ngx_int_t
 ngx_http_infer_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b)

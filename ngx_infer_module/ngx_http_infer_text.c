@@ -192,13 +192,10 @@ ngx_http_infer_text_payload(ngx_http_infer_ctx_t *ctx,
     n = ctx->rows;
 
     if (n > m->max_batch) {
-        err->status = NGX_HTTP_BAD_REQUEST;
-        err->param = "input";
-        err->code = NULL;
-        ngx_snprintf((u_char *) err->msg, sizeof(err->msg), "%ui inputs, "
-                     "model \"%V\" takes at most %ui in one request "
-                     "(max_batch)%Z", n, &m->name, m->max_batch);
-        return NGX_DECLINED;
+        return ngx_http_infer_err(err, NGX_HTTP_BAD_REQUEST, "input", NULL,
+                                  "%ui inputs, model \"%V\" takes at most "
+                                  "%ui in one request (max_batch)", n,
+                                  &m->name, m->max_batch);
     }
 
     /* the most tokens the texts can give: no allocation is counted twice */
@@ -226,12 +223,9 @@ ngx_http_infer_text_payload(ngx_http_infer_ctx_t *ctx,
     bound = ngx_min(bound, m->max_batch_tokens);
 
     if (ngx_http_infer_slot_payload(m, ctx, n, bound) != NGX_OK) {
-        err->status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        err->param = NULL;
-        err->code = NULL;
-        ngx_snprintf((u_char *) err->msg, sizeof(err->msg), "the queue of "
-                     "model \"%V\" is full, retry later%Z", &m->name);
-        return NGX_DECLINED;
+        return ngx_http_infer_err(err, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
+                                  NULL, "the queue of model \"%V\" is full, "
+                                  "retry later", &m->name);
     }
 
     ids = (int32_t *) ngx_http_infer_slot_input(m, ctx->slot);

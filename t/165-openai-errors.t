@@ -394,3 +394,92 @@ my $j = '{"inputs":[{"name":"text","datatype":"BYTES","shape":[2],"parameters":{
 "Inference-Header-Content-Length: " . length('{"inputs":[{"name":"text","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":11}}]}')
 --- response_body chomp
 {"error":"inputs[0]: element 1 is not valid UTF-8"}
+
+
+
+=== TEST 43: a gzip body (Triton's clients compress so) is inflated and answered
+--- request eval
+use IO::Compress::Gzip qw(gzip);
+my $in = '{"model":"minilm","input":["first text","second text"]}';
+my $z; gzip(\$in => \$z);
+"POST /v1/embeddings\n$z"
+--- more_headers
+Content-Encoding: gzip
+--- error_code: 200
+--- response_body_like: "usage":\{"prompt_tokens":8,"total_tokens":8\}\}$
+
+
+
+=== TEST 44: a deflate (zlib) body to KServe
+--- request eval
+use IO::Compress::Deflate qw(deflate);
+my $in = '{"inputs":[{"name":"text","datatype":"BYTES","shape":[1],"data":["hello"]}]}';
+my $z; deflate(\$in => \$z);
+"POST /v2/models/minilm/infer\n$z"
+--- more_headers
+Content-Encoding: deflate
+--- error_code: 200
+--- response_body_like: ^\{"model_name":"minilm","model_version":"1","outputs":\[\{"name":"embedding","datatype":"FP32","shape":\[1,384\]
+
+
+
+=== TEST 45: a raw deflate body
+--- request eval
+use IO::Compress::RawDeflate qw(rawdeflate);
+my $in = '{"model":"minilm","input":"hello"}';
+my $z; rawdeflate(\$in => \$z);
+"POST /v1/embeddings\n$z"
+--- more_headers
+Content-Encoding: deflate
+--- error_code: 200
+--- response_body_like: "usage":\{"prompt_tokens":3,"total_tokens":3\}\}$
+
+
+
+=== TEST 46: a gzip body that is not gzip
+--- request
+POST /v1/embeddings
+{"model":"minilm","input":"x"}
+--- more_headers
+Content-Encoding: gzip
+--- response_body chomp
+{"error":{"message":"the gzip body cannot be inflated: incorrect header check","type":"invalid_request_error","param":null,"code":null}}
+
+
+
+=== TEST 47: a truncated gzip body
+--- request eval
+use IO::Compress::Gzip qw(gzip);
+my $in = '{"model":"minilm","input":"' . ('hello ' x 50) . '"}';
+my $z; gzip(\$in => \$z);
+"POST /v1/embeddings\n" . substr($z, 0, length($z) - 12)
+--- more_headers
+Content-Encoding: gzip
+--- response_body chomp
+{"error":{"message":"the gzip body is truncated","type":"invalid_request_error","param":null,"code":null}}
+
+
+
+=== TEST 48: a small gzip body that inflates past client_max_body_size
+--- request eval
+use IO::Compress::Gzip qw(gzip);
+my $in = '{"model":"minilm","input":"' . ('a' x 100000) . '"}';
+my $z; gzip(\$in => \$z);
+"POST /v1/embeddings\n$z"
+--- more_headers
+Content-Encoding: gzip
+--- error_code: 413
+--- response_body chomp
+{"error":{"message":"the inflated request body is larger than client_max_body_size 8192","type":"invalid_request_error","param":null,"code":null}}
+
+
+
+=== TEST 49: an encoding the module does not inflate
+--- request
+POST /v1/embeddings
+xxxx
+--- more_headers
+Content-Encoding: br
+--- error_code: 415
+--- response_body chomp
+{"error":{"message":"Content-Encoding \"br\" is not supported, use gzip, deflate or none","type":"invalid_request_error","param":null,"code":null}}

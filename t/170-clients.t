@@ -5,8 +5,8 @@
 # sentence-transformers' all-MiniLM-L6-v2), within cosine 0.99999 and 1e-4
 # absolute; its errors as the package raises them; its retries counted.
 # Then what nginx saw: the bodies the packages sent, and a clean error log.
-# Triton's request_compression_algorithm (a gzip or deflate body) is a TODO:
-# the module does not inflate Content-Encoding.
+# Triton's request_compression_algorithm (a gzip or deflate body) is
+# inflated, as Triton does.
 
 use strict;
 use warnings;

@@ -108,7 +108,7 @@ deps:
 	fi
 
 $(BUILD)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
-                     kernels/test/ref.h \
+                     kernels/test/ref.h kernels/test/tap.h \
                      $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kernels.c \
@@ -116,7 +116,8 @@ $(BUILD)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
 
 # every op of the CPU backend against float64 references (t/003-ops.t)
 $(BUILD)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
-                  kernels/test/ref.h $(KMODEL_SRCS) $(KCPU_SRCS) \
+                  kernels/test/ref.h kernels/test/tap.h \
+                  $(KMODEL_SRCS) $(KCPU_SRCS) \
                   $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_ops.c \
@@ -125,45 +126,50 @@ $(BUILD)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
 # the BERT architecture: config errors, and parity with the reference
 # embeddings of t/lib/gen_bert.py on the fixtures (t/007-bert.t)
 $(BUILD)/test_bert: kernels/test/test_bert.c kernels/test/tt.h \
-                   kernels/test/ref.h $(KMODEL_SRCS) $(KCPU_SRCS) \
+                   kernels/test/ref.h kernels/test/tap.h \
+                   $(KMODEL_SRCS) $(KCPU_SRCS) \
                    $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_bert.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 # the ring of streamed results, across two processes (t/004-stream.t)
-$(BUILD)/test_stream: kernels/test/test_stream.c kernels/infer_stream.h
+$(BUILD)/test_stream: kernels/test/test_stream.c kernels/test/tap.h \
+                     kernels/infer_stream.h
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_stream.c
 
 # the tokenizer: unit cases, and parity with HF's tokenizers on the
 # fixtures when they are there (t/006-tokenizer.t)
-$(BUILD)/test_tokenizer: kernels/test/test_tokenizer.c \
+$(BUILD)/test_tokenizer: kernels/test/test_tokenizer.c kernels/test/tap.h \
                         kernels/test/tok_corpus.h $(KTOKEN_SRCS) \
                         kernels/infer_util.c $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_tokenizer.c $(KTOKEN_SRCS) \
 	    kernels/infer_util.c -ljansson -lutf8proc
 
-$(BUILD)/test_kserve: kernels/test/test_kserve.c $(KCODEC_SRCS) $(KERNEL_HDRS)
+$(BUILD)/test_kserve: kernels/test/test_kserve.c kernels/test/tap.h \
+                     $(KCODEC_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_kserve.c $(KCODEC_SRCS) \
 	    -ljansson -lm
 
 # the OpenAI codec: embeddings, errors, models (t/008-openai-codec.t)
-$(BUILD)/test_openai: kernels/test/test_openai.c $(KCODEC_SRCS) $(KERNEL_HDRS)
+$(BUILD)/test_openai: kernels/test/test_openai.c kernels/test/tap.h \
+                     $(KCODEC_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_openai.c $(KCODEC_SRCS) \
 	    -ljansson -lm
 
 # the JSON machinery through its own API (t/005-json.t)
-$(BUILD)/test_json: kernels/test/test_json.c $(KCODEC_SRCS) $(KERNEL_HDRS)
+$(BUILD)/test_json: kernels/test/test_json.c kernels/test/tap.h \
+                   $(KCODEC_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_json.c $(KCODEC_SRCS) \
 	    -ljansson -lm
 
 $(BUILD)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
-                   kernels/test/ref.h \
+                   kernels/test/ref.h kernels/test/tap.h \
                    $(KCUDA_LOADER) $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_cuda.c \

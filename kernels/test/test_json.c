@@ -17,9 +17,8 @@
 
 #include "infer_json.h"
 
+#include "tap.h"
 
-static int                  tj_n;
-static int                  tj_failed;
 
 static char                 tj_err[256];
 static char                *tj_body;
@@ -31,13 +30,10 @@ static infer_json_parser_t  tj_js;
 static void
 tj_check(int cond, const char *what, const char *got)
 {
-    tj_n++;
-    tj_failed += !cond;
-
-    printf("%sok %d - %s\n", cond ? "" : "not ", tj_n, what);
+    ok(cond, "%s", what);
 
     if (!cond && got != NULL) {
-        printf("# got: %s\n", got);
+        diag("got: %s", got);
     }
 }
 
@@ -49,15 +45,8 @@ tj_parser(const char *s)
 {
     size_t  len;
 
-    free(tj_body);
-
     len = strlen(s);
-    tj_body = malloc(len ? len : 1);
-    if (tj_body == NULL) {
-        abort();
-    }
-
-    memcpy(tj_body, s, len);
+    tj_body = exact_copy(tj_body, s, len);
     infer_json_init(&tj_js, tj_body, len, tj_err, sizeof(tj_err));
 
     return &tj_js;
@@ -442,7 +431,5 @@ main(void)
 
     free(tj_body);
 
-    printf("1..%d\n", tj_n);
-
-    return tj_failed != 0;
+    return done();
 }

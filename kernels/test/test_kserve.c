@@ -21,8 +21,14 @@
 
 #include "infer_kserve.h"
 
+#include "tap.h"
+
 
 #define CAP        4096
+
+/* what the random mutations of a JSON body write: its syntax, a control
+ * character and bytes that are not UTF-8 */
+#define TEST_JSON_BYTES  "{}[],:\"\\-+.0123456789eEtfnu \x01\xc3\xff"
 
 
 typedef struct {
@@ -31,63 +37,11 @@ typedef struct {
 } test_error_t;
 
 
-static int     test_n;
-static int     test_failed;
 static double  test_scale = 1.0;
 
 static float                test_buf[4][CAP];
 static infer_ks_input_t     test_inputs[4];
 static infer_ks_request_t   test_req;
-
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    test_n++;
-
-    if (!cond) {
-        test_failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", test_n);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-}
-
-
-/* xorshift64*: the same sequence on every run */
-
-static uint64_t  test_seed = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t
-rnd(void)
-{
-    test_seed ^= test_seed >> 12;
-    test_seed ^= test_seed << 25;
-    test_seed ^= test_seed >> 27;
-
-    return test_seed * 2685821657736338717ULL;
-}
-
-
-static float
-rnd_float(void)
-{
-    float     f;
-    uint32_t  bits;
-
-    do {
-        bits = (uint32_t) rnd();
-        memcpy(&f, &bits, sizeof(float));
-    } while (!isfinite(f));
-
-    return f;
-}
 
 
 /* a model with inputs named by the arguments, NULL-terminated */
@@ -159,14 +113,7 @@ text_buffers(size_t len)
 static int
 decode_len(const char *body, size_t len)
 {
-    free(test_body);
-
-    test_body = malloc(len ? len : 1);
-    if (test_body == NULL) {
-        abort();
-    }
-
-    memcpy(test_body, body, len);
+    test_body = exact_copy(test_body, body, len);
     text_buffers(len);
 
     return infer_ks_decode_request(&test_req, test_body, len);
@@ -1130,7 +1077,7 @@ test_integers(void)
 static void
 test_prefixes(void)
 {
-    int          bad, k, n, rc, accepted;
+    int          bad, k, rc, accepted;
     char         body[1024];
     size_t       len, i;
     const char  *valid;
@@ -1170,13 +1117,7 @@ test_prefixes(void)
     accepted = 0;
 
     for (k = 0; k < (int) (200000 * test_scale) + 1; k++) {
-        memcpy(body, valid, len + 1);
-        n = 1 + rnd() % 3;
-
-        while (n--) {
-            body[rnd() % len] = "{}[],:\"\\-+.0123456789eEtfnu \x01\xc3\xff"
-                                [rnd() % 31];
-        }
+        mutate(body, valid, len, TEST_JSON_BYTES, 31);
 
         rc = decode_len(body, len);
 
@@ -1562,14 +1503,7 @@ put_f64(double d)
 static int
 decode_binary_at(const char *body, size_t json_len, size_t len)
 {
-    free(test_body);
-
-    test_body = malloc(len ? len : 1);
-    if (test_body == NULL) {
-        abort();
-    }
-
-    memcpy(test_body, body, len);
+    test_body = exact_copy(test_body, body, len);
     text_buffers(len);
 
     return infer_ks_decode_binary(&test_req, test_body, json_len, len);
@@ -2470,8 +2404,7 @@ test_binary_prefixes(void)
             n = rnd() % len;
             body[n] = (n >= json_len || (rnd() & 1))
                       ? (char) rnd()
-                      : "{}[],:\"\\-+.0123456789eEtfnu \x01\xc3\xff"
-                        [rnd() % 31];
+                      : TEST_JSON_BYTES[rnd() % 31];
         }
 
         n = json_len;
@@ -3403,7 +3336,7 @@ test_bytes_binary_messages(void)
 static void
 test_bytes_prefixes(void)
 {
-    int          bad, k, m, rc, accepted;
+    int          bad, k, rc, accepted;
     char         body[512];
     size_t       len, i;
     const char  *valid;
@@ -3439,13 +3372,7 @@ test_bytes_prefixes(void)
     accepted = 0;
 
     for (k = 0; k < (int) (100000 * test_scale) + 1; k++) {
-        memcpy(body, valid, len + 1);
-        m = 1 + rnd() % 3;
-
-        while (m--) {
-            body[rnd() % len] = "{}[],:\"\\-+.0123456789eEtfnu \x01\xc3\xff"
-                                [rnd() % 31];
-        }
+        mutate(body, valid, len, TEST_JSON_BYTES, 31);
 
         rc = decode_len(body, len);
 
@@ -3501,11 +3428,5 @@ main(void)
     test_bytes_binary_messages();
     test_bytes_prefixes();
 
-    printf("1..%d\n", test_n);
-
-    if (test_failed) {
-        printf("# %d of %d tests failed\n", test_failed, test_n);
-    }
-
-    return test_failed ? 1 : 0;
+    return done();
 }

@@ -23,6 +23,8 @@
 
 #include "infer_openai.h"
 
+#include "tap.h"
+
 
 #define TEST_VOCAB     100
 
@@ -35,8 +37,6 @@ typedef struct {
 } test_error_t;
 
 
-static int                  test_n;
-static int                  test_failed;
 static double               test_scale = 1.0;
 
 static infer_oai_input_t    test_inputs[8];
@@ -45,38 +45,6 @@ static int32_t              test_ids[16];
 static infer_oai_request_t  test_req;
 static char                *test_body;
 static size_t               test_len;
-
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    test_n++;
-    test_failed += !cond;
-
-    printf("%sok %d - ", cond ? "" : "not ", test_n);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-}
-
-
-/* xorshift64*: the same sequence on every run */
-
-static uint64_t  test_seed = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t
-rnd(void)
-{
-    test_seed ^= test_seed >> 12;
-    test_seed ^= test_seed << 25;
-    test_seed ^= test_seed >> 27;
-
-    return test_seed * 2685821657736338717ULL;
-}
 
 
 /* the caller's buffers: 4 inputs, 16 ids of a 100-token vocabulary */
@@ -102,14 +70,7 @@ setup(size_t max_inputs, size_t ids_cap, int64_t vocab)
 static int
 decode_len(const char *body, size_t len)
 {
-    free(test_body);
-
-    test_body = malloc(len ? len : 1);
-    if (test_body == NULL) {
-        abort();
-    }
-
-    memcpy(test_body, body, len);
+    test_body = exact_copy(test_body, body, len);
     test_len = len;
 
     return infer_oai_decode_embeddings(&test_req, test_body, len);
@@ -653,7 +614,7 @@ promises_kept(size_t max_inputs, size_t ids_cap, int64_t vocab)
 static void
 test_prefixes(void)
 {
-    int          bad, k, n, rc, accepted;
+    int          bad, k, rc, accepted;
     char         body[512];
     size_t       len, i;
     const char  *valid;
@@ -686,12 +647,8 @@ test_prefixes(void)
     accepted = 0;
 
     for (k = 0; k < (int) (100000 * test_scale) + 1; k++) {
-        memcpy(body, valid, len + 1);
-        n = 1 + rnd() % 3;
-
-        while (n--) {
-            body[rnd() % len] = "\"[]{},:0-9e.\\ nu\xc3\x80"[rnd() % 19];
-        }
+        /* 19: the string's NUL is one of the bytes written */
+        mutate(body, valid, len, "\"[]{},:0-9e.\\ nu\xc3\x80", 19);
 
         setup(2, 4, 50);
         rc = decode_len(body, len);
@@ -710,23 +667,6 @@ test_prefixes(void)
     ok(bad == 0 && accepted > 0,
        "mutated bodies: none crashes, %d accepted keep the promises",
        accepted);
-}
-
-
-/* the floats an answer is tested on: random bits, finite */
-
-static float
-rnd_float(void)
-{
-    float     f;
-    uint32_t  bits;
-
-    do {
-        bits = (uint32_t) rnd();
-        memcpy(&f, &bits, sizeof(float));
-    } while (!isfinite(f));
-
-    return f;
 }
 
 
@@ -1225,11 +1165,5 @@ main(void)
 
     free(test_body);
 
-    printf("1..%d\n", test_n);
-
-    if (test_failed) {
-        printf("# %d of %d tests failed\n", test_failed, test_n);
-    }
-
-    return test_failed ? 1 : 0;
+    return done();
 }

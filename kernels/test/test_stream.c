@@ -21,22 +21,7 @@
 
 #include "infer_stream.h"
 
-
-static int  tt_count;
-static int  tt_failed;
-
-
-static void
-ok(int cond, const char *what)
-{
-    tt_count++;
-
-    if (!cond) {
-        tt_failed++;
-    }
-
-    printf("%sok %d - %s\n", cond ? "" : "not ", tt_count, what);
-}
+#include "tap.h"
 
 
 /* a unit: its number and a check word, so that a torn copy shows */
@@ -53,8 +38,9 @@ check_of(uint64_t n)
 }
 
 
+/* xorshift64 on a state of the caller's: the producer's own sequence */
 static uint64_t
-rnd(uint64_t *x)
+xorshift(uint64_t *x)
 {
     *x ^= *x << 13;
     *x ^= *x >> 7;
@@ -76,7 +62,7 @@ produce(infer_stream_t *s, int wake, uint64_t total, uint32_t max_chunk)
     next = 0;
 
     while (next < total) {
-        k = 1 + (uint32_t) (rnd(&seed) % max_chunk);
+        k = 1 + (uint32_t) (xorshift(&seed) % max_chunk);
         if (next + k > total) {
             k = (uint32_t) (total - next);
         }
@@ -116,7 +102,7 @@ static void
 test_two_processes(uint32_t capacity, uint64_t total, uint32_t max_chunk)
 {
     int              fds[2], status, good, wakeups;
-    char             buf[256], what[160];
+    char             buf[256];
     pid_t            pid;
     unit_t           got[64];
     uint32_t         i, n;
@@ -185,11 +171,10 @@ test_two_processes(uint32_t capacity, uint64_t total, uint32_t max_chunk)
 
     waitpid(pid, &status, 0);
 
-    snprintf(what, sizeof(what), "a ring of %u: %llu units in chunks of up "
-             "to %u, in order, none torn, over %d wake-ups", capacity,
-             (unsigned long long) total, max_chunk, wakeups);
     ok(good && expect == total && WIFEXITED(status)
-       && WEXITSTATUS(status) == 0, what);
+       && WEXITSTATUS(status) == 0, "a ring of %u: %llu units in chunks of "
+       "up to %u, in order, none torn, over %d wake-ups", capacity,
+       (unsigned long long) total, max_chunk, wakeups);
 
     close(fds[0]);
     munmap(s, infer_stream_size(capacity, sizeof(unit_t)));
@@ -260,7 +245,5 @@ main(void)
     test_two_processes(17, 200000, 40);
     test_two_processes(4096, 1000000, 64);
 
-    printf("1..%d\n", tt_count);
-
-    return tt_failed ? 1 : 0;
+    return done();
 }

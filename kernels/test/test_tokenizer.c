@@ -23,6 +23,7 @@
 
 #include "infer_tokenizer.h"
 
+#include "tap.h"
 #include "tok_corpus.h"
 
 
@@ -30,29 +31,7 @@
 #define T_SHOW      5          /* mismatches shown per check */
 
 
-static int   t_count;
-static int   t_failed;
-
-
 static void t_show(const char *text, size_t len);
-
-
-static void
-t_ok(int cond, const char *fmt, ...)
-{
-    char     msg[512];
-    va_list  args;
-
-    va_start(args, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, args);
-    va_end(args);
-
-    t_count++;
-    t_failed += !cond;
-
-    printf("%sok %d - %s\n", cond ? "" : "not ", t_count, msg);
-    fflush(stdout);
-}
 
 
 /* --- small tokenizer.json files ------------------------------------------ */
@@ -174,7 +153,7 @@ t_ids(infer_tokenizer_t *tok, const char *what, const char *text,
     int      same;
 
     if (tok == NULL) {
-        t_ok(0, "%s: no tokenizer", what);
+        ok(0, "%s: no tokenizer", what);
         return;
     }
 
@@ -182,7 +161,7 @@ t_ids(infer_tokenizer_t *tok, const char *what, const char *text,
                                sizeof(err))
         != 0)
     {
-        t_ok(0, "%s: %s", what, err);
+        ok(0, "%s: %s", what, err);
         return;
     }
 
@@ -198,7 +177,7 @@ t_ids(infer_tokenizer_t *tok, const char *what, const char *text,
         printf("# got:%s\n", got);
     }
 
-    t_ok(same, "%s", what);
+    ok(same, "%s", what);
 }
 
 
@@ -228,7 +207,7 @@ t_encode_err(infer_tokenizer_t *tok, const char *what, const char *text,
         printf("# rc %d, error \"%s\", wanted \"%s\"\n", rc, err, want);
     }
 
-    t_ok(rc == -1 && strstr(err, want) != NULL, "%s", what);
+    ok(rc == -1 && strstr(err, want) != NULL, "%s", what);
 }
 
 
@@ -345,25 +324,25 @@ test_pre_tokenizer_and_wordpiece(void)
           CLS, SEP);
 
     p = infer_tokenizer_token(tok, HELLO, &len);
-    t_ok(p != NULL && len == 5 && memcmp(p, "hello", 5) == 0,
-         "decode: id 5 is \"hello\"");
+    ok(p != NULL && len == 5 && memcmp(p, "hello", 5) == 0,
+       "decode: id 5 is \"hello\"");
     p = infer_tokenizer_token(tok, NEW, &len);
-    t_ok(p != NULL && len == 5 && memcmp(p, "<new>", 5) == 0,
-         "decode: an added token's id is its content");
-    t_ok(infer_tokenizer_token(tok, 35, &len) == NULL
-         && infer_tokenizer_token(tok, -1, &len) == NULL
-         && infer_tokenizer_token(tok, 1 << 30, &len) == NULL,
-         "decode: an id nothing names is NULL");
-    t_ok(infer_tokenizer_id(tok, "##aff", 5) == AFF_
-         && infer_tokenizer_id(tok, "<new>", 5) == NEW
-         && infer_tokenizer_id(tok, "nope", 4) == -1,
-         "infer_tokenizer_id() of vocabulary and added tokens");
+    ok(p != NULL && len == 5 && memcmp(p, "<new>", 5) == 0,
+       "decode: an added token's id is its content");
+    ok(infer_tokenizer_token(tok, 35, &len) == NULL
+       && infer_tokenizer_token(tok, -1, &len) == NULL
+       && infer_tokenizer_token(tok, 1 << 30, &len) == NULL,
+       "decode: an id nothing names is NULL");
+    ok(infer_tokenizer_id(tok, "##aff", 5) == AFF_
+       && infer_tokenizer_id(tok, "<new>", 5) == NEW
+       && infer_tokenizer_id(tok, "nope", 4) == -1,
+       "infer_tokenizer_id() of vocabulary and added tokens");
 
     /* the word length counts characters, after normalization */
     memset(w, 'a', 100);
-    t_ok(infer_tokenizer_count(tok, w, 100, &n, err, sizeof(err)) == 0
-         && n == 2 + 1, "100 characters: one word of WordPiece (no split: "
-         "[UNK])");
+    ok(infer_tokenizer_count(tok, w, 100, &n, err, sizeof(err)) == 0
+       && n == 2 + 1, "100 characters: one word of WordPiece (no split: "
+       "[UNK])");
     infer_tokenizer_free(tok);
 
     s.max_chars = 5;
@@ -419,13 +398,13 @@ test_truncation_and_errors(void)
     t_encode_err(tok, "a maximum below the special tokens is an error",
                  "a", 1, 1, 1, "no room for the 2 special tokens");
 
-    t_ok(infer_tokenizer_count(tok, text, sizeof(text) - 1, &n, err,
-                               sizeof(err)) == 0 && n == 8,
-         "count: 8, untruncated");
+    ok(infer_tokenizer_count(tok, text, sizeof(text) - 1, &n, err,
+                             sizeof(err)) == 0 && n == 8,
+       "count: 8, untruncated");
 
-    t_ok(infer_tokenizer_encode(tok, text, sizeof(text) - 1, ids, 8, &n, 0,
-                                err, sizeof(err)) == 0 && n == 8,
-         "exactly max_ids tokens fit without truncation");
+    ok(infer_tokenizer_encode(tok, text, sizeof(text) - 1, ids, 8, &n, 0,
+                              err, sizeof(err)) == 0 && n == 8,
+       "exactly max_ids tokens fit without truncation");
 
     /* invalid UTF-8, anywhere */
     t_encode_err(tok, "invalid UTF-8: a lone continuation byte", "ab\x80", 3,
@@ -445,8 +424,8 @@ test_truncation_and_errors(void)
     t_encode_err(tok, "invalid UTF-8 past the truncation is refused too",
                  "hello world hello world \xff", 25, 3, 1,
                  "invalid UTF-8 at byte 24");
-    t_ok(infer_tokenizer_count(tok, "\xc3", 1, &n, err, sizeof(err)) == -1,
-         "count: invalid UTF-8 is -1");
+    ok(infer_tokenizer_count(tok, "\xc3", 1, &n, err, sizeof(err)) == -1,
+       "count: invalid UTF-8 is -1");
     infer_tokenizer_free(tok);
 
     s.post = "null";
@@ -487,7 +466,7 @@ test_random(void)
     s.max_chars = 8;
     tok = t_load(&s);
     if (tok == NULL) {
-        t_ok(0, "random texts: no tokenizer");
+        ok(0, "random texts: no tokenizer");
         return;
     }
 
@@ -543,8 +522,8 @@ test_random(void)
         }
     }
 
-    t_ok(good, "random texts: count() = encode(), truncation cuts the full "
-         "ids, bad bytes refused by both");
+    ok(good, "random texts: count() = encode(), truncation cuts the full "
+       "ids, bad bytes refused by both");
 
     infer_tokenizer_free(tok);
 }
@@ -567,8 +546,8 @@ t_load_err(const char *what, const char *json, const char *want)
         printf("# error \"%s\", wanted \"%s\"\n", err, want);
     }
 
-    t_ok(tok == NULL && strstr(err, want) != NULL
-         && strncmp(err, "tok.json: ", 10) == 0, "load error: %s", what);
+    ok(tok == NULL && strstr(err, want) != NULL
+       && strncmp(err, "tok.json: ", 10) == 0, "load error: %s", what);
 
     infer_tokenizer_free(tok);
 }
@@ -694,13 +673,13 @@ test_load_errors(void)
     free(j);
 
     tok = infer_tokenizer_load(path, err, sizeof(err));
-    t_ok(tok != NULL, "a tokenizer.json file loads");
+    ok(tok != NULL, "a tokenizer.json file loads");
     infer_tokenizer_free(tok);
     unlink(path);
 
     tok = infer_tokenizer_load(path, err, sizeof(err));
-    t_ok(tok == NULL && strstr(err, path) != NULL,
-         "a missing file: the error names it");
+    ok(tok == NULL && strstr(err, path) != NULL,
+       "a missing file: the error names it");
 }
 
 
@@ -794,10 +773,10 @@ t_compare(t_tally_t *t, const tc_line_t *l, size_t lineno, const char *what,
 static void
 t_skew(const char *name, const t_tally_t *t)
 {
-    t_count++;
+    tap_count++;
 
     printf("%sok %d - %s: %zu of the %zu lines with Unicode skew differ"
-           "%s\n", t->known ? "not " : "", t_count, name, t->known,
+           "%s\n", t->known ? "not " : "", tap_count, name, t->known,
            t->skewed, t->known ? " # TODO HF's tables are Unicode 8.0's" : "");
 }
 
@@ -815,8 +794,8 @@ test_variant(const char *dir, const char *name, const tc_corpus_t *c,
 
     snprintf(path, sizeof(path), "%s/%s/tokenizer.json", dir, name);
     tok = infer_tokenizer_load(path, err, sizeof(err));
-    t_ok(tok != NULL, "%s: tokenizer.json loads%s%s", name,
-         tok ? "" : ": ", tok ? "" : err);
+    ok(tok != NULL, "%s: tokenizer.json loads%s%s", name,
+       tok ? "" : ": ", tok ? "" : err);
     if (tok == NULL) {
         return;
     }
@@ -824,7 +803,7 @@ test_variant(const char *dir, const char *name, const tc_corpus_t *c,
     snprintf(path, sizeof(path), "%s/%s/expected.tsv", dir, name);
     exp = infer_read_file(path, TC_FILE_MAX, &len, err, sizeof(err));
     if (exp == NULL) {
-        t_ok(0, "%s: %s", name, err);
+        ok(0, "%s: %s", name, err);
         infer_tokenizer_free(tok);
         return;
     }
@@ -892,19 +871,19 @@ test_variant(const char *dir, const char *name, const tc_corpus_t *c,
         }
     }
 
-    t_ok(full.lines > 0 && full.bad == 0, "%s: %zu lines, %zu differ from "
-         "tokenizers' ids (%zu more with Unicode skew)", name, full.lines,
-         full.bad, full.known);
+    ok(full.lines > 0 && full.bad == 0, "%s: %zu lines, %zu differ from "
+       "tokenizers' ids (%zu more with Unicode skew)", name, full.lines,
+       full.bad, full.known);
     t_skew(name, &full);
-    t_ok(count.bad == 0, "%s: count() is encode()'s untruncated length "
-         "(%zu differ)", name, count.bad);
+    ok(count.bad == 0, "%s: count() is encode()'s untruncated length "
+       "(%zu differ)", name, count.bad);
 
     if (with_truncated) {
-        t_ok(cut.lines == full.lines && cut.bad == 0, "%s: truncated to "
-             "128: %zu lines, %zu differ (%zu more with Unicode skew)", name,
-             cut.lines, cut.bad, cut.known);
-        t_ok(refuse.bad == 0, "%s: without truncation, refused at 128 "
-             "exactly when longer (%zu wrong)", name, refuse.bad);
+        ok(cut.lines == full.lines && cut.bad == 0, "%s: truncated to "
+           "128: %zu lines, %zu differ (%zu more with Unicode skew)", name,
+           cut.lines, cut.bad, cut.known);
+        ok(refuse.bad == 0, "%s: without truncation, refused at 128 "
+           "exactly when longer (%zu wrong)", name, refuse.bad);
     }
 
     free(exp);
@@ -932,18 +911,18 @@ test_parity(const char *fixtures)
     snprintf(path, sizeof(path), "%s/manifest.json", dir);
 
     if (stat(path, &sb) != 0) {
-        printf("ok %d # SKIP no %s (make fixtures)\n", ++t_count, path);
+        printf("ok %d # SKIP no %s (make fixtures)\n", ++tap_count, path);
         return;
     }
 
     snprintf(path, sizeof(path), "%s/corpus.jsonl", dir);
     if (tc_load(&c, path, err, sizeof(err)) != 0) {
-        t_ok(0, "corpus: %s", err);
+        ok(0, "corpus: %s", err);
         return;
     }
 
-    t_ok(c.n >= 10000, "corpus: %zu lines (at least 10000), %zu bytes", c.n,
-         c.bytes);
+    ok(c.n >= 10000, "corpus: %zu lines (at least 10000), %zu bytes", c.n,
+       c.bytes);
 
     want = malloc(T_MAX_IDS * sizeof(int32_t));
     got = malloc(T_MAX_IDS * sizeof(int32_t));
@@ -956,11 +935,11 @@ test_parity(const char *fixtures)
     tok = infer_tokenizer_load(path, err, sizeof(err));
     if (tok != NULL) {
         infer_tokenizer_info(tok, &info);
-        t_ok(info.vocab_size == 30522 && info.max_id == 30521
-             && info.unk_id == 100 && info.n_special == 2
-             && info.file_max_length == 128 && info.max_word_chars == 100,
-             "minilm: info: 30522 entries, [UNK] 100, 2 special ids, the "
-             "file's max_length 128 (not applied), words of 100");
+        ok(info.vocab_size == 30522 && info.max_id == 30521
+           && info.unk_id == 100 && info.n_special == 2
+           && info.file_max_length == 128 && info.max_word_chars == 100,
+           "minilm: info: 30522 entries, [UNK] 100, 2 special ids, the "
+           "file's max_length 128 (not applied), words of 100");
         infer_tokenizer_free(tok);
     }
 
@@ -999,12 +978,5 @@ main(int argc, char **argv)
     test_load_errors();
     test_parity(fixtures);
 
-    printf("1..%d\n", t_count);
-
-    if (t_failed) {
-        printf("# %d of %d tests failed\n", t_failed, t_count);
-        return 1;
-    }
-
-    return 0;
+    return done();
 }

@@ -1,9 +1,9 @@
 /*
- * ngx_infer: what the kernels' unit tests share (test_kernels.c,
- * test_cuda.c, test_ops.c): TAP output, a seeded random source, random
- * MLPs written to disk as safetensors and config.json, the way a user's
- * model arrives, and (ref.h) the float64 references.  Included once by
- * each test program.
+ * ngx_infer: what the model tests share (test_kernels.c, test_ops.c,
+ * test_bert.c, test_cuda.c): TAP output (tap.h), a seeded random source
+ * of their own, random MLPs written to disk as safetensors and
+ * config.json, the way a user's model arrives, and (ref.h) the float64
+ * references.  Included once by each test program.
  */
 
 #ifndef _INFER_TEST_TT_H_INCLUDED_
@@ -11,7 +11,6 @@
 
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "infer_mlp.h"
 
 #include "ref.h"
+#include "tap.h"
 
 
 #define TT_MAX_LAYERS  INFER_MLP_MAX_LAYERS
@@ -48,43 +48,8 @@ typedef struct {
 } tt_mlp_t;
 
 
-static int       tt_count;
-static int       tt_failed;
 static uint64_t  tt_rng = 0x9e3779b97f4a7c15ULL;
 static char      tt_dir[256];
-
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    tt_count++;
-
-    if (!cond) {
-        tt_failed++;
-    }
-
-    printf("%s %d - ", cond ? "ok" : "not ok", tt_count);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-}
-
-
-static TT_UNUSED void
-diag(const char *fmt, ...)
-{
-    va_list  args;
-
-    printf("# ");
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-}
 
 
 static uint32_t
@@ -332,14 +297,7 @@ tt_end(void)
     unlink(path);
     rmdir(tt_dir);
 
-    printf("1..%d\n", tt_count);
-
-    if (tt_failed) {
-        printf("# %d of %d tests failed\n", tt_failed, tt_count);
-        return 1;
-    }
-
-    return 0;
+    return done();
 }
 
 

@@ -187,52 +187,56 @@ $(ASAN_MODULE): $(ASAN_NGINX) $(ASAN_MOD_SRCS) $(CUDA_SO)
 ASAN_KCFLAGS := -std=gnu99 $(ASAN_FLAGS) -Wall -Wextra -Wno-unused-parameter \
                 -Ikernels
 
-$(ASAN_DIR)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
+$(ASAN_DIR)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h kernels/test/tap.h \
                           kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_kernels.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
-$(ASAN_DIR)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
+$(ASAN_DIR)/test_ops: kernels/test/test_ops.c kernels/test/tt.h kernels/test/tap.h \
                       kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_ops.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
-$(ASAN_DIR)/test_bert: kernels/test/test_bert.c kernels/test/tt.h \
+$(ASAN_DIR)/test_bert: kernels/test/test_bert.c kernels/test/tt.h kernels/test/tap.h \
                        kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_bert.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 $(ASAN_DIR)/test_stream: kernels/test/test_stream.c kernels/infer_stream.h \
+                         kernels/test/tap.h \
                          | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_stream.c
 
-$(ASAN_DIR)/test_tokenizer: kernels/test/test_tokenizer.c \
+$(ASAN_DIR)/test_tokenizer: kernels/test/test_tokenizer.c kernels/test/tap.h \
                             kernels/test/tok_corpus.h $(ASAN_MOD_SRCS) \
                             | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_tokenizer.c \
 	    $(KTOKEN_SRCS) kernels/infer_util.c -ljansson -lutf8proc
 
-$(ASAN_DIR)/test_json: kernels/test/test_json.c $(ASAN_MOD_SRCS) | asan-deps
+$(ASAN_DIR)/test_json: kernels/test/test_json.c kernels/test/tap.h \
+                      $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_json.c \
 	    $(KCODEC_SRCS) -ljansson -lm
 
-$(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c $(ASAN_MOD_SRCS) | asan-deps
+$(ASAN_DIR)/test_kserve: kernels/test/test_kserve.c kernels/test/tap.h \
+                        $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_kserve.c \
 	    $(KCODEC_SRCS) -ljansson -lm
 
-$(ASAN_DIR)/test_openai: kernels/test/test_openai.c $(ASAN_MOD_SRCS) | asan-deps
+$(ASAN_DIR)/test_openai: kernels/test/test_openai.c kernels/test/tap.h \
+                        $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_openai.c \
 	    $(KCODEC_SRCS) -ljansson -lm
 
-$(ASAN_DIR)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h \
+$(ASAN_DIR)/test_cuda: kernels/test/test_cuda.c kernels/test/tt.h kernels/test/tap.h \
                        kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_cuda.c \

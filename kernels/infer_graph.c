@@ -58,7 +58,8 @@ const char *
 infer_dtype_name(infer_dtype_e dt)
 {
     static const char  *names[INFER_DT_COUNT] = {
-        "F32", "F16", "BF16", "I32", "I64"
+        "F32", "F16", "BF16", "I32", "I64", "Q8_0", "Q4_0", "Q4_1", "Q4_K",
+        "Q5_K", "Q6_K"
     };
 
     return (dt >= 0 && dt < INFER_DT_COUNT) ? names[dt] : "unknown";

@@ -343,8 +343,10 @@ def cmd_summarize(a):
     f12, dense = model_flops(cfg, 12)
     md += ["Compute per token, from config.json (d = %d, d_ff = %d, %d layers): "
            "F(L) = 2 · %d·(4·d² + 2·d·d_ff) + %d · 4·L·d = 2 · %s + %d·L FLOPs, "
-           "L the sequence length (the dense layers' weights, biases, layer norms, "
-           "softmax and the embedding lookup left out). "
+           "L the sequence length: twice the dense layers' weights (Q, K, V and the "
+           "attention output, 4·d²; the feed-forward up and down, 2·d·d_ff) and the "
+           "attention's QKᵀ and AV (2·L·d each); biases, layer norms, GELU, softmax, "
+           "the embedding lookup and the pooling are left out. "
            "F(12) = %.2f MFLOP, F(200) = %.2f MFLOP. Compute limit: peak / F(L) tokens/s; "
            "\"%% of peak\" is tokens/s over that limit."
            % (d, ff, n, n, n, format(dense, ","), n * 4 * d, f12 / 1e6,

@@ -175,13 +175,20 @@ cp -r "$MODEL_SRC" "$MODEL_DIR"
 chmod -R a+rX "$MODEL_DIR"
 
 # nginx loads a private copy of the module (a rebuild of build/ by someone
-# else would rewrite the pages a running nginx has mapped)
+# else would rewrite the pages a running nginx has mapped); the tree's
+# commit is taken at the same moment, the one the copy was built from at
+# best (others commit while this runs)
 MODULE=$WORK/ngx_http_infer_module.so
 if [ -f "$MODULE_BUILT" ]; then
     cp "$MODULE_BUILT" "$MODULE"
     MODULE_SUM=$(sha256sum "$MODULE" | cut -c1-12)
+    MODULE_SUM="$MODULE_SUM, built $(date -u -r "$MODULE_BUILT" '+%Y-%m-%d %H:%M UTC')"
 else
     MODULE_SUM="(not built)"
+fi
+git_rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    git_rev="$git_rev+uncommitted changes"
 fi
 
 cleanup() {
@@ -564,13 +571,9 @@ done
 PEAK1=$(fma_peak)
 log "FP32 FMA peak of CPU $SERVER_CPU at the end: $PEAK1 GFLOP/s"
 
-git_rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-    git_rev="$git_rev+uncommitted changes"
-fi
 versions=$("$ST_VENV/bin/python" -c 'import torch, sentence_transformers as s, transformers, fastapi, uvicorn; print("torch", torch.__version__, "sentence-transformers", s.__version__, "transformers", transformers.__version__, "fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__)' 2>/dev/null)
 versions="$versions; $("$VENV/bin/python" -c 'import onnxruntime, tokenizers, numpy; print("onnxruntime", onnxruntime.__version__, "tokenizers", tokenizers.__version__, "numpy", numpy.__version__)')"
-note "Module: $MODULE_BUILT (sha256 $MODULE_SUM...), loaded from a private copy; infer_model options: $MODEL_OPTS." "" \
+note "Module: $MODULE_BUILT (sha256 $MODULE_SUM), loaded from a private copy; infer_model options: $MODEL_OPTS." "" \
      "Environment: BENCH_DURATION=$DURATION BENCH_EMB_HEAVY_DURATION=$HEAVY_DURATION BENCH_ROUNDS=$ROUNDS BENCH_WARMUP=$WARMUP; server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); $versions."
 "$PY" - "$WORK/meta.json" <<EOF
 import json, sys

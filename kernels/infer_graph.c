@@ -151,7 +151,7 @@ infer_op_matmul(infer_graph_t *g, infer_tensor_t *x, infer_tensor_t *w,
     }
 
     if (w->type != INFER_DT_F32 && w->type != INFER_DT_F16
-        && w->type != INFER_DT_BF16)
+        && w->type != INFER_DT_BF16 && !infer_dtype_quantized(w->type))
     {
         return infer_graph_fail(g, "matmul: weights of type %s",
                                 infer_dtype_name(w->type));
@@ -322,7 +322,8 @@ infer_op_get_rows(infer_graph_t *g, infer_tensor_t *table,
     infer_tensor_t  *t;
 
     if (table->type != INFER_DT_F32 && table->type != INFER_DT_F16
-        && table->type != INFER_DT_BF16)
+        && table->type != INFER_DT_BF16
+        && !infer_dtype_quantized(table->type))
     {
         return infer_graph_fail(g, "get_rows: a table of type %s",
                                 infer_dtype_name(table->type));
@@ -703,10 +704,18 @@ infer_graph_node(infer_graph_t *g, infer_op_e op, infer_dtype_e type,
                                 g->cap);
     }
 
-    if (rows < 0 || cols < 1 || cols % infer_dtype_block(type)) {
+    if (rows < 0 || cols < 1) {
         return infer_graph_fail(g, "%s: a tensor of [%lld, %lld]",
                                 infer_op_name(op), (long long) rows,
                                 (long long) cols);
+    }
+
+    if (cols % infer_dtype_block(type)) {
+        return infer_graph_fail(g, "%s: a %s tensor of [%lld, %lld]: its "
+                                "rows are not whole blocks of %lld",
+                                infer_op_name(op), infer_dtype_name(type),
+                                (long long) rows, (long long) cols,
+                                (long long) infer_dtype_block(type));
     }
 
     t = &g->nodes[g->n++];

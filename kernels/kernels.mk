@@ -15,12 +15,12 @@ KCODEC_SRCS  := kernels/infer_util.c kernels/infer_json.c \
 KMODEL_SRCS  := kernels/infer_util.c kernels/infer_safetensors.c \
                 kernels/infer_graph.c kernels/infer_runner.c \
                 kernels/infer_mlp.c kernels/infer_bert.c \
-                kernels/infer_model.c
+                kernels/infer_model.c kernels/infer_quant.c
 
 # the CPU backend
 KCPU_SRCS    := kernels/cpu/infer_cpu.c kernels/cpu/infer_cpu_matmul.c \
                 kernels/cpu/infer_cpu_ops.c kernels/cpu/infer_cpu_attention.c \
-                kernels/cpu/infer_cpu_vec.c
+                kernels/cpu/infer_cpu_vec.c kernels/cpu/infer_cpu_quant.c
 
 # the loader of the CUDA backend's shared object (no CUDA header)
 KCUDA_LOADER := kernels/infer_backend_cuda.c

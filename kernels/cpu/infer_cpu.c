@@ -3,8 +3,9 @@
  * (infer_cpu_matmul.c for the products, infer_cpu_ops.c for the rest) in
  * one scratch buffer planned by infer_graph_plan(): inputs are read where
  * the caller has them, weights where the model has them (F32: the mapping
- * itself, or the copy the model made of F16 and BF16 ones), and outputs
- * are written straight into the caller's rows.
+ * itself, or the copy the model made of F16 and BF16 ones; GGUF's
+ * quantized blocks as they are stored), and outputs are written straight
+ * into the caller's rows.
  */
 
 #include <stdint.h>
@@ -108,7 +109,20 @@ infer_cpu_load(infer_backend_t *b, const infer_weight_t *w, int nweights,
     ctx = b->context;
 
     for (i = 0; i < nweights; i++) {
-        if (w[i].f32 == NULL) {
+        if (infer_dtype_quantized(w[i].type)) {
+            /* computed on as stored: infer_cpu_quant.c, get_rows */
+            if (w[i].data == NULL
+                || w[i].nbytes < (size_t) w[i].rows
+                                 * infer_dtype_row_size(w[i].type, w[i].cols))
+            {
+                snprintf(err, errlen, "cpu: weight \"%s\" (%s) has no "
+                         "blocks for [%lld, %lld]", w[i].name,
+                         infer_dtype_name(w[i].type), (long long) w[i].rows,
+                         (long long) w[i].cols);
+                return -1;
+            }
+
+        } else if (w[i].f32 == NULL) {
             snprintf(err, errlen, "cpu: weight \"%s\" has no F32 form",
                      w[i].name);
             return -1;
@@ -190,9 +204,16 @@ infer_cpu_compute(infer_backend_t *b, infer_graph_t *g, char *err,
                 return -1;
             }
 
-            t->data = (void *) ctx->weights[t->weight].f32;
-            t->type = INFER_DT_F32;
-            t->nb = (size_t) t->cols * sizeof(float);
+            if (infer_dtype_quantized(ctx->weights[t->weight].type)) {
+                t->data = (void *) ctx->weights[t->weight].data;
+                t->type = ctx->weights[t->weight].type;
+                t->nb = infer_dtype_row_size(t->type, t->cols);
+
+            } else {
+                t->data = (void *) ctx->weights[t->weight].f32;
+                t->type = INFER_DT_F32;
+                t->nb = (size_t) t->cols * sizeof(float);
+            }
 
         } else if (t->flags & INFER_TENSOR_INPUT) {
             /* the caller's memory */

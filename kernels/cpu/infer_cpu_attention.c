@@ -27,11 +27,12 @@
 #define INFER_CPU_ATT_GEMM  4
 
 
-static void infer_cpu_att_softmax(float *sc, int64_t n, int64_t e);
-static void infer_cpu_att_gemm(const float *q, const float *k,
+static void infer_cpu_att_softmax(int avx2, float *sc, int64_t n,
+    int64_t e);
+static void infer_cpu_att_gemm(int avx2, const float *q, const float *k,
     const float *v, float *y, int64_t n, int d, float scale, int causal,
     size_t ldq, size_t ldk, size_t ldv, size_t ldy, float *sc);
-static void infer_cpu_att_loops(const float *q, const float *k,
+static void infer_cpu_att_loops(int avx2, const float *q, const float *k,
     const float *v, float *y, int64_t n, int d, float scale, int causal,
     size_t ldq, size_t ldk, size_t ldv, size_t ldy, float *sc);
 
@@ -91,7 +92,8 @@ infer_cpu_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
 
             (n >= INFER_CPU_ATT_GEMM ? infer_cpu_att_gemm
                                      : infer_cpu_att_loops)
-                (infer_cpu_row(t->src[0], seq->start) + (size_t) h * d,
+                (env->avx2,
+                 infer_cpu_row(t->src[0], seq->start) + (size_t) h * d,
                  infer_cpu_row(t->src[1], seq->start) + (size_t) hk * d,
                  infer_cpu_row(t->src[2], seq->start) + (size_t) hk * d,
                  infer_cpu_row(t, seq->start) + (size_t) h * d,
@@ -105,10 +107,20 @@ infer_cpu_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
 
 /* row i of the n x n scores: the first e are its keys, the rest masked */
 static void
-infer_cpu_att_softmax(float *sc, int64_t n, int64_t e)
+infer_cpu_att_softmax(int avx2, float *sc, int64_t n, int64_t e)
 {
     float    max, sum, inv;
     int64_t  j;
+
+    if (avx2) {
+        infer_cpu_softmax_avx2(sc, e);
+
+        for (j = e; j < n; j++) {
+            sc[j] = 0.0f;
+        }
+
+        return;
+    }
 
     max = -INFINITY;
 
@@ -136,9 +148,9 @@ infer_cpu_att_softmax(float *sc, int64_t n, int64_t e)
 
 
 static void
-infer_cpu_att_gemm(const float *q, const float *k, const float *v, float *y,
-    int64_t n, int d, float scale, int causal, size_t ldq, size_t ldk,
-    size_t ldv, size_t ldy, float *sc)
+infer_cpu_att_gemm(int avx2, const float *q, const float *k, const float *v,
+    float *y, int64_t n, int d, float scale, int causal, size_t ldq,
+    size_t ldk, size_t ldv, size_t ldy, float *sc)
 {
     int64_t  i;
 
@@ -146,7 +158,7 @@ infer_cpu_att_gemm(const float *q, const float *k, const float *v, float *y,
                 scale, q, (int) ldq, k, (int) ldk, 0.0f, sc, (int) n);
 
     for (i = 0; i < n; i++) {
-        infer_cpu_att_softmax(sc + i * n, n, causal ? i + 1 : n);
+        infer_cpu_att_softmax(avx2, sc + i * n, n, causal ? i + 1 : n);
     }
 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n, d,
@@ -156,7 +168,7 @@ infer_cpu_att_gemm(const float *q, const float *k, const float *v, float *y,
 
 
 static void
-infer_cpu_att_loops(const float *q, const float *k, const float *v,
+infer_cpu_att_loops(int avx2, const float *q, const float *k, const float *v,
     float *y, int64_t n, int d, float scale, int causal, size_t ldq,
     size_t ldk, size_t ldv, size_t ldy, float *sc)
 {
@@ -171,7 +183,7 @@ infer_cpu_att_loops(const float *q, const float *k, const float *v,
             sc[j] = infer_cpu_dot(q + i * ldq, k + j * ldk, d) * scale;
         }
 
-        infer_cpu_att_softmax(sc, e, e);
+        infer_cpu_att_softmax(avx2, sc, e, e);
 
         memset(y + i * ldy, 0, (size_t) d * sizeof(float));
 

@@ -264,6 +264,7 @@ infer_cpu_q8_0_body(const unsigned char *w, const float *x, size_t ldx,
     for (i = 0; i < n; i += INFER_QK, b++) {
         d = _mm256_set1_ps(_cvtsh_ss(b->d));
 
+        #pragma GCC unroll 4
         for (v = 0; v < 4; v++) {
             wv[v] = _mm256_mul_ps(infer_cpu_qf(infer_cpu_qi8(b->qs + 8 * v)),
                                   d);
@@ -385,6 +386,7 @@ infer_cpu_qk45_body(const unsigned char *w, const float *x, size_t ldx,
             b += sizeof(infer_block_q4_k_t);
         }
 
+        #pragma GCC unroll 4
         for (c = 0; c < 4; c++) {
             infer_quant_scale_min(scales, 2 * c, &sc, &mn);
             d1 = _mm256_set1_ps(d * (float) sc);
@@ -394,6 +396,7 @@ infer_cpu_qk45_body(const unsigned char *w, const float *x, size_t ldx,
             m2 = _mm256_set1_ps(dmin * (float) mn);
             sh = _mm_cvtsi32_si128(2 * c);
 
+            #pragma GCC unroll 4
             for (v = 0; v < 4; v++) {
                 q = infer_cpu_qu8(qs + 32 * c + 8 * v);
                 ql = _mm256_and_si256(q, m4);
@@ -446,19 +449,23 @@ infer_cpu_q6_k_body(const unsigned char *w, const float *x, size_t ldx,
     for (i = 0; i < n; i += INFER_QK_K, b++) {
         d = _cvtsh_ss(b->d);
 
+        #pragma GCC unroll 4
         for (s = 0; s < 2; s++) {
             ql = b->ql + 64 * s;
             qh = b->qh + 32 * s;
 
+            #pragma GCC unroll 4
             for (g = 0; g < 4; g++) {
                 sh = _mm_cvtsi32_si128(2 * g);
 
+                #pragma GCC unroll 4
                 for (v = 0; v < 2; v++) {
                     sf = d * (float) b->scales[8 * s + 2 * g + v];
                     sv[v] = _mm256_set1_ps(sf);
                     s32[v] = _mm256_set1_ps(32.0f * sf);
                 }
 
+                #pragma GCC unroll 4
                 for (v = 0; v < 4; v++) {
                     q = infer_cpu_qu8(ql + 32 * (g & 1) + 8 * v);
                     q = (g < 2) ? _mm256_and_si256(q, m4)

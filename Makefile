@@ -315,7 +315,9 @@ test: deps all unit fixtures $(MINILM)
 	TEST_NGINX_FIXTURES=$(CURDIR)/$(FIXTURES) \
 	    prove -I t/lib -r t/
 
-bench: deps all fixtures
+# the tokenizer against HF's (a minute), then bench/run.sh's scenarios
+bench: deps all fixtures $(BUILD)/bench_tokenizer
+	taskset -c 0 $(PYTHON) bench/bench_tokenizer_hf.py
 	bench/run.sh
 
 clean:

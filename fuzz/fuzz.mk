@@ -25,7 +25,7 @@ FUZZ_OPT      ?= -O1 -g
 FUZZ_RUNFLAGS ?=
 
 FUZZ_NAMES    := kserve_json kserve_binary safetensors config tokenizer \
-                 openai gguf
+                 openai gguf bpe
 FUZZ_BINS     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
 
 FUZZ_CFLAGS   := -std=gnu99 $(FUZZ_OPT) -Wall -Wextra -Wno-unused-parameter \
@@ -35,6 +35,7 @@ FUZZ_CFLAGS   := -std=gnu99 $(FUZZ_OPT) -Wall -Wextra -Wno-unused-parameter \
 FUZZ_LIBS     := -ljansson -lopenblas -lm
 # and those of one harness
 FUZZ_LIBS_tokenizer := -lutf8proc
+FUZZ_LIBS_bpe       := -lpcre2-8
 
 # the kernels each harness links
 include kernels/kernels.mk
@@ -47,8 +48,10 @@ FUZZ_SRCS_tokenizer     := kernels/infer_util.c $(KTOKEN_SRCS)
 FUZZ_SRCS_openai        := $(KCODEC_SRCS)
 FUZZ_SRCS_gguf          := kernels/infer_util.c kernels/infer_gguf.c \
                            kernels/infer_gguf_meta.c
+FUZZ_SRCS_bpe           := kernels/infer_util.c $(KBPE_SRCS)
 
 FUZZ_DEPS     := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KTOKEN_SRCS) \
+                 $(KBPE_SRCS) \
                  $(KERNEL_HDRS) \
                  fuzz/fuzz.mk
 
@@ -60,6 +63,7 @@ FUZZ_DICT_config        := fuzz/config.dict
 FUZZ_DICT_tokenizer     := fuzz/tokenizer.dict
 FUZZ_DICT_openai        := fuzz/openai.dict
 FUZZ_DICT_gguf          := fuzz/gguf.dict
+FUZZ_DICT_bpe           := fuzz/bpe.dict
 
 .PHONY: fuzz fuzz-build fuzz-clean fuzz-deps $(patsubst %,fuzz-%,$(FUZZ_NAMES))
 

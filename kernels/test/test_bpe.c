@@ -249,7 +249,7 @@ static char *t_replace(const char *j, const char *from, const char *to);
 static void
 test_merges(void)
 {
-    char          text[200], err[INFER_ERRLEN], *j, *p;
+    char          text[200], err[INFER_ERRLEN], *j, *v[3];
     size_t        n, i;
     int32_t       ids[512];
     infer_bpe_t  *bpe, *smol, *g2, *gs, *gl;
@@ -307,14 +307,13 @@ test_merges(void)
     /* "!" without a token: tokenizers' unk_token, a run fused into one
      * with fuse_unk; nothing without an unk_token */
     j = t_edit(T_BYTE_LEVEL, "\"!\": 33", "\"zz!\": 33");
+    v[0] = t_replace(j, "\"unk_token\": null", "\"unk_token\": \"aa\"");
+    v[1] = t_replace(v[0], "\"fuse_unk\": false", "\"fuse_unk\": true");
+    v[2] = j;
+
     for (i = 0; i < 3; i++) {
-        p = i == 0 ? t_replace(j, "\"unk_token\": null",
-                               "\"unk_token\": \"aa\"")
-            : i == 1 ? t_replace(t_replace(j, "\"unk_token\": null",
-                                           "\"unk_token\": \"aa\""),
-                                 "\"fuse_unk\": false", "\"fuse_unk\": true")
-            : t_replace(j, "", "");
-        bpe = infer_bpe_load_buffer(p, strlen(p), "t.json", err, sizeof(err));
+        bpe = infer_bpe_load_buffer(v[i], strlen(v[i]), "t.json", err,
+                                    sizeof(err));
         if (bpe == NULL) {
             printf("# %s\n", err);
         }
@@ -332,9 +331,19 @@ test_merges(void)
         }
 
         infer_bpe_free(bpe);
-        free(p);
+        free(v[i]);
     }
-    free(j);
+
+    bpe = t_load("{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": "
+                 "\"Split\", \"pattern\": {\"String\": \" \"}, \"behavior\": "
+                 "\"Removed\", \"invert\": false}, {\"type\": \"Split\", "
+                 "\"pattern\": {\"String\": \"a.\"}, \"behavior\": "
+                 "\"Isolated\", \"invert\": false}, " T_BYTE_LEVEL "]}", "",
+                 NULL);
+    T_IDS(bpe, "Split: Removed drops the spaces, a String is itself (a. is "
+          "not a regular expression)", " the  abc a.b", 0, 't', HE, A, BC,
+          A, '.', B);
+    infer_bpe_free(bpe);
 
     bpe = t_load(T_BYTE_LEVEL, ", \"ignore_merges\": true", NULL);
     T_IDS(bpe, "tokenizer.json, ignore_merges: \"abc\"", "abc", 0, ABC);

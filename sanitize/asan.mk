@@ -65,7 +65,8 @@ ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
                   $(ASAN_DIR)/test_stream \
                   $(ASAN_DIR)/test_tokenizer $(ASAN_DIR)/test_json \
                   $(ASAN_DIR)/test_bert $(ASAN_DIR)/test_openai \
-                  $(ASAN_DIR)/test_quant $(ASAN_DIR)/test_gguf
+                  $(ASAN_DIR)/test_quant $(ASAN_DIR)/test_gguf \
+                  $(ASAN_DIR)/test_bpe
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -231,6 +232,13 @@ $(ASAN_DIR)/test_tokenizer: kernels/test/test_tokenizer.c kernels/test/tap.h \
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_tokenizer.c \
 	    $(KTOKEN_SRCS) kernels/infer_util.c -ljansson -lutf8proc
+
+$(ASAN_DIR)/test_bpe: kernels/test/test_bpe.c kernels/test/bpe_parity.h \
+                      kernels/test/tap.h kernels/test/tok_corpus.h \
+                      $(ASAN_MOD_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_bpe.c \
+	    $(KBPE_SRCS) kernels/infer_util.c -ljansson -lpcre2-8
 
 $(ASAN_DIR)/test_json: kernels/test/test_json.c kernels/test/tap.h \
                       $(ASAN_MOD_SRCS) | asan-deps

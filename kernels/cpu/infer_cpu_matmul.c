@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include <cblas.h>
 
 #if (defined __x86_64__ && defined __GNUC__)
@@ -75,6 +77,19 @@ infer_cpu_matmul(infer_cpu_env_t *env, infer_tensor_t *t)
     } else if (env->avx2 && rows <= INFER_CPU_SMALL_BATCH) {
         infer_cpu_rows_avx2(x, ldx, rows, w, n_in, n_out, y, ldy);
 #endif
+
+    } else if (b) {
+        /*
+         * The bias is the product's starting value (beta 1): sgemm's
+         * pass that zeroes y and the pass that adds b become one copy
+         */
+        for (r = 0; r < rows; r++) {
+            memcpy(y + (size_t) r * ldy, b, (size_t) n_out * sizeof(float));
+        }
+
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_out,
+                    n_in, 1.0f, x, (int) ldx, w, n_in, 1.0f, y, (int) ldy);
+        return;
 
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_out,

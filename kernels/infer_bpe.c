@@ -43,7 +43,12 @@ infer_bpe_state_create(const infer_bpe_t *bpe)
         return NULL;
     }
 
-    if (infer_bpe_pre_state(bpe, st) != 0 || infer_bpe_grow(st, 256) != 0) {
+    st->bpe = bpe;
+    st->cache = calloc(INFER_BPE_CACHE, sizeof(infer_bpe_cached_t));
+
+    if (st->cache == NULL || infer_bpe_pre_state(bpe, st) != 0
+        || infer_bpe_grow(st, 256) != 0)
+    {
         infer_bpe_state_free(st);
         return NULL;
     }
@@ -67,6 +72,7 @@ infer_bpe_state_free(infer_bpe_state_t *st)
     free(st->next);
     free(st->heap);
     free(st->word);
+    free(st->cache);
     free(st);
 }
 
@@ -143,7 +149,7 @@ infer_bpe_emit(infer_bpe_run_t *r, int32_t id)
 
 /* the pieces of up to INFER_BPE_SCAN_MAX bytes: the pairs' ranks in an
  * array, the lowest found by a scan, the array closed up after a merge */
-static void
+static size_t
 infer_bpe_scan(infer_bpe_run_t *r, size_t n)
 {
     size_t                    i, best;
@@ -207,9 +213,7 @@ infer_bpe_scan(infer_bpe_run_t *r, size_t n)
         }
     }
 
-    for (i = 0; i < n; i++) {
-        infer_bpe_emit(r, sym[i]);
-    }
+    return n;
 }
 
 
@@ -260,7 +264,7 @@ infer_bpe_pop(uint64_t *heap, size_t *n)
 
 
 /* the longer pieces: a heap of (rank << 32 | position) over a linked list */
-static void
+static size_t
 infer_bpe_heap(infer_bpe_run_t *r, size_t n)
 {
     size_t                    i, nh;
@@ -330,18 +334,23 @@ infer_bpe_heap(infer_bpe_run_t *r, size_t n)
         }
     }
 
-    for (p = 0; p >= 0; p = next[p]) {
-        infer_bpe_emit(r, sym[p]);
+    /* the symbols left, closed up */
+    for (p = 0, i = 0; p >= 0; p = next[p]) {
+        sym[i++] = sym[p];
     }
+
+    return i;
 }
 
 
 int
 infer_bpe_word(infer_bpe_run_t *r, const unsigned char *s, size_t len)
 {
-    size_t              i, k;
-    int32_t             id;
-    const infer_bpe_t  *bpe;
+    size_t               i, k;
+    int32_t              id, *sym;
+    uint32_t             h;
+    infer_bpe_cached_t  *c;
+    const infer_bpe_t   *bpe;
 
     bpe = r->bpe;
 
@@ -350,50 +359,78 @@ infer_bpe_word(infer_bpe_run_t *r, const unsigned char *s, size_t len)
         return 0;
     }
 
+    /* a short piece seen before: text repeats its words */
+    c = NULL;
+
+    if (len <= INFER_BPE_CACHE_BYTES) {
+        h = infer_bpe_hash((const char *) s, len);
+        c = &r->st->cache[h & (INFER_BPE_CACHE - 1)];
+
+        if (c->len == len && memcmp(c->bytes, s, len) == 0) {
+            for (i = 0; i < c->n; i++) {
+                infer_bpe_emit(r, c->ids[i]);
+            }
+
+            return 0;
+        }
+    }
+
     if (len >= (size_t) 1 << 31 || infer_bpe_grow(r->st, len) != 0) {
         return infer_error(r->err, r->errlen, "out of memory for a piece of "
                            "%zu bytes", len);
     }
 
+    sym = r->st->sym;
+    k = 0;
+
     /* Llama 3: a piece that is a token is that token, whatever the merges
      * would make of it */
     if (bpe->ignore_merges && len <= INFER_BPE_MAX_TOKEN) {
-        for (i = 0, k = 0; i < len; i++) {
+        for (i = 0; i < len; i++) {
             k += infer_bpe_put_char(r->st->word + k, infer_bpe_byte_char(s[i]));
         }
 
         id = infer_bpe_find(bpe, r->st->word, k);
+        k = 0;
+
         if (id >= 0) {
-            infer_bpe_emit(r, id);
-            return 0;
+            sym[k++] = id;
         }
     }
 
-    for (i = 0, k = 0; i < len; i++) {
-        id = bpe->byte_id[s[i]];
+    if (k == 0) {
+        for (i = 0; i < len; i++) {
+            id = bpe->byte_id[s[i]];
 
-        if (id == INFER_BPE_MISSING && bpe->missing >= 0) {
-            /* tokenizers' unk_token, a run of them one with fuse_unk */
-            if (bpe->fuse_missing && i > 0
-                && bpe->byte_id[s[i - 1]] == INFER_BPE_MISSING)
-            {
-                continue;
+            if (id == INFER_BPE_MISSING && bpe->missing >= 0) {
+                /* tokenizers' unk_token, a run of them one with fuse_unk */
+                if (bpe->fuse_missing && i > 0
+                    && bpe->byte_id[s[i - 1]] == INFER_BPE_MISSING)
+                {
+                    continue;
+                }
+
+                id = bpe->missing;
             }
 
-            id = bpe->missing;
+            sym[k++] = id;
         }
 
-        r->st->sym[k++] = id;
+        if (k > 1) {
+            k = k <= INFER_BPE_SCAN_MAX ? infer_bpe_scan(r, k)
+                                        : infer_bpe_heap(r, k);
+        }
     }
 
-    if (k == 1) {
-        infer_bpe_emit(r, r->st->sym[0]);
+    for (i = 0; i < k; i++) {
+        infer_bpe_emit(r, sym[i]);
+    }
 
-    } else if (k <= INFER_BPE_SCAN_MAX) {
-        infer_bpe_scan(r, k);
-
-    } else {
-        infer_bpe_heap(r, k);
+    if (c != NULL && k <= INFER_BPE_CACHE_IDS) {
+        c->len = (uint8_t) len;
+        c->n = (uint8_t) k;
+        memcpy(c->bytes, s, len);
+        memcpy(c->ids, sym, k * sizeof(int32_t));
     }
 
     return 0;
@@ -439,6 +476,11 @@ infer_bpe_run(const infer_bpe_t *bpe, infer_bpe_state_t *st,
     if (valid != len) {
         return infer_error(err, errlen, "invalid UTF-8 at byte %zu of the "
                            "text", valid);
+    }
+
+    /* its cache holds another tokenizer's ids */
+    if (st != NULL && st->bpe != bpe) {
+        return infer_error(err, errlen, "the state is another tokenizer's");
     }
 
     own = NULL;

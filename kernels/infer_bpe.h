@@ -33,9 +33,10 @@
  * "<file>: <key>: <problem>", never a tokenizer that tokenizes otherwise.
  *
  * A loaded tokenizer is read-only: threads share it.  Encoding needs a
- * state (PCRE2's match data and JIT stack, the merge loop's arrays), one
- * per thread, made once with infer_bpe_state_create() and grown as texts
- * need; a NULL state makes one for the call.
+ * state (PCRE2's match data and JIT stack, the merge loop's arrays, a
+ * cache of the ids of 4096 short pieces), one per thread, made once with
+ * infer_bpe_state_create() and grown as texts need; a NULL state makes
+ * one for the call (slower: its cache starts empty).
  *
  * Decoding turns ids back into the bytes of the text; the stream decoder
  * does it token by token and never hands out part of a UTF-8 character.
@@ -149,7 +150,8 @@ void infer_bpe_free(infer_bpe_t *bpe);
 void infer_bpe_info(const infer_bpe_t *bpe, infer_bpe_info_t *info);
 
 
-/* a thread's encoding state; NULL when out of memory */
+/* a thread's encoding state for bpe, and only bpe (it caches the ids of
+ * the pieces it has seen); NULL when out of memory */
 infer_bpe_state_t *infer_bpe_state_create(const infer_bpe_t *bpe);
 void infer_bpe_state_free(infer_bpe_state_t *st);
 

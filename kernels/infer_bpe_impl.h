@@ -120,8 +120,24 @@ struct infer_bpe_s {
 };
 
 
-/* a thread's encoding state: PCRE2's, and the merge loop's arrays */
+/* a piece of up to 22 bytes and its ids, in the state's cache */
+#define INFER_BPE_CACHE        4096
+#define INFER_BPE_CACHE_BYTES  22
+#define INFER_BPE_CACHE_IDS    8
+
+typedef struct {
+    uint8_t               len;       /* 0: empty */
+    uint8_t               n;
+    char                  bytes[INFER_BPE_CACHE_BYTES];
+    int32_t               ids[INFER_BPE_CACHE_IDS];
+} infer_bpe_cached_t;
+
+
+/* a thread's encoding state: PCRE2's, the merge loop's arrays, the cache
+ * of pieces (direct-mapped: a piece replaces the one at its hash) */
 struct infer_bpe_state_s {
+    const infer_bpe_t    *bpe;       /* the tokenizer it serves */
+    infer_bpe_cached_t   *cache;
     pcre2_match_data     *md;
     pcre2_match_context  *mctx;
     pcre2_jit_stack      *jstack;

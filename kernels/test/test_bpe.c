@@ -359,12 +359,13 @@ test_merges(void)
 static void
 test_special(void)
 {
-    int               rc;
-    char              err[INFER_ERRLEN];
-    size_t            n;
-    int32_t           ids[8];
-    infer_bpe_t      *bpe, *tpl, *g;
-    infer_bpe_info_t  info;
+    int                 rc;
+    char                err[INFER_ERRLEN];
+    size_t              n;
+    int32_t             ids[8];
+    infer_bpe_t        *bpe, *tpl, *g;
+    infer_bpe_info_t    info;
+    infer_bpe_state_t  *st;
 
     bpe = t_load(T_BYTE_LEVEL, "", NULL);
     tpl = t_load(T_BYTE_LEVEL, "", T_TEMPLATE);
@@ -409,6 +410,12 @@ test_special(void)
         rc = infer_bpe_count(bpe, NULL, "the the the", 11, 0, &n, err,
                              sizeof(err));
         ok(rc == 0 && n == 4, "count()");
+        st = infer_bpe_state_create(tpl);
+        rc = infer_bpe_encode(bpe, st, "the", 3, 0, ids, 8, &n, err,
+                              sizeof(err));
+        ok(rc == -1 && strstr(err, "another tokenizer's") != NULL,
+           "a state serves the tokenizer it was made for");
+        infer_bpe_state_free(st);
         rc = infer_bpe_encode(bpe, NULL, "ab\xc3(", 4, 0, ids, 8, &n, err,
                               sizeof(err));
         ok(rc == -1 && strstr(err, "invalid UTF-8 at byte 2") != NULL,

@@ -241,6 +241,19 @@ $(BUILD)/bench_tokenizer: bench/bench_tokenizer.c kernels/test/tok_corpus.h \
 bench-tokenizer: deps $(BUILD)/bench_tokenizer fixtures
 	$(PYTHON) bench/bench_tokenizer_hf.py
 
+# the byte-level BPE against HF's tokenizers, SmolLM2's tokenizer.json,
+# both on one core (make bench-bpe)
+$(BUILD)/bench_bpe: bench/bench_bpe.c kernels/test/tok_corpus.h \
+                   $(KBPE_SRCS) kernels/infer_util.c $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ bench/bench_bpe.c $(KBPE_SRCS) \
+	    kernels/infer_util.c -ljansson -lpcre2-8
+
+.PHONY: bench-bpe
+bench-bpe: deps $(BUILD)/bench_bpe $(FIXTURES)/bpe/manifest.json
+	$(if $(shell command -v taskset),taskset -c 1) \
+	    $(PYTHON) bench/bench_bpe_hf.py
+
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
       $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \

@@ -111,6 +111,32 @@ infer_quant_scale_min(const uint8_t *q, int j, uint8_t *sc, uint8_t *mn)
 
 
 /*
+ * All 8 scales and mins of a Q4_K or Q5_K block at once, as bytes:
+ * out[0], out[1] hold sc[0..7], out[2], out[3] mn[0..7] (what
+ * infer_quant_scale_min() gives one at a time), with word operations
+ * that a vector unit takes in one load.
+ */
+static inline void
+infer_quant_k_scales(const uint8_t *q, uint32_t *out)
+{
+    uint32_t  u[3];
+
+    u[0] = (uint32_t) q[0] | (uint32_t) q[1] << 8 | (uint32_t) q[2] << 16
+           | (uint32_t) q[3] << 24;
+    u[1] = (uint32_t) q[4] | (uint32_t) q[5] << 8 | (uint32_t) q[6] << 16
+           | (uint32_t) q[7] << 24;
+    u[2] = (uint32_t) q[8] | (uint32_t) q[9] << 8 | (uint32_t) q[10] << 16
+           | (uint32_t) q[11] << 24;
+
+    /* byte k of (u >> 6) & 0x03030303 is the top 2 bits of byte k of u */
+    out[0] = u[0] & 0x3f3f3f3f;
+    out[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    out[2] = u[1] & 0x3f3f3f3f;
+    out[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+}
+
+
+/*
  * dst[0 .. n) = the values of the row of blocks at src (n a whole number
  * of blocks; src 2-byte aligned, which a row is when its tensor is: every
  * block size is even, and GGUF aligns tensors to 32 bytes).  The plain types are

@@ -16,6 +16,9 @@
 /* per backend: scratch an op may need beyond its output */
 typedef struct {
     int                   avx2;      /* the CPU has AVX2 and FMA */
+    int                   quant_q8;  /* quantized weights times x quantized
+                                        to 8 bits (infer_cpu_quant_q8.c),
+                                        not F32 x */
     float                *work;
     size_t                work_len;  /* floats */
 } infer_cpu_env_t;
@@ -39,6 +42,22 @@ void infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
 
 /* whether infer_cpu_quant_matmul() can take its AVX2 path here */
 int infer_cpu_quant_avx2(void);
+
+/*
+ * infer_cpu_quant_q8.c: the same product with each row of x quantized to
+ * 8 bits in blocks of 32 first (llama.cpp's way: integer products, faster,
+ * about 2^-8 of each activation lost); 0, or -1 where it cannot (no AVX2,
+ * no memory), which leaves y untouched.  env->work holds x's quants.
+ */
+int infer_cpu_quant_q8_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
+    const float *x, size_t ldx, int rows, const void *w, int64_t n_in,
+    int64_t n_out, float *y, size_t ldy);
+
+/* a row of x as infer_cpu_quant_q8_matmul() quantizes it: qs[n], and per
+ * block of 32 its scale d and d times the sum of its quants s; in AVX2
+ * where avx2 and the CPU allow, else in plain C, the same bits */
+void infer_cpu_q8_quantize_row(int avx2, const float *x, int64_t n,
+    int8_t *qs, float *d, float *s);
 
 /* infer_cpu_ops.c: 0, or -1 with err set (an index out of range, no
  * memory) */

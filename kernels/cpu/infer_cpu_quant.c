@@ -92,6 +92,14 @@ infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
     row_size = infer_dtype_row_size(dt, n_in);
     wb = w;
 
+    if (env->quant_q8
+        && infer_cpu_quant_q8_matmul(env, dt, x, ldx, rows, w, n_in, n_out,
+                                     y, ldy)
+           == 0)
+    {
+        return;
+    }
+
 #if (INFER_CPU_QAVX2)
     if (env->avx2 && infer_cpu_quant_avx2() && infer_cpu_qrows(dt) != NULL) {
         infer_cpu_quant_tiles(infer_cpu_qrows(dt), dt, x, ldx, rows, wb,
@@ -406,11 +414,12 @@ infer_cpu_qk45_body(const unsigned char *w, const float *x, size_t ldx,
 {
     int                   c, v;
     float                 d, dmin;
-    uint8_t               sc, mn;
+    uint32_t              u[4];
     int64_t               i;
     __m128i               sh;
     __m256i               q, h, ql, qh4, m4, one, two;
     __m256                acc[INFER_CPU_QNR], lo[4], hi[4], d1, m1, d2, m2;
+    __m256                dsc8, mns8;
     const uint8_t        *scales, *qs, *qh;
     const unsigned char  *b;
 
@@ -441,14 +450,21 @@ infer_cpu_qk45_body(const unsigned char *w, const float *x, size_t ldx,
             b += sizeof(infer_block_q4_k_t);
         }
 
-        #pragma GCC unroll 4
+                /* the 8 scales and mins as floats, d sc and dmin mn, at once */
+        infer_quant_k_scales(scales, u);
+        dsc8 = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(
+                   _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int) u[1],
+                                                      (int) u[0]))));
+        mns8 = _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(
+                   _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int) u[3],
+                                                      (int) u[2]))));
+
+#pragma GCC unroll 4
         for (c = 0; c < 4; c++) {
-            infer_quant_scale_min(scales, 2 * c, &sc, &mn);
-            d1 = _mm256_set1_ps(d * (float) sc);
-            m1 = _mm256_set1_ps(dmin * (float) mn);
-            infer_quant_scale_min(scales, 2 * c + 1, &sc, &mn);
-            d2 = _mm256_set1_ps(d * (float) sc);
-            m2 = _mm256_set1_ps(dmin * (float) mn);
+            d1 = _mm256_permutevar8x32_ps(dsc8, _mm256_set1_epi32(2 * c));
+            m1 = _mm256_permutevar8x32_ps(mns8, _mm256_set1_epi32(2 * c));
+            d2 = _mm256_permutevar8x32_ps(dsc8, _mm256_set1_epi32(2 * c + 1));
+            m2 = _mm256_permutevar8x32_ps(mns8, _mm256_set1_epi32(2 * c + 1));
             sh = _mm_cvtsi32_si128(2 * c);
 
             #pragma GCC unroll 4
@@ -478,58 +494,77 @@ infer_cpu_qk45_body(const unsigned char *w, const float *x, size_t ldx,
 }
 
 
+/* 32 bytes as 4 x 8 floats, values 0..7, 8..15, 16..23, 24..31 */
+static inline INFER_CPU_QT_ATTR void
+infer_cpu_qwiden_i8(__m256i v, __m256 *f)
+{
+    __m128i  lo, hi;
+
+    lo = _mm256_castsi256_si128(v);
+    hi = _mm256_extracti128_si256(v, 1);
+    f[0] = infer_cpu_qf(_mm256_cvtepi8_epi32(lo));
+    f[1] = infer_cpu_qf(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
+    f[2] = infer_cpu_qf(_mm256_cvtepi8_epi32(hi));
+    f[3] = infer_cpu_qf(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+}
+
+
 /*
  * Q6_K: per half of 128 values, group g (0..3) of 32 takes the low (g 0,
  * 1) or high (g 2, 3) nibbles of ql[32 (g & 1) + l] and bits 2g, 2g + 1
- * of qh[l]; (q - 32) d sc as q s - 32 s, one rounding, the same value.
+ * of qh[l]: the 32 quants are put together as bytes (32 at a time), less
+ * 32, then widened to floats and times d sc, the reference's rounding.
  */
 static inline INFER_CPU_QT_ATTR void
 infer_cpu_q6_k_body(const unsigned char *w, const float *x, size_t ldx,
     int nr, int64_t n, float *y, size_t ldy, int first)
 {
     int                        s, g, v;
-    float                      d, sf;
+    float                      d;
     int64_t                    i;
-    __m128i                    sh;
-    __m256i                    q, h, m4, m3;
-    __m256                     acc[INFER_CPU_QNR], wv[4], sv[2], s32[2];
-    const uint8_t             *ql, *qh;
+    __m256i                    ql0, ql1, qh, q[4], m4, m3, o;
+    __m256                     acc[INFER_CPU_QNR], wv[4], sv[2];
     const infer_block_q6_k_t  *b;
 
     infer_cpu_qzero(acc, nr);
     b = (const infer_block_q6_k_t *) w;
-    m4 = _mm256_set1_epi32(0xf);
-    m3 = _mm256_set1_epi32(3);
+    m4 = _mm256_set1_epi8(0xf);
+    m3 = _mm256_set1_epi8(3);
+    o = _mm256_set1_epi8(32);
 
     for (i = 0; i < n; i += INFER_QK_K, b++) {
         d = _cvtsh_ss(b->d);
 
-        #pragma GCC unroll 4
+#pragma GCC unroll 2
         for (s = 0; s < 2; s++) {
-            ql = b->ql + 64 * s;
-            qh = b->qh + 32 * s;
+            ql0 = _mm256_loadu_si256((const __m256i *) (b->ql + 64 * s));
+            ql1 = _mm256_loadu_si256((const __m256i *) (b->ql + 64 * s + 32));
+            qh = _mm256_loadu_si256((const __m256i *) (b->qh + 32 * s));
 
-            #pragma GCC unroll 4
+            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                       _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                       _mm256_slli_epi16(_mm256_and_si256(
+                           _mm256_srli_epi16(qh, 2), m3), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(
+                       _mm256_srli_epi16(ql0, 4), m4),
+                       _mm256_slli_epi16(_mm256_and_si256(
+                           _mm256_srli_epi16(qh, 4), m3), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(
+                       _mm256_srli_epi16(ql1, 4), m4),
+                       _mm256_slli_epi16(_mm256_and_si256(
+                           _mm256_srli_epi16(qh, 6), m3), 4));
+
+#pragma GCC unroll 4
             for (g = 0; g < 4; g++) {
-                sh = _mm_cvtsi32_si128(2 * g);
+                sv[0] = _mm256_set1_ps(d * (float) b->scales[8 * s + 2 * g]);
+                sv[1] = _mm256_set1_ps(d
+                                       * (float) b->scales[8 * s + 2 * g + 1]);
+                infer_cpu_qwiden_i8(_mm256_sub_epi8(q[g], o), wv);
 
-                #pragma GCC unroll 4
-                for (v = 0; v < 2; v++) {
-                    sf = d * (float) b->scales[8 * s + 2 * g + v];
-                    sv[v] = _mm256_set1_ps(sf);
-                    s32[v] = _mm256_set1_ps(32.0f * sf);
-                }
-
-                #pragma GCC unroll 4
+#pragma GCC unroll 4
                 for (v = 0; v < 4; v++) {
-                    q = infer_cpu_qu8(ql + 32 * (g & 1) + 8 * v);
-                    q = (g < 2) ? _mm256_and_si256(q, m4)
-                                : _mm256_srli_epi32(q, 4);
-                    h = _mm256_srl_epi32(infer_cpu_qu8(qh + 8 * v), sh);
-                    h = _mm256_slli_epi32(_mm256_and_si256(h, m3), 4);
-                    wv[v] = _mm256_fmsub_ps(
-                                infer_cpu_qf(_mm256_or_si256(q, h)),
-                                sv[v >> 1], s32[v >> 1]);
+                    wv[v] = _mm256_mul_ps(wv[v], sv[v >> 1]);
                 }
 
                 infer_cpu_qfma(acc, wv, x + i + 128 * s + 32 * g, ldx, nr);

@@ -1,0 +1,737 @@
+/*
+ * ngx_infer: the CPU backend's second product with quantized weights,
+ * llama.cpp's way: each row of x is quantized once per batch to 8 bits,
+ * in blocks of 32 (a float scale d, and d times the block's sum for the
+ * types with a min), and each weight block is multiplied with it in
+ * integers (AVX2's vpmaddubsw, 32 products in one instruction), scaled in
+ * float once per block or sub-block.
+ *
+ * It is the faster of the two (bench/bench_quant), but not the same
+ * arithmetic: quantizing the activations costs about 2^-8 of each value,
+ * where infer_cpu_quant.c's F32 product is as exact as a float dot can
+ * be.  The backend takes this path only where env->quant_q8 says so.  A
+ * row is quantized alone and its sums run in an order fixed by the width,
+ * so here too a row computes the same bits alone as in any batch.
+ *
+ * Signed weights (Q8_0, Q4_0 less 8, Q6_K less 32) go through the sign
+ * trick: |w| as the unsigned operand, x with w's sign; no pair of
+ * products overflows 16 bits (2 x 128 x 127).  Unsigned ones (Q4_1, Q4_K,
+ * Q5_K) multiply as they are and their min comes from x's block sums.
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "infer_cpu.h"
+#include "infer_quant.h"
+
+#if (defined __x86_64__ && defined __GNUC__)
+#include <immintrin.h>
+#define INFER_CPU_Q8AVX2  1
+#endif
+
+
+#define INFER_CPU_Q8NR   4
+#define INFER_CPU_Q8KC   512
+#define INFER_CPU_Q8JB   16
+#define INFER_CPU_Q8T    64
+
+
+#if (INFER_CPU_Q8AVX2)
+static void infer_cpu_q8_quantize_avx2(const float *x, int64_t n, int8_t *qs,
+    float *d, float *s);
+#endif
+
+
+void
+infer_cpu_q8_quantize_row(int avx2, const float *x, int64_t n, int8_t *qs,
+    float *d, float *s)
+{
+    int      l, sum, q;
+    float    amax, id;
+    int64_t  i;
+
+#if (INFER_CPU_Q8AVX2)
+    if (avx2 && infer_cpu_quant_avx2()) {
+        infer_cpu_q8_quantize_avx2(x, n, qs, d, s);
+        return;
+    }
+#else
+    (void) avx2;
+#endif
+
+    /* the plain C form of what the AVX2 one computes, the same bits */
+    for (i = 0; i < n; i += INFER_QK) {
+        amax = 0.0f;
+
+        for (l = 0; l < INFER_QK; l++) {
+            amax = fmaxf(amax, fabsf(x[i + l]));
+        }
+
+        d[i / INFER_QK] = amax / 127.0f;
+        id = (amax != 0.0f) ? 127.0f / amax : 0.0f;
+        sum = 0;
+
+        for (l = 0; l < INFER_QK; l++) {
+            q = (int) nearbyintf(x[i + l] * id);
+            qs[i + l] = (int8_t) q;
+            sum += q;
+        }
+
+        s[i / INFER_QK] = d[i / INFER_QK] * (float) sum;
+    }
+}
+
+
+#if (INFER_CPU_Q8AVX2)
+
+#define INFER_CPU_Q8_ATTR                                                    \
+    __attribute__((always_inline, target("avx2,fma,f16c")))
+#define INFER_CPU_Q8_FN  __attribute__((target("avx2,fma,f16c")))
+
+
+typedef struct {
+    const int8_t         *q;        /* rows x n, ld n */
+    const float          *d;        /* rows x n / 32 */
+    const float          *s;
+    int64_t               ld;       /* values a row */
+} infer_cpu_q8x_t;
+
+
+typedef void (*infer_cpu_q8rows_pt)(const unsigned char *w,
+    const infer_cpu_q8x_t *x, int64_t r, int64_t k0, int nr, int64_t n,
+    float *y, size_t ldy, int first);
+
+
+static INFER_CPU_Q8_FN void
+infer_cpu_q8_quantize_avx2(const float *x, int64_t n, int8_t *qs, float *d,
+    float *s)
+{
+    int      l;
+    float    amax, id;
+    int64_t  i;
+    __m256   v[4], m, sign;
+    __m128   h;
+    __m256i  q[4], p, sum;
+
+    sign = _mm256_set1_ps(-0.0f);
+
+    for (i = 0; i < n; i += INFER_QK) {
+        m = _mm256_setzero_ps();
+
+        for (l = 0; l < 4; l++) {
+            v[l] = _mm256_loadu_ps(x + i + 8 * l);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[l]));
+        }
+
+        h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        amax = _mm_cvtss_f32(h);
+
+        d[i / INFER_QK] = amax / 127.0f;
+        id = (amax != 0.0f) ? 127.0f / amax : 0.0f;
+
+        for (l = 0; l < 4; l++) {
+            q[l] = _mm256_cvtps_epi32(_mm256_round_ps(
+                       _mm256_mul_ps(v[l], _mm256_set1_ps(id)),
+                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+
+        sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]),
+                               _mm256_add_epi32(q[2], q[3]));
+        sum = _mm256_hadd_epi32(sum, sum);
+        sum = _mm256_hadd_epi32(sum, sum);
+        s[i / INFER_QK] = d[i / INFER_QK]
+                          * (float) (_mm256_extract_epi32(sum, 0)
+                                     + _mm256_extract_epi32(sum, 4));
+
+        /* 4 x 8 int32 to 32 int8, in order */
+        p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+                               _mm256_packs_epi32(q[2], q[3]));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2,
+                                                             6, 3, 7));
+        _mm256_storeu_si256((__m256i *) (qs + i), p);
+    }
+}
+
+
+static inline INFER_CPU_Q8_ATTR float
+infer_cpu_q8hsum(__m256 v)
+{
+    __m128  s;
+
+    s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+
+    return _mm_cvtss_f32(s);
+}
+
+
+/* 32 products of unsigned w and signed x, summed to 8 int32, as floats */
+static inline INFER_CPU_Q8_ATTR __m256
+infer_cpu_q8dot_u(__m256i w, __m256i x)
+{
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w, x),
+                                                _mm256_set1_epi16(1)));
+}
+
+
+/* the same for signed w: |w| times x with w's sign */
+static inline INFER_CPU_Q8_ATTR __m256
+infer_cpu_q8dot_s(__m256i w, __m256i x)
+{
+    return infer_cpu_q8dot_u(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+}
+
+
+static inline INFER_CPU_Q8_ATTR void
+infer_cpu_q8store(const __m256 *acc, const __m256 *accm, int nr, float *y,
+    size_t ldy, int first)
+{
+    int    r;
+    float  v;
+
+#pragma GCC unroll 4
+    for (r = 0; r < nr; r++) {
+        v = infer_cpu_q8hsum(acc[r]) - infer_cpu_q8hsum(accm[r]);
+
+        if (first) {
+            y[(size_t) r * ldy] = v;
+        } else {
+            y[(size_t) r * ldy] += v;
+        }
+    }
+}
+
+
+#define INFER_CPU_Q8_ROWS_DECL                                               \
+    int                   r;                                                 \
+    int64_t               i;                                                 \
+    __m256                acc[INFER_CPU_Q8NR], accm[INFER_CPU_Q8NR];         \
+    const int8_t         *xq[INFER_CPU_Q8NR];                                \
+    const float          *xd[INFER_CPU_Q8NR], *xs[INFER_CPU_Q8NR]
+
+#define INFER_CPU_Q8_ROWS_INIT                                               \
+    _Pragma("GCC unroll 4")                                                  \
+    for (r = 0; r < nr; r++) {                                               \
+        acc[r] = _mm256_setzero_ps();                                        \
+        accm[r] = _mm256_setzero_ps();                                       \
+        xq[r] = x->q + (r0 + r) * x->ld + k0;                                \
+        xd[r] = x->d + ((r0 + r) * x->ld + k0) / INFER_QK;                   \
+        xs[r] = x->s + ((r0 + r) * x->ld + k0) / INFER_QK;                   \
+    }                                                                        \
+    (void) xs
+
+
+/* bytes of 16 nibbles: the low ones, then the high ones, as 32 values */
+static inline INFER_CPU_Q8_ATTR __m256i
+infer_cpu_q8nibbles(const uint8_t *p)
+{
+    __m128i  q, m;
+
+    q = _mm_loadu_si128((const __m128i *) p);
+    m = _mm_set1_epi8(0xf);
+
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m),
+                            _mm_and_si128(q, m));
+}
+
+
+/*
+ * Q8_0, Q4_0, Q4_1: blocks in pairs, each summed in integers and scaled
+ * apart, the pair then added to acc (one add a chain for 64 values); an
+ * odd last block of the chunk alone.  Q4_1's min, m times x's block sum,
+ * enters accm negated (accm is subtracted at the end).
+ */
+
+/* block b's 32 weights as bytes: signed (Q8_0, Q4_0) or not (Q4_1) */
+static inline INFER_CPU_Q8_ATTR __m256i
+infer_cpu_q8_unpack0(infer_dtype_e dt, const unsigned char *b, float *d,
+    float *m)
+{
+    const infer_block_q8_0_t  *b8;
+    const infer_block_q4_0_t  *b40;
+    const infer_block_q4_1_t  *b41;
+
+    switch (dt) {
+    case INFER_DT_Q8_0:
+        b8 = (const infer_block_q8_0_t *) b;
+        *d = _cvtsh_ss(b8->d);
+        return _mm256_loadu_si256((const __m256i *) b8->qs);
+    case INFER_DT_Q4_0:
+        b40 = (const infer_block_q4_0_t *) b;
+        *d = _cvtsh_ss(b40->d);
+        return _mm256_sub_epi8(infer_cpu_q8nibbles(b40->qs),
+                               _mm256_set1_epi8(8));
+    default:
+        b41 = (const infer_block_q4_1_t *) b;
+        *d = _cvtsh_ss(b41->d);
+        *m = _cvtsh_ss(b41->m);
+        return infer_cpu_q8nibbles(b41->qs);
+    }
+}
+
+
+static inline INFER_CPU_Q8_ATTR void
+infer_cpu_q8_blocks0(infer_dtype_e dt, const unsigned char *w,
+    const infer_cpu_q8x_t *x, int64_t r0, int64_t k0, int nr, int64_t n,
+    float *y, size_t ldy, int first)
+{
+    float                 da, db, ma, mb;
+    size_t                bs;
+    int64_t               ib;
+    __m256i               wa, wb;
+    __m256                t, pa, pb;
+    const unsigned char  *b;
+    INFER_CPU_Q8_ROWS_DECL;
+
+    INFER_CPU_Q8_ROWS_INIT;
+    bs = infer_dtype_block_size(dt);
+    ma = 0.0f;
+    mb = 0.0f;
+
+    for (i = 0, b = w; i < n; i += 2 * INFER_QK, b += 2 * bs) {
+        ib = i / INFER_QK;
+        wa = infer_cpu_q8_unpack0(dt, b, &da, &ma);
+
+        if (i + INFER_QK == n) {
+#pragma GCC unroll 4
+            for (r = 0; r < nr; r++) {
+                pa = (dt == INFER_DT_Q4_1)
+                     ? infer_cpu_q8dot_u(wa, _mm256_loadu_si256(
+                           (const __m256i *) (xq[r] + i)))
+                     : infer_cpu_q8dot_s(wa, _mm256_loadu_si256(
+                           (const __m256i *) (xq[r] + i)));
+                acc[r] = _mm256_fmadd_ps(pa, _mm256_set1_ps(da * xd[r][ib]),
+                                         acc[r]);
+
+                if (dt == INFER_DT_Q4_1) {
+                    accm[r] = _mm256_sub_ps(accm[r], _mm256_set_ps(0, 0, 0,
+                                  0, 0, 0, 0, ma * xs[r][ib]));
+                }
+            }
+
+            break;
+        }
+
+        wb = infer_cpu_q8_unpack0(dt, b + bs, &db, &mb);
+
+#pragma GCC unroll 4
+        for (r = 0; r < nr; r++) {
+            if (dt == INFER_DT_Q4_1) {
+                pa = infer_cpu_q8dot_u(wa, _mm256_loadu_si256(
+                         (const __m256i *) (xq[r] + i)));
+                pb = infer_cpu_q8dot_u(wb, _mm256_loadu_si256(
+                         (const __m256i *) (xq[r] + i + INFER_QK)));
+                accm[r] = _mm256_sub_ps(accm[r], _mm256_set_ps(0, 0, 0, 0, 0,
+                              0, mb * xs[r][ib + 1], ma * xs[r][ib]));
+            } else {
+                pa = infer_cpu_q8dot_s(wa, _mm256_loadu_si256(
+                         (const __m256i *) (xq[r] + i)));
+                pb = infer_cpu_q8dot_s(wb, _mm256_loadu_si256(
+                         (const __m256i *) (xq[r] + i + INFER_QK)));
+            }
+
+            t = _mm256_mul_ps(pa, _mm256_set1_ps(da * xd[r][ib]));
+            t = _mm256_fmadd_ps(pb, _mm256_set1_ps(db * xd[r][ib + 1]), t);
+            acc[r] = _mm256_add_ps(acc[r], t);
+        }
+    }
+
+    infer_cpu_q8store(acc, accm, nr, y, ldy, first);
+}
+
+
+static inline INFER_CPU_Q8_ATTR void
+infer_cpu_q8_q8_0_body(const unsigned char *w, const infer_cpu_q8x_t *x,
+    int64_t r0, int64_t k0, int nr, int64_t n, float *y, size_t ldy,
+    int first)
+{
+    infer_cpu_q8_blocks0(INFER_DT_Q8_0, w, x, r0, k0, nr, n, y, ldy, first);
+}
+
+
+static inline INFER_CPU_Q8_ATTR void
+infer_cpu_q8_q4_0_body(const unsigned char *w, const infer_cpu_q8x_t *x,
+    int64_t r0, int64_t k0, int nr, int64_t n, float *y, size_t ldy,
+    int first)
+{
+    infer_cpu_q8_blocks0(INFER_DT_Q4_0, w, x, r0, k0, nr, n, y, ldy, first);
+}
+
+
+static inline INFER_CPU_Q8_ATTR void
+infer_cpu_q8_q4_1_body(const unsigned char *w, const infer_cpu_q8x_t *x,
+    int64_t r0, int64_t k0, int nr, int64_t n, float *y, size_t ldy,
+    int first)
+{
+    infer_cpu_q8_blocks0(INFER_DT_Q4_1, w, x, r0, k0, nr, n, y, ldy, first);
+}
+
+
+/* Q4_K and Q5_K: 8 sub-blocks of 32, d sc[s] q - dmin mn[s] */
+static inline INFER_CPU_Q8_ATTR void
+infer_cpu_q8_k45_body(const unsigned char *w, const infer_cpu_q8x_t *x,
+    int64_t r0, int64_t k0, int nr, int64_t n, float *y, size_t ldy,
+    int first, int five)
+{
+    int                   c;
+    float                 d, dmin;
+    uint32_t              u[4];
+    __m256i               q, lo, hi, h, m4, one;
+    __m256                dsc8, mns8, sc8, t;
+    const uint8_t        *scales, *qs, *qh;
+    const unsigned char  *b;
+    INFER_CPU_Q8_ROWS_DECL;
+
+    INFER_CPU_Q8_ROWS_INIT;
+    m4 = _mm256_set1_epi8(0xf);
+    one = _mm256_set1_epi8(1);
+    h = _mm256_setzero_si256();
+
+    for (i = 0, b = w; i < n; i += INFER_QK_K) {
+        if (five) {
+            const infer_block_q5_k_t  *b5 = (const infer_block_q5_k_t *) b;
+
+            d = _cvtsh_ss(b5->d);
+            dmin = _cvtsh_ss(b5->dmin);
+            scales = b5->scales;
+            qs = b5->qs;
+            qh = b5->qh;
+            h = _mm256_loadu_si256((const __m256i *) qh);
+            b += sizeof(infer_block_q5_k_t);
+
+        } else {
+            const infer_block_q4_k_t  *b4 = (const infer_block_q4_k_t *) b;
+
+            d = _cvtsh_ss(b4->d);
+            dmin = _cvtsh_ss(b4->dmin);
+            scales = b4->scales;
+            qs = b4->qs;
+            b += sizeof(infer_block_q4_k_t);
+        }
+
+        infer_quant_k_scales(scales, u);
+        dsc8 = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(
+                   _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int) u[1],
+                                                      (int) u[0]))));
+        mns8 = _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(
+                   _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int) u[3],
+                                                      (int) u[2]))));
+
+#pragma GCC unroll 4
+        for (r = 0; r < nr; r++) {
+            accm[r] = _mm256_fmadd_ps(mns8, _mm256_loadu_ps(xs[r]
+                                                            + i / INFER_QK),
+                                      accm[r]);
+        }
+
+#pragma GCC unroll 4
+        for (c = 0; c < 4; c++) {
+            q = _mm256_loadu_si256((const __m256i *) (qs + 32 * c));
+            lo = _mm256_and_si256(q, m4);
+            hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(
+                         _mm256_srl_epi16(h, _mm_cvtsi32_si128(2 * c)), one),
+                         4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(
+                         _mm256_srl_epi16(h, _mm_cvtsi32_si128(2 * c + 1)),
+                         one), 4));
+            }
+
+            /* the two sub-blocks summed apart, then added: one add a
+             * chain for 64 values */
+#pragma GCC unroll 4
+            for (r = 0; r < nr; r++) {
+                sc8 = _mm256_mul_ps(dsc8, _mm256_loadu_ps(xd[r]
+                                                          + i / INFER_QK));
+                t = _mm256_mul_ps(infer_cpu_q8dot_u(lo,
+                        _mm256_loadu_si256((const __m256i *)
+                                           (xq[r] + i + 64 * c))),
+                        _mm256_permutevar8x32_ps(sc8,
+                            _mm256_set1_epi32(2 * c)));
+                t = _mm256_fmadd_ps(infer_cpu_q8dot_u(hi,
+                        _mm256_loadu_si256((const __m256i *)
+                                           (xq[r] + i + 64 * c + 32))),
+                        _mm256_permutevar8x32_ps(sc8,
+                            _mm256_set1_epi32(2 * c + 1)), t);
+                acc[r] = _mm256_add_ps(acc[r], t);
+            }
+        }
+    }
+
+    infer_cpu_q8store(acc, accm, nr, y, ldy, first);
+}
+
+
+static inline INFER_CPU_Q8_ATTR void
+infer_cpu_q8_q4_k_body(const unsigned char *w, const infer_cpu_q8x_t *x,
+    int64_t r0, int64_t k0, int nr, int64_t n, float *y, size_t ldy,
+    int first)
+{
+    infer_cpu_q8_k45_body(w, x, r0, k0, nr, n, y, ldy, first, 0);
+}
+
+
+static inline INFER_CPU_Q8_ATTR void
+infer_cpu_q8_q5_k_body(const unsigned char *w, const infer_cpu_q8x_t *x,
+    int64_t r0, int64_t k0, int nr, int64_t n, float *y, size_t ldy,
+    int first)
+{
+    infer_cpu_q8_k45_body(w, x, r0, k0, nr, n, y, ldy, first, 1);
+}
+
+
+/*
+ * Q6_K: group g (0..3) of a half's 128 values is 32 values, two
+ * sub-blocks of 16 whose int8 scales multiply the pair sums in integers
+ * (vpmaddwd), then d and x's d in float.
+ */
+static inline INFER_CPU_Q8_ATTR void
+infer_cpu_q8_q6_k_body(const unsigned char *w, const infer_cpu_q8x_t *x,
+    int64_t r0, int64_t k0, int nr, int64_t n, float *y, size_t ldy,
+    int first)
+{
+    int                        s, g;
+    float                      d;
+    __m256i                    ql0, ql1, qh, wv[4], sc16, wa, xv, m4, m3, o;
+    __m256                     p, dx, tp[INFER_CPU_Q8NR];
+    const uint8_t             *ql, *qhp;
+    const infer_block_q6_k_t  *b;
+    INFER_CPU_Q8_ROWS_DECL;
+
+    INFER_CPU_Q8_ROWS_INIT;
+    b = (const infer_block_q6_k_t *) w;
+    m4 = _mm256_set1_epi8(0xf);
+    m3 = _mm256_set1_epi8(3);
+    o = _mm256_set1_epi8(32);
+
+    for (i = 0; i < n; i += INFER_QK_K, b++) {
+        d = _cvtsh_ss(b->d);
+
+#pragma GCC unroll 2
+        for (s = 0; s < 2; s++) {
+            ql = b->ql + 64 * s;
+            qhp = b->qh + 32 * s;
+            ql0 = _mm256_loadu_si256((const __m256i *) ql);
+            ql1 = _mm256_loadu_si256((const __m256i *) (ql + 32));
+            qh = _mm256_loadu_si256((const __m256i *) qhp);
+
+            wv[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                        _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+            wv[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                        _mm256_slli_epi16(_mm256_and_si256(
+                            _mm256_srli_epi16(qh, 2), m3), 4));
+            wv[2] = _mm256_or_si256(_mm256_and_si256(
+                        _mm256_srli_epi16(ql0, 4), m4),
+                        _mm256_slli_epi16(_mm256_and_si256(
+                            _mm256_srli_epi16(qh, 4), m3), 4));
+            wv[3] = _mm256_or_si256(_mm256_and_si256(
+                        _mm256_srli_epi16(ql1, 4), m4),
+                        _mm256_slli_epi16(_mm256_and_si256(
+                            _mm256_srli_epi16(qh, 6), m3), 4));
+
+            /* groups in pairs, summed apart, then added to acc */
+#pragma GCC unroll 4
+            for (g = 0; g < 4; g++) {
+                wv[g] = _mm256_sub_epi8(wv[g], o);
+                wa = _mm256_abs_epi8(wv[g]);
+                sc16 = _mm256_set_m128i(
+                           _mm_set1_epi16(b->scales[8 * s + 2 * g + 1]),
+                           _mm_set1_epi16(b->scales[8 * s + 2 * g]));
+
+#pragma GCC unroll 4
+                for (r = 0; r < nr; r++) {
+                    xv = _mm256_loadu_si256((const __m256i *)
+                                            (xq[r] + i + 128 * s + 32 * g));
+                    p = _mm256_cvtepi32_ps(_mm256_madd_epi16(
+                            _mm256_maddubs_epi16(wa,
+                                _mm256_sign_epi8(xv, wv[g])), sc16));
+                    dx = _mm256_set1_ps(d * xd[r][(i + 128 * s + 32 * g)
+                                                  / INFER_QK]);
+
+                    if (g & 1) {
+                        acc[r] = _mm256_add_ps(acc[r],
+                                     _mm256_fmadd_ps(p, dx, tp[r]));
+                    } else {
+                        tp[r] = _mm256_mul_ps(p, dx);
+                    }
+                }
+            }
+        }
+    }
+
+    infer_cpu_q8store(acc, accm, nr, y, ldy, first);
+}
+
+
+#define INFER_CPU_Q8ROWS(type)                                               \
+    static INFER_CPU_Q8_FN void                                              \
+    infer_cpu_q8_##type##_rows(const unsigned char *w,                       \
+        const infer_cpu_q8x_t *x, int64_t r0, int64_t k0, int nr,            \
+        int64_t n, float *y, size_t ldy, int first)                          \
+    {                                                                        \
+        switch (nr) {                                                        \
+        case 4:                                                              \
+            infer_cpu_q8_##type##_body(w, x, r0, k0, 4, n, y, ldy, first);   \
+            break;                                                           \
+        case 3:                                                              \
+            infer_cpu_q8_##type##_body(w, x, r0, k0, 3, n, y, ldy, first);   \
+            break;                                                           \
+        case 2:                                                              \
+            infer_cpu_q8_##type##_body(w, x, r0, k0, 2, n, y, ldy, first);   \
+            break;                                                           \
+        default:                                                             \
+            infer_cpu_q8_##type##_body(w, x, r0, k0, 1, n, y, ldy, first);   \
+            break;                                                           \
+        }                                                                    \
+    }
+
+INFER_CPU_Q8ROWS(q8_0)
+INFER_CPU_Q8ROWS(q4_0)
+INFER_CPU_Q8ROWS(q4_1)
+INFER_CPU_Q8ROWS(q4_k)
+INFER_CPU_Q8ROWS(q5_k)
+INFER_CPU_Q8ROWS(q6_k)
+
+
+static infer_cpu_q8rows_pt
+infer_cpu_q8rows(infer_dtype_e dt)
+{
+    switch (dt) {
+    case INFER_DT_Q8_0:
+        return infer_cpu_q8_q8_0_rows;
+    case INFER_DT_Q4_0:
+        return infer_cpu_q8_q4_0_rows;
+    case INFER_DT_Q4_1:
+        return infer_cpu_q8_q4_1_rows;
+    case INFER_DT_Q4_K:
+        return infer_cpu_q8_q4_k_rows;
+    case INFER_DT_Q5_K:
+        return infer_cpu_q8_q5_k_rows;
+    case INFER_DT_Q6_K:
+        return infer_cpu_q8_q6_k_rows;
+    default:
+        return NULL;
+    }
+}
+
+#endif
+
+
+int
+infer_cpu_quant_q8_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
+    const float *x, size_t ldx, int rows, const void *w, int64_t n_in,
+    int64_t n_out, float *y, size_t ldy)
+{
+#if (INFER_CPU_Q8AVX2)
+    int                   r0, r1, r, nr;
+    float                *work;
+    size_t                row_size, at, next, end, pf, l, nb;
+    int64_t               j0, j1, j, k0, kc, i;
+    infer_cpu_q8x_t       xq;
+    infer_cpu_q8rows_pt   fn;
+    const unsigned char  *wb;
+
+    fn = infer_cpu_q8rows(dt);
+
+    if (!env->avx2 || !infer_cpu_quant_avx2() || fn == NULL || rows < 1) {
+        return -1;
+    }
+
+    /* x as 8 bits: n_in bytes, and two floats a block, per row */
+    nb = (size_t) (n_in / INFER_QK);
+    work = infer_cpu_work(env, (size_t) rows * (2 * nb + (size_t) n_in / 4));
+    if (work == NULL) {
+        return -1;
+    }
+
+    xq.d = work;
+    xq.s = work + (size_t) rows * nb;
+    xq.q = (const int8_t *) (work + 2 * (size_t) rows * nb);
+    xq.ld = n_in;
+
+    for (i = 0; i < rows; i++) {
+        infer_cpu_q8_quantize_avx2(x + (size_t) i * ldx, n_in,
+                                   (int8_t *) xq.q + i * n_in,
+                                   (float *) xq.d + i * (int64_t) nb,
+                                   (float *) xq.s + i * (int64_t) nb);
+    }
+
+    row_size = infer_dtype_row_size(dt, n_in);
+    wb = w;
+
+    if (rows <= 2) {
+        for (j = 0; j < n_out; j++) {
+            for (k0 = 0; k0 < n_in; k0 += INFER_CPU_Q8KC) {
+                kc = (n_in - k0 > INFER_CPU_Q8KC) ? INFER_CPU_Q8KC
+                                                  : n_in - k0;
+                fn(wb + (size_t) j * row_size + infer_dtype_row_size(dt, k0),
+                   &xq, 0, k0, rows, kc, y + j, ldy, k0 == 0);
+            }
+        }
+
+        return 0;
+    }
+
+    /* as infer_cpu_quant.c's tiles: the weights once a tile */
+    end = (size_t) n_out * row_size;
+
+    for (r0 = 0; r0 < rows; r0 = r1) {
+        r1 = (rows - r0 > INFER_CPU_Q8T) ? r0 + INFER_CPU_Q8T : rows;
+
+        for (j0 = 0; j0 < n_out; j0 = j1) {
+            j1 = (n_out - j0 > INFER_CPU_Q8JB) ? j0 + INFER_CPU_Q8JB : n_out;
+
+            for (k0 = 0; k0 < n_in; k0 += INFER_CPU_Q8KC) {
+                kc = (n_in - k0 > INFER_CPU_Q8KC) ? INFER_CPU_Q8KC
+                                                  : n_in - k0;
+                at = infer_dtype_row_size(dt, k0);
+                next = (k0 + INFER_CPU_Q8KC < n_in)
+                       ? at + infer_dtype_row_size(dt, INFER_CPU_Q8KC)
+                       : (size_t) INFER_CPU_Q8JB * row_size;
+
+                for (j = j0; j < j1; j++) {
+                    pf = (size_t) j * row_size + next;
+
+                    for (l = 0; l < infer_dtype_row_size(dt, kc)
+                                    && pf + l < end; l += 64)
+                    {
+                        _mm_prefetch((const char *) wb + pf + l,
+                                     _MM_HINT_T0);
+                    }
+                }
+
+                for (r = r0; r < r1; r += nr) {
+                    nr = (r1 - r > INFER_CPU_Q8NR) ? INFER_CPU_Q8NR : r1 - r;
+
+                    for (j = j0; j < j1; j++) {
+                        fn(wb + (size_t) j * row_size + at, &xq, r, k0, nr,
+                           kc, y + (size_t) r * ldy + j, ldy, k0 == 0);
+                    }
+                }
+            }
+        }
+    }
+
+    return 0;
+#else
+    (void) env;
+    (void) dt;
+    (void) x;
+    (void) ldx;
+    (void) rows;
+    (void) w;
+    (void) n_in;
+    (void) n_out;
+    (void) y;
+    (void) ldy;
+
+    return -1;
+#endif
+}

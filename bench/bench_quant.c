@@ -14,8 +14,10 @@
  * come from memory as a model's do (-s 1: from the caches, what the
  * arithmetic alone allows).  F32 rows: OpenBLAS's sgemv (batch 1) and sgemm (16),
  * and the backend's own F32 product (infer_cpu_matmul: sgemv for one row,
- * its AVX2 product for a few), on the same shape.  -c adds the plain C
- * path of the quantized product (no AVX2) at batch 1.
+ * its AVX2 product for a few), on the same shape.  Each block type twice:
+ * the F32-activation product (infer_cpu_quant.c, the backend's default)
+ * and llama.cpp's way, x quantized to 8 bits and integer products
+ * (infer_cpu_quant_q8.c).  -c adds the plain C path (no AVX2) at batch 1.
  *
  * Each figure is the best of 3 trials of seconds/3, in the thread's CPU
  * time (a process that shares the core takes wall time, not ours); run it
@@ -46,6 +48,7 @@ typedef struct {
     infer_dtype_e     dt;
     int               how;          /* BQ_QUANT, BQ_SGEMV_SGEMM, BQ_OURS */
     int               avx2;
+    int               q8;           /* x quantized to 8 bits first */
     int               rows;
     int64_t           n, k;
     int               copies;
@@ -144,9 +147,11 @@ bq_run(bq_case_t *c, int copy)
 
     case BQ_QUANT:
         c->env->avx2 = c->avx2;
+        c->env->quant_q8 = c->q8;
         infer_cpu_quant_matmul(c->env, c->dt, c->x, (size_t) c->k, c->rows,
                                w, c->k, c->n, c->y, (size_t) c->n);
         c->env->avx2 = 1;
+        c->env->quant_q8 = 0;
         return;
 
     case BQ_BLAS:
@@ -227,15 +232,21 @@ main(int argc, char **argv)
 {
     int               opt, i, t, cflag;
     double            seconds, s1, s16, flops, bits;
+    char              name[64];
     int64_t           n, k, j, stream;
     const char       *what;
     bq_case_t         c;
     infer_cpu_env_t   env;
 
+    /* F32 twice (OpenBLAS, ours), each block type with F32 x, 8-bit x */
     static const infer_dtype_e  types[] = {
-        INFER_DT_F32, INFER_DT_F32, INFER_DT_Q8_0, INFER_DT_Q4_0,
-        INFER_DT_Q4_1, INFER_DT_Q4_K, INFER_DT_Q5_K, INFER_DT_Q6_K
+        INFER_DT_F32, INFER_DT_F32, INFER_DT_Q8_0, INFER_DT_Q8_0,
+        INFER_DT_Q4_0, INFER_DT_Q4_0, INFER_DT_Q4_1, INFER_DT_Q4_1,
+        INFER_DT_Q4_K, INFER_DT_Q4_K, INFER_DT_Q5_K, INFER_DT_Q5_K,
+        INFER_DT_Q6_K, INFER_DT_Q6_K
     };
+
+#define BQ_NTYPES  (int) (sizeof(types) / sizeof(types[0]))
 
     n = 4096;
     k = 4096;
@@ -285,11 +296,12 @@ main(int argc, char **argv)
     printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     fflush(stdout);
 
-    for (t = 0; t < 8 + cflag; t++) {
+    for (t = 0; t < BQ_NTYPES + cflag; t++) {
         memset(&c, 0, sizeof(c));
-        c.dt = (t < 8) ? types[t] : INFER_DT_Q4_K;
+        c.dt = (t < BQ_NTYPES) ? types[t] : INFER_DT_Q4_K;
         c.how = (t == 0) ? BQ_BLAS : (t == 1) ? BQ_OURS : BQ_QUANT;
-        c.avx2 = (t < 8) ? env.avx2 : 0;
+        c.avx2 = (t < BQ_NTYPES) ? env.avx2 : 0;
+        c.q8 = (t < BQ_NTYPES && t > 1 && (t & 1));
         c.n = n;
         c.k = k;
         c.env = &env;
@@ -318,16 +330,19 @@ main(int argc, char **argv)
         s16 = 0.0;
 
         /* the plain C path at batch 1 only: it is slow */
-        if (t < 8) {
+        if (t < BQ_NTYPES) {
             c.rows = BQ_BATCH;
             s16 = bq_time(&c, seconds);
         }
 
         flops = 2.0 * (double) n * (double) k;
+        snprintf(name, sizeof(name), "%s, %s", infer_dtype_name(c.dt),
+                 (t == BQ_NTYPES) ? "plain C (no AVX2)"
+                 : c.q8 ? "x to 8 bits, integer products"
+                 : "F32 x");
         what = (t == 0) ? "F32, OpenBLAS sgemv / sgemm"
                : (t == 1) ? "F32, infer_cpu_matmul (sgemv / AVX2 rows)"
-               : (t == 8) ? "Q4_K, plain C (no AVX2)"
-               : infer_dtype_name(c.dt);
+               : name;
         bits = 8.0 * (double) infer_dtype_block_size(c.dt)
                / (double) infer_dtype_block(c.dt);
 
@@ -347,6 +362,8 @@ main(int argc, char **argv)
         free(c.x);
         free(c.y);
     }
+
+    free(env.work);
 
     return 0;
 }

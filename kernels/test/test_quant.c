@@ -17,6 +17,9 @@
  *     float64 (the same bound plus 1e-5 |ref|, test_ops.c's);
  *   - a row alone and in batches (16, 64, 65, other positions): the same
  *     bits, in both the AVX2 and the C path;
+ *   - the 8-bit path (infer_cpu_quant_q8.c): x's quantization the same in
+ *     C and AVX2, the product against float64 of what it multiplies, and
+ *     against the exact x within what quantizing x costs;
  *   - get_rows on a quantized table (the rows gathered, bit for bit, and a
  *     bad id), and the builders' refusals.
  *
@@ -150,6 +153,30 @@ read_all(const char *path, size_t *len)
 static void
 test_layouts(void)
 {
+    int       i, j, good;
+    uint8_t   q[12], sc, mn;
+    uint32_t  u[4];
+
+    /* the K types' scales, all at once == one at a time */
+    good = 1;
+
+    for (i = 0; i < 20000; i++) {
+        for (j = 0; j < 12; j++) {
+            q[j] = (uint8_t) rnd32();
+        }
+
+        infer_quant_k_scales(q, u);
+
+        for (j = 0; j < 8; j++) {
+            infer_quant_scale_min(q, j, &sc, &mn);
+            good &= sc == ((u[j / 4] >> (8 * (j % 4))) & 0xff)
+                    && mn == ((u[2 + j / 4] >> (8 * (j % 4))) & 0xff);
+        }
+    }
+
+    ok(good, "infer_quant_k_scales() == infer_quant_scale_min() on 20000 "
+       "random scale fields");
+
     ok(sizeof(infer_block_q8_0_t) == infer_dtype_block_size(INFER_DT_Q8_0)
        && sizeof(infer_block_q4_0_t)
           == infer_dtype_block_size(INFER_DT_Q4_0)
@@ -573,6 +600,167 @@ test_bits(void)
 }
 
 
+/*
+ * The second path, x quantized to 8 bits (infer_cpu_quant_q8.c): its
+ * quantization the same in C and AVX2; its product against float64 of the
+ * dequantized weights times the dequantized x (within 1e-5, as above),
+ * and against the exact x within what rounding x to its blocks' steps can
+ * cost (sum |w_i| d_i / 2); a row alone and batched, the same bits.
+ */
+
+static void
+test_q8(void)
+{
+    int               t, ki, ri, good, good2, bits, pos;
+    float            *x, *y, *y1, *wf, *xd, *d, *s, *d2, *s2, *xr;
+    double            ref, refx, abs_sum, e, tol, bound, worst, worstx;
+    int8_t           *q, *q2;
+    int64_t           k, n, rows, r, j, c, bk;
+    unsigned char    *wq;
+    infer_cpu_env_t   env;
+
+    static const int64_t  ks[] = { 32, 256, 1024, 4096 };
+    static const int64_t  rowset[] = { 1, 2, 3, 5, 16, 17, 65 };
+
+    if (!infer_cpu_quant_avx2()) {
+        ok(1, "# SKIP the 8-bit path: no AVX2, FMA and F16C here");
+        return;
+    }
+
+    /* the quantization of x: C and AVX2 */
+    good = 1;
+    k = 4096;
+    x = tt_alloc((size_t) k * sizeof(float));
+    q = tt_alloc((size_t) k);
+    q2 = tt_alloc((size_t) k);
+    d = tt_alloc((size_t) k / 32 * sizeof(float));
+    s = tt_alloc((size_t) k / 32 * sizeof(float));
+    d2 = tt_alloc((size_t) k / 32 * sizeof(float));
+    s2 = tt_alloc((size_t) k / 32 * sizeof(float));
+
+    for (ri = 0; ri < 20; ri++) {
+        for (c = 0; c < k; c++) {
+            x[c] = rndf(-1.0f, 1.0f) * powf(10.0f, (float) (ri % 7) - 3.0f);
+        }
+        memset(x + 64, 0, 32 * sizeof(float));        /* a block of zeros */
+
+        infer_cpu_q8_quantize_row(0, x, k, q, d, s);
+        infer_cpu_q8_quantize_row(1, x, k, q2, d2, s2);
+        good &= memcmp(q, q2, (size_t) k) == 0
+                && memcmp(d, d2, (size_t) k / 32 * sizeof(float)) == 0
+                && memcmp(s, s2, (size_t) k / 32 * sizeof(float)) == 0;
+    }
+
+    ok(good, "8-bit x: the AVX2 quantization == the C one, bit for bit");
+    tt_free_all();
+
+    memset(&env, 0, sizeof(env));
+    env.avx2 = 1;
+
+    for (t = 0; t < NQT; t++) {
+        bk = infer_dtype_block(qtypes[t]);
+        good = 1;
+        good2 = 1;
+        bits = 1;
+        worst = 0.0;
+        worstx = 0.0;
+
+        for (ki = 0; ki < 4; ki++) {
+            k = ks[ki];
+
+            if (k % bk) {
+                continue;
+            }
+
+            for (ri = 0; ri < 7; ri++) {
+                rows = rowset[ri];
+                n = 21;
+                wq = random_blocks(qtypes[t], n, k);
+                wf = tt_alloc((size_t) (n * k) * sizeof(float));
+                infer_quant_dequantize_row(qtypes[t], wq, wf, n * k);
+
+                x = tt_alloc((size_t) (rows * k) * sizeof(float));
+                xd = tt_alloc((size_t) (rows * k) * sizeof(float));
+                q = tt_alloc((size_t) k);
+                d = tt_alloc((size_t) k / 32 * sizeof(float));
+                s = tt_alloc((size_t) k / 32 * sizeof(float));
+                y = tt_alloc((size_t) (rows * n) * sizeof(float));
+                y1 = tt_alloc((size_t) n * sizeof(float));
+
+                for (c = 0; c < rows * k; c++) {
+                    x[c] = rndf(-1.0f, 1.0f);
+                }
+
+                for (r = 0; r < rows; r++) {
+                    infer_cpu_q8_quantize_row(0, x + r * k, k, q, d, s);
+                    for (c = 0; c < k; c++) {
+                        xd[r * k + c] = d[c / 32] * (float) q[c];
+                    }
+                }
+
+                if (infer_cpu_quant_q8_matmul(&env, qtypes[t], x, (size_t) k,
+                                              (int) rows, wq, k, n, y,
+                                              (size_t) n)
+                    != 0)
+                {
+                    good = 0;
+                    tt_free_all();
+                    continue;
+                }
+
+                for (r = 0; r < rows; r++) {
+                    xr = x + r * k;
+                    infer_cpu_q8_quantize_row(0, xr, k, q, d, s);
+
+                    for (j = 0; j < n; j++) {
+                        ref = ref_dot(wf + j * k, xd + r * k, k, &abs_sum);
+                        e = fabs((double) y[r * n + j] - ref);
+                        tol = 1e-5 * fabs(ref) + 1e-5 * abs_sum;
+                        worst = (e / tol > worst) ? e / tol : worst;
+                        good &= e <= tol;
+
+                        refx = ref_dot(wf + j * k, xr, k, &abs_sum);
+                        bound = 1e-5 * abs_sum;
+                        for (c = 0; c < k; c++) {
+                            bound += fabs(wf[j * k + c]) * d[c / 32] * 0.5;
+                        }
+                        e = fabs((double) y[r * n + j] - refx);
+                        worstx = (e / abs_sum > worstx) ? e / abs_sum : worstx;
+                        good2 &= e <= bound;
+                    }
+                }
+
+                /* a row alone: the same bits */
+                for (pos = 0; pos < 2; pos++) {
+                    r = pos ? rows - 1 : rows / 2;
+                    infer_cpu_quant_q8_matmul(&env, qtypes[t], x + r * k,
+                                              (size_t) k, 1, wq, k, n, y1, 1);
+                    bits &= memcmp(y1, y + r * n, (size_t) n * sizeof(float))
+                            == 0;
+                }
+
+                tt_free_all();
+            }
+        }
+
+        ok(good, "%s, 8-bit x: matmul == float64 of the dequantized weights "
+           "and x, k 32 to 4096, 1 to 65 rows (worst %.2g of the "
+           "tolerance)", infer_dtype_name(qtypes[t]), worst);
+        ok(good2, "%s, 8-bit x: within what quantizing x costs of the exact "
+           "product (worst %.2g of sum |w x|)", infer_dtype_name(qtypes[t]),
+           worstx);
+        ok(bits, "%s, 8-bit x: a row alone == the same row batched, bit for "
+           "bit", infer_dtype_name(qtypes[t]));
+    }
+
+    free(env.work);
+
+    /* the backend's default is the F32 path; env.quant_q8 picks this one */
+    memset(&env, 0, sizeof(env));
+    ok(env.quant_q8 == 0, "the F32 path is the default (quant_q8 0)");
+}
+
+
 /* get_rows on a quantized table: the rows gathered, as dequantized */
 
 static void
@@ -724,6 +912,7 @@ main(int argc, char **argv)
     test_dot();
     test_matmul();
     test_bits();
+    test_q8();
     test_get_rows();
     test_refusals();
 

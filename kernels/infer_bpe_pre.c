@@ -48,9 +48,11 @@ const char  infer_bpe_gpt2_re[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+"
     "|\\s+(?!\\S)|\\s+";
 
-/* Llama 3's, as its tokenizer.json has it */
+/* Llama 3's as llama.cpp adapted it: the contractions' cases are ASCII,
+ * where tokenizer.json's (?i:'s...) also takes U+017F and U+212A */
 static const char  infer_bpe_llama3_re[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
+    "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"
     "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)"
     "|\\s+";
 

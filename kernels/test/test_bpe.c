@@ -301,6 +301,8 @@ test_merges(void)
     T_IDS(gl, "GGUF, llama-bpe: \"1234\" is 123 and 4", "1234", 0, TWELVE,
           '3', '4');
     T_IDS(gl, "GGUF, llama-bpe: 's in any case", "X'S", 0, 'X', '\'', 'S');
+    T_IDS(gl, "GGUF, llama-bpe: but ASCII's, as llama.cpp's (' + U+017F + a "
+          "is one piece)", "'\xc5\xbf" "a", 0, '\'', 0xc5, 0xbf, A);
 
     infer_bpe_free(bpe);
 

@@ -5,6 +5,9 @@
  * Hugging Face config.json its "model_type" ("bert"); its own
  * file reads the rest of config.json (configure) and finds and checks its
  * tensors in model.safetensors (resolve), registering each as a weight.
+ * A GGUF file (llama.cpp's format) names its architecture in
+ * general.architecture ("llama"); configure reads the rest of its
+ * metadata and resolve its tensors.
  * What is common is here: reading the files, dispatching on the
  * architecture, the weights' F32 copies, freeing.
  */
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -43,6 +47,15 @@ static const infer_arch_t  *infer_hf_archs[] = {
 };
 
 
+/* those a GGUF file names by its general.architecture */
+static const infer_arch_t  *infer_gguf_archs[] = {
+    &infer_arch_llama,
+    NULL
+};
+
+
+static int infer_model_load_gguf(infer_model_t *m, const char *path,
+    char *err, size_t errlen);
 static int infer_model_convert(infer_model_t *m, char *err, size_t errlen);
 static int infer_weight_usable(const infer_weight_t *w);
 static void infer_weight_to_f32(float *dst, const infer_weight_t *w);
@@ -54,12 +67,29 @@ infer_model_load(const char *dir, char *err, size_t errlen)
     int             rc;
     char           *cfg, *stf, *json;
     size_t          len;
+    struct stat     sb;
     infer_model_t  *m;
 
     json = NULL;
+    cfg = NULL;
+    stf = NULL;
     rc = -1;
 
     m = calloc(1, sizeof(infer_model_t));
+
+    if (m != NULL && stat(dir, &sb) != 0) {
+        infer_error(err, errlen, "%s: cannot open: %s (a model is a "
+                    "directory of config.json and model.safetensors, or a "
+                    "GGUF file)", dir, strerror(errno));
+        goto done;
+    }
+
+    /* a file is a GGUF model (the parser refuses one that is not) */
+    if (m != NULL && S_ISREG(sb.st_mode)) {
+        rc = infer_model_load_gguf(m, dir, err, errlen);
+        goto done;
+    }
+
     cfg = infer_path(dir, "config.json");
     stf = infer_path(dir, "model.safetensors");
 
@@ -131,7 +161,82 @@ infer_model_free(infer_model_t *m)
 
     infer_safetensors_close(&m->st);
 
+    if (m->gguf != NULL) {
+        infer_gguf_close(m->gguf);
+        free(m->gguf);
+    }
+
     free(m);
+}
+
+
+/*
+ * A GGUF file: the parser checks the whole file, general.architecture
+ * picks the architecture, whose configure reads the metadata (root NULL)
+ * and whose resolve finds the tensors.
+ */
+static int
+infer_model_load_gguf(infer_model_t *m, const char *path, char *err,
+    size_t errlen)
+{
+    int                   rc;
+    char                  show[65];
+    size_t                len, i;
+    const char           *name;
+    const infer_arch_t  **a;
+
+    m->dir = strdup(path);
+    m->gguf = calloc(1, sizeof(infer_gguf_t));
+
+    if (m->dir == NULL || m->gguf == NULL) {
+        return infer_error(err, errlen, "%s: out of memory", path);
+    }
+
+    if (infer_gguf_open(m->gguf, path, err, errlen) != 0) {
+        return -1;
+    }
+
+    rc = infer_gguf_get_str(m->gguf, "general.architecture", &name, &len,
+                            err, errlen);
+    if (rc < 0) {
+        return -1;
+    }
+
+    if (rc == INFER_GGUF_ABSENT) {
+        return infer_error(err, errlen, "%s: key \"general.architecture\" "
+                           "is missing (supported: llama)", path);
+    }
+
+    for (a = infer_gguf_archs; *a != NULL; a++) {
+        if (strlen((*a)->name) == len
+            && memcmp((*a)->name, name, len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (*a == NULL) {
+        /* the file's bytes, not NUL-terminated: printable ones shown */
+        for (i = 0; i < len && i < sizeof(show) - 1; i++) {
+            show[i] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
+        }
+
+        show[i] = '\0';
+
+        return infer_error(err, errlen, "%s: general.architecture \"%s\" "
+                           "is not supported (supported: llama)", path,
+                           show);
+    }
+
+    m->arch = *a;
+
+    if (m->arch->configure(m, NULL, path, err, errlen) != 0
+        || m->arch->resolve(m, path, path, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    return infer_model_convert(m, err, errlen);
 }
 
 
@@ -243,6 +348,23 @@ infer_model_add_weight(infer_model_t *m, const infer_st_tensor_t *t,
 
 
 int
+infer_model_add_gguf_weight(infer_model_t *m, const infer_gguf_tensor_t *t)
+{
+    infer_st_tensor_t  st;
+
+    memset(&st, 0, sizeof(infer_st_tensor_t));
+    st.name = (char *) t->name;
+    st.dtype = t->dtype;
+    st.data = t->data;
+    st.nbytes = t->nbytes;
+
+    /* ne past n_dims are 1: ne[0] is a row, the rest count rows */
+    return infer_model_add_weight(m, &st, t->ne[1] * t->ne[2] * t->ne[3],
+                                  t->ne[0]);
+}
+
+
+int
 infer_model_float_tensor(const infer_st_tensor_t *t, const char *what,
     const char *cfg, char *err, size_t errlen)
 {
@@ -259,7 +381,8 @@ infer_model_float_tensor(const infer_st_tensor_t *t, const char *what,
 
 /*
  * Points each weight's f32 at the mapping where the tensor is F32 and
- * aligned, and converts everything else into one block, m->owned.  This
+ * aligned, and converts F16, BF16 and unaligned F32 ones into one block,
+ * m->owned.  Quantized weights stay as their blocks (f32 NULL).  This
  * runs once, in nginx's master, so that every worker shares the copies.
  */
 static int
@@ -276,7 +399,7 @@ infer_model_convert(infer_model_t *m, char *err, size_t errlen)
     for (i = 0; i < m->nweights; i++) {
         w = &m->weights[i];
 
-        if (!infer_weight_usable(w)) {
+        if (!infer_weight_usable(w) && !infer_dtype_quantized(w->type)) {
             total += (size_t) (w->rows * w->cols);
         }
     }
@@ -296,6 +419,9 @@ infer_model_convert(infer_model_t *m, char *err, size_t errlen)
 
         if (infer_weight_usable(w)) {
             w->f32 = w->data;
+
+        } else if (infer_dtype_quantized(w->type)) {
+            w->f32 = NULL;
 
         } else {
             infer_weight_to_f32(p, w);

@@ -3,7 +3,11 @@
  *
  * A model is a directory: config.json says the architecture and its
  * hyperparameters, model.safetensors holds the weights (mapped read-only,
- * so that every worker shares the page cache).  The model is described
+ * so that every worker shares the page cache).  Or it is a GGUF file,
+ * llama.cpp's format, whose metadata says the architecture
+ * (general.architecture) and its hyperparameters, and whose tensors are
+ * used where they lie in the mapping, quantized ones as their blocks.
+ * The model is described
  * without any one architecture's shape: its architecture (a table of
  * functions, one file per architecture: infer_mlp.c, ...), the weights it
  * uses (named tensors, with their stored type and their shape as a
@@ -26,6 +30,7 @@
 #include "infer_util.h"
 #include "infer_ops.h"
 #include "infer_safetensors.h"
+#include "infer_gguf.h"
 
 
 typedef struct infer_model_s  infer_model_t;
@@ -54,7 +59,8 @@ typedef struct {
  * A weight as the backends see it: a matrix rows x cols (a vector is one
  * row) in its stored type, in the mapping; f32 is the same values as
  * aligned F32 (the mapping itself, or a converted copy), for a backend
- * that computes in F32 on the host.
+ * that computes in F32 on the host.  A quantized weight (GGUF's blocks)
+ * has no f32: it is computed on as its blocks, never converted whole.
  */
 typedef struct {
     const char           *name;
@@ -72,13 +78,18 @@ typedef struct {
                                              or Hugging Face's
                                              "model_type" */
 
-    /* reads config.json's root object: m->arch_data, m->input, m->output */
+    /*
+     * Reads config.json's root object, or with root NULL the metadata of
+     * the GGUF file m->gguf (an architecture in infer_model.c's GGUF
+     * table): m->arch_data, m->input, m->output.
+     */
     int                 (*configure)(infer_model_t *m, json_t *root,
                                      const char *fname, char *err,
                                      size_t errlen);
 
-    /* finds and checks its tensors (infer_model_add_weight()); cfg and
-     * stf are the two files' paths, for messages */
+    /* finds and checks its tensors (infer_model_add_weight(), or
+     * infer_model_add_gguf_weight()); cfg and stf are the two files'
+     * paths, for messages: both the GGUF file's for a GGUF model */
     int                 (*resolve)(infer_model_t *m, const char *cfg,
                                    const char *stf, char *err,
                                    size_t errlen);
@@ -106,6 +117,7 @@ struct infer_model_s {
     int                   nweights;
 
     infer_safetensors_t   st;
+    infer_gguf_t         *gguf;           /* a GGUF model's file, or NULL */
     void                 *owned;          /* F32 copies of F16/BF16 and of
                                              unaligned F32 tensors */
 };
@@ -113,7 +125,8 @@ struct infer_model_s {
 
 /*
  * Loads dir/config.json and dir/model.safetensors and checks that they
- * agree.  Returns a model, or NULL with err set ("<path>: <problem>").
+ * agree; or, when dir is a regular file, a GGUF file.  Returns a model,
+ * or NULL with err set ("<path>: <problem>").
  */
 infer_model_t *infer_model_load(const char *dir, char *err, size_t errlen);
 void infer_model_free(infer_model_t *m);
@@ -133,6 +146,14 @@ int infer_model_parse_config(infer_model_t *m, const char *json, size_t len,
  */
 int infer_model_add_weight(infer_model_t *m, const infer_st_tensor_t *t,
     int64_t rows, int64_t cols);
+
+/*
+ * For an architecture's resolve() of a GGUF model: adds the tensor t as
+ * a weight of ne[1] x ... x ne[3] rows of ne[0] (a vector is one row),
+ * returns its index or -1 (out of memory).
+ */
+int infer_model_add_gguf_weight(infer_model_t *m,
+    const infer_gguf_tensor_t *t);
 
 /*
  * For an architecture's resolve(): 0 when the tensor t, which it computes
@@ -157,6 +178,7 @@ char *infer_config_string(json_t *obj, const char *key, const char *dflt,
 /* the architectures */
 extern const infer_arch_t  infer_arch_mlp;
 extern const infer_arch_t  infer_arch_bert;
+extern const infer_arch_t  infer_arch_llama;
 
 
 #endif /* _INFER_MODEL_H_INCLUDED_ */

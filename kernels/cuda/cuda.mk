@@ -35,6 +35,7 @@ CUDA_SRCS    := kernels/cuda/infer_cuda.cu kernels/cuda/infer_cuda_weights.cu \
 CUDA_HDRS    := $(wildcard kernels/cuda/*.cuh) kernels/infer_math.h \
                 kernels/infer_dtype.h kernels/infer_ops.h \
                 kernels/infer_model.h kernels/infer_safetensors.h \
+                kernels/infer_gguf.h \
                 kernels/infer_backend.h kernels/infer_backend_cuda.h \
                 kernels/infer_precision.h kernels/infer_util.h
 CUDA_OBJS    := $(patsubst kernels/cuda/%.cu,$(CUDA_OBJDIR)/%.o,$(CUDA_SRCS))

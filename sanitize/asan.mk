@@ -66,7 +66,7 @@ ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
                   $(ASAN_DIR)/test_tokenizer $(ASAN_DIR)/test_json \
                   $(ASAN_DIR)/test_bert $(ASAN_DIR)/test_openai \
                   $(ASAN_DIR)/test_quant $(ASAN_DIR)/test_gguf \
-                  $(ASAN_DIR)/test_bpe
+                  $(ASAN_DIR)/test_bpe $(ASAN_DIR)/test_llama
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -211,6 +211,12 @@ $(ASAN_DIR)/test_quant: kernels/test/test_quant.c kernels/test/tt.h kernels/test
                        kernels/test/ref.h $(ASAN_MOD_SRCS) | asan-deps
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_quant.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+$(ASAN_DIR)/test_llama: kernels/test/test_llama.c kernels/test/tap.h \
+                       $(ASAN_MOD_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_llama.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 $(ASAN_DIR)/test_gguf: kernels/test/test_gguf.c kernels/test/tap.h \

@@ -619,7 +619,7 @@ test_q8(void)
     unsigned char    *wq;
     infer_cpu_env_t   env;
 
-    static const int64_t  ks[] = { 32, 256, 1024, 4096 };
+    static const int64_t  ks[] = { 32, 96, 256, 544, 1024, 4096 };
     static const int64_t  rowset[] = { 1, 2, 3, 5, 16, 17, 65 };
 
     if (!infer_cpu_quant_avx2()) {
@@ -665,7 +665,7 @@ test_q8(void)
         worst = 0.0;
         worstx = 0.0;
 
-        for (ki = 0; ki < 4; ki++) {
+        for (ki = 0; ki < 6; ki++) {
             k = ks[ki];
 
             if (k % bk) {
@@ -744,8 +744,8 @@ test_q8(void)
         }
 
         ok(good, "%s, 8-bit x: matmul == float64 of the dequantized weights "
-           "and x, k 32 to 4096, 1 to 65 rows (worst %.2g of the "
-           "tolerance)", infer_dtype_name(qtypes[t]), worst);
+           "and x, k 32 to 4096 (odd block counts too), 1 to 65 rows (worst "
+           "%.2g of the tolerance)", infer_dtype_name(qtypes[t]), worst);
         ok(good2, "%s, 8-bit x: within what quantizing x costs of the exact "
            "product (worst %.2g of sum |w x|)", infer_dtype_name(qtypes[t]),
            worstx);

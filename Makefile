@@ -185,13 +185,16 @@ $(BUILD)/test_tokenizer: kernels/test/test_tokenizer.c kernels/test/tap.h \
 	    kernels/infer_util.c -ljansson -lutf8proc
 
 # byte-level BPE: unit cases, and parity with HF's tokenizers on SmolLM2's
-# vocabulary when the fixtures are there (t/012-bpe.t)
+# vocabulary when the fixtures are there, its GGUF read by infer_gguf.c
+# (t/012-bpe.t)
 $(BUILD)/test_bpe: kernels/test/test_bpe.c kernels/test/bpe_parity.h \
                   kernels/test/tap.h kernels/test/tok_corpus.h $(KBPE_SRCS) \
+                  kernels/infer_gguf.c kernels/infer_gguf_meta.c \
                   kernels/infer_util.c $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_bpe.c $(KBPE_SRCS) \
-	    kernels/infer_util.c -ljansson -lpcre2-8
+	    kernels/infer_gguf.c kernels/infer_gguf_meta.c kernels/infer_util.c \
+	    -ljansson -lpcre2-8
 
 $(BUILD)/test_kserve: kernels/test/test_kserve.c kernels/test/tap.h \
                      $(KCODEC_SRCS) $(KERNEL_HDRS)

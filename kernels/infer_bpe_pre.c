@@ -17,6 +17,7 @@
  *   \v          the vertical tab for Oniguruma, a class for PCRE2: \x0b
  *   \uHHHH      Oniguruma's; \x{HHHH} for PCRE2
  *   .           not \n, whatever PCRE2's newline convention: [^\n]
+ *   {,n}        Oniguruma's {0,n}, which PCRE2 10.42 reads as text
  *   \w \W \b \B Oniguruma's words are letters, marks, numbers (all of
  *               them) and connectors, PCRE2 10.42's letters, numbers and
  *               _: refused, as are ^ and $ (line anchors in Oniguruma),
@@ -520,6 +521,22 @@ infer_bpe_translate(const char *re, size_t len, char *out, size_t *olen,
 
         case '.':
             o = infer_bpe_put(out, o, "[^\\n]");
+            continue;
+
+        case '{':
+            /* Oniguruma's {,n} is {0,n}; PCRE2 10.42 reads it as text */
+            out[o++] = c;
+
+            for (k = i + 2; k < len && re[k] >= '0' && re[k] <= '9'; k++) {
+                /* void */
+            }
+
+            if (i + 1 < len && re[i + 1] == ',' && k > i + 2 && k < len
+                && re[k] == '}')
+            {
+                out[o++] = '0';
+            }
+
             continue;
 
         case '(':

@@ -242,6 +242,12 @@ t_ids(infer_bpe_t *bpe, const char *what, const char *text, size_t len,
     } while (0)
 
 
+#define T_SPLIT(re)                                                          \
+    "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", "    \
+    "\"pattern\": {\"Regex\": \"" re "\"}, \"behavior\": \"Isolated\", "     \
+    "\"invert\": false}, " T_BYTE_LEVEL "]}"
+
+
 static char *t_edit(const char *pre, const char *from, const char *to);
 static char *t_replace(const char *j, const char *from, const char *to);
 
@@ -345,6 +351,10 @@ test_merges(void)
     T_IDS(bpe, "Split: Removed drops the spaces, a String is itself (a. is "
           "not a regular expression)", " the  abc a.b", 0, 't', HE, A, BC,
           A, '.', B);
+    infer_bpe_free(bpe);
+
+    bpe = t_load(T_SPLIT("a[bc]{,2}|\\\\s"), "", NULL);
+    T_IDS(bpe, "Oniguruma's {,2} is {0,2}", "abcab c", 0, A, BC, AB, SP, C);
     infer_bpe_free(bpe);
 
     bpe = t_load(T_BYTE_LEVEL, ", \"ignore_merges\": true", NULL);
@@ -597,12 +607,6 @@ t_edit(const char *pre, const char *from, const char *to)
 
     return out;
 }
-
-
-#define T_SPLIT(re)                                                          \
-    "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", "    \
-    "\"pattern\": {\"Regex\": \"" re "\"}, \"behavior\": \"Isolated\", "     \
-    "\"invert\": false}, " T_BYTE_LEVEL "]}"
 
 
 static void

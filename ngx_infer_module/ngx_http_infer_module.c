@@ -635,6 +635,8 @@ ngx_http_infer_model_zone(ngx_conf_t *cf, ngx_http_infer_model_t *m)
 
     hash = ngx_crc32_short(m->path.data, m->path.len);
 
+    /* a directory's config.json and model.safetensors, or a GGUF file */
+
     for (i = 0; i < 2; i++) {
         if (i == 0) {
             ngx_str_set(&file, "config.json");
@@ -648,7 +650,16 @@ ngx_http_infer_model_zone(ngx_conf_t *cf, ngx_http_infer_model_t *m)
             return NGX_ERROR;
         }
 
-        (void) ngx_sprintf(p, "%V/%V%Z", &m->path, &file);
+        if (m->model->gguf) {
+            if (i == 1) {
+                break;
+            }
+
+            (void) ngx_sprintf(p, "%V%Z", &m->path);
+
+        } else {
+            (void) ngx_sprintf(p, "%V/%V%Z", &m->path, &file);
+        }
 
         if (stat((char *) p, &st) == 0) {
             hash ^= ngx_crc32_short((u_char *) &st.st_mtim,

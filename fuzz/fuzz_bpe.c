@@ -232,7 +232,8 @@ fuzz_gguf(const char *pre)
     g.n_merges = fuzz_nmerge;
     g.token_types = fuzz_types;
     g.bos_id = g.eos_id = g.eot_id = g.unk_id = g.pad_id = -1;
-    g.add_bos = g.add_eos = -1;
+    g.add_bos = 0;
+    g.add_eos = -1;
 
     bpe = infer_bpe_load_gguf(&g, "f.gguf", err, sizeof(err));
     if (bpe == NULL) {

@@ -92,7 +92,10 @@ typedef struct {
     int64_t              eot_id;         /* tokenizer.ggml.eot_token_id */
     int64_t              unk_id;         /* tokenizer.ggml.unknown_token_id */
     int64_t              pad_id;         /* tokenizer.ggml.padding_token_id */
-    int                  add_bos;        /* tokenizer.ggml.add_bos_token */
+    int                  add_bos;        /* tokenizer.ggml.add_bos_token;
+                                            absent (-1): llama.cpp's
+                                            default for the pre-tokenizer
+                                            (llama-bpe: true) */
     int                  add_eos;        /* tokenizer.ggml.add_eos_token */
 } infer_bpe_gguf_t;
 

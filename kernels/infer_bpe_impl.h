@@ -233,7 +233,7 @@ int infer_bpe_bool(json_t *obj, const char *key, int *val, const char *where,
 extern const char  infer_bpe_gpt2_re[];
 
 int infer_bpe_pre_named(infer_bpe_t *bpe, const char *name, size_t len,
-    const char *where, infer_bpe_ctx_t *cx);
+    int *add_bos, const char *where, infer_bpe_ctx_t *cx);
 int infer_bpe_pre_add(infer_bpe_t *bpe, const char *re, size_t len,
     int removed, const char *where, infer_bpe_ctx_t *cx);
 void infer_bpe_pre_free(infer_bpe_t *bpe);

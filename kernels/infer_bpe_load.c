@@ -495,7 +495,7 @@ static int
 infer_bpe_gguf(infer_bpe_t *bpe, const infer_bpe_gguf_t *g,
     infer_bpe_ctx_t *cx)
 {
-    int          type;
+    int          type, add_bos;
     char         where[64];
     size_t       i, sp;
     const char  *s;
@@ -565,11 +565,23 @@ infer_bpe_gguf(infer_bpe_t *bpe, const infer_bpe_gguf_t *g,
         return -1;
     }
 
-    if (g->add_bos > 0) {
+    if (infer_bpe_pre_named(bpe, g->pre.data, g->pre.len, &add_bos,
+                            "tokenizer.ggml.pre", cx) != 0)
+    {
+        return -1;
+    }
+
+    /* the file's key, else what llama.cpp does for the pre-tokenizer */
+    if (g->add_bos >= 0) {
+        add_bos = g->add_bos;
+    }
+
+    if (add_bos) {
         if (bpe->bos_id < 0) {
             return infer_error(cx->err, cx->errlen, "%s: tokenizer.ggml."
-                               "add_bos_token: true, but no bos_token_id",
-                               cx->fname);
+                               "add_bos_token: true%s, but no bos_token_id",
+                               cx->fname, g->add_bos >= 0 ? ""
+                               : " (the default of the pre-tokenizer)");
         }
 
         bpe->head[bpe->n_head++] = bpe->bos_id;
@@ -585,8 +597,7 @@ infer_bpe_gguf(infer_bpe_t *bpe, const infer_bpe_gguf_t *g,
         bpe->tail[bpe->n_tail++] = bpe->eos_id;
     }
 
-    return infer_bpe_pre_named(bpe, g->pre.data, g->pre.len,
-                               "tokenizer.ggml.pre", cx);
+    return 0;
 }
 
 

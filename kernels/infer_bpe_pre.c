@@ -58,16 +58,21 @@ static const char  infer_bpe_llama3_re[] =
     "|\\s+";
 
 
-/* tokenizer.ggml.pre's names, as llama.cpp's llama-vocab.cpp reads them */
+/* tokenizer.ggml.pre's names, as llama.cpp's llama-vocab.cpp reads them:
+ * the expressions, ignore_merges, and whether BOS is added when the file
+ * has no tokenizer.ggml.add_bos_token */
 static const struct {
     const char  *name;
     const char  *re[2];
     int          ignore_merges;
+    int          add_bos;
 } infer_bpe_named[] = {
-    { "gpt2",      { infer_bpe_gpt2_re, NULL }, 0 },
-    { "smollm",    { "\\p{N}", infer_bpe_gpt2_re }, 0 },
-    { "starcoder", { "\\p{N}", infer_bpe_gpt2_re }, 0 },
-    { "llama-bpe", { infer_bpe_llama3_re, NULL }, 1 },
+    { "gpt2",      { infer_bpe_gpt2_re, NULL }, 0, 0 },
+    { "smollm",    { "\\p{N}", infer_bpe_gpt2_re }, 0, 0 },
+    { "starcoder", { "\\p{N}", infer_bpe_gpt2_re }, 0, 0 },
+    { "llama-bpe", { infer_bpe_llama3_re, NULL }, 1, 1 },
+    { "llama3",    { infer_bpe_llama3_re, NULL }, 1, 1 },
+    { "llama-v3",  { infer_bpe_llama3_re, NULL }, 1, 1 },
 };
 
 
@@ -83,7 +88,7 @@ static int infer_bpe_translate(const char *re, size_t len, char *out,
 
 int
 infer_bpe_pre_named(infer_bpe_t *bpe, const char *name, size_t len,
-    const char *where, infer_bpe_ctx_t *cx)
+    int *add_bos, const char *where, infer_bpe_ctx_t *cx)
 {
     size_t  i, k;
 
@@ -107,6 +112,7 @@ infer_bpe_pre_named(infer_bpe_t *bpe, const char *name, size_t len,
         }
 
         bpe->ignore_merges = infer_bpe_named[i].ignore_merges;
+        *add_bos = infer_bpe_named[i].add_bos;
         snprintf(bpe->pre, sizeof(bpe->pre), "%s", infer_bpe_named[i].name);
 
         return 0;
@@ -114,7 +120,8 @@ infer_bpe_pre_named(infer_bpe_t *bpe, const char *name, size_t len,
 
     return infer_error(cx->err, cx->errlen, "%s: %s: %s%.*s%s is not "
                        "supported (supported: gpt2, smollm, starcoder, "
-                       "llama-bpe)", cx->fname, where, name ? "\"" : "",
+                       "llama-bpe, llama3, llama-v3)", cx->fname, where,
+                       name ? "\"" : "",
                        name ? (int) (len > 64 ? 64 : len) : 7,
                        name ? name : "missing", name ? "\"" : "");
 }

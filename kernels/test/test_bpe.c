@@ -399,6 +399,12 @@ test_special(void)
     T_IDS(tpl, "and without it", "the", 0, 't', HE);
     T_IDS(g, "GGUF: add_bos_token puts bos_token_id first", "the",
           INFER_BPE_ADD_SPECIAL, IM_START, 't', HE);
+    infer_bpe_free(g);
+    g = t_gguf("llama-bpe", -1);
+    T_IDS(g, "GGUF: llama-bpe without add_bos_token adds BOS, as llama.cpp",
+          "the", INFER_BPE_ADD_SPECIAL, IM_START, 't', HE);
+    infer_bpe_free(g);
+    g = t_gguf("smollm", 1);
 
     if (tpl != NULL && g != NULL) {
         infer_bpe_info(tpl, &info);

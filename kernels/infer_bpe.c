@@ -603,14 +603,17 @@ infer_bpe_valid_id(const infer_bpe_t *bpe, int32_t id)
 }
 
 
-/* the bytes id is written as, under flags */
+/* the bytes id is written as, under flags: as llama.cpp's
+ * token_to_piece(), nothing for an unused token, and for a control or
+ * unknown one without INFER_BPE_SPECIAL */
 static inline const char *
 infer_bpe_out(const infer_bpe_t *bpe, int32_t id, unsigned flags,
     size_t *len)
 {
-    if (!(flags & INFER_BPE_SPECIAL)
-        && (bpe->type[id] == INFER_BPE_CONTROL
-            || bpe->type[id] == INFER_BPE_UNKNOWN))
+    if (bpe->type[id] == INFER_BPE_UNUSED
+        || (!(flags & INFER_BPE_SPECIAL)
+            && (bpe->type[id] == INFER_BPE_CONTROL
+                || bpe->type[id] == INFER_BPE_UNKNOWN)))
     {
         *len = 0;
         return "";

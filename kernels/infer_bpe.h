@@ -8,12 +8,14 @@
  *     ByteLevel pre-tokenizer, alone or last of a Sequence of Split
  *     (a regular expression, Isolated or Removed) and Digits steps; the
  *     added tokens; a ByteLevel or TemplateProcessing post-processor; a
- *     ByteLevel decoder (infer_bpe_json.c);
+ *     ByteLevel decoder (infer_bpe_json.c, infer_bpe_json_steps.c);
  *   - a GGUF file's tokenizer.ggml.* arrays, handed over as plain C
  *     (infer_bpe_gguf_t below): the GGUF parser adapts its arrays, this
- *     code knows nothing of the file; the pre-tokenizer is the one that
+ *     code knows nothing of the file (kernels/test/bpe_parity.h shows the
+ *     adaptation from infer_gguf.h); the pre-tokenizer is the one that
  *     tokenizer.ggml.pre names, as llama.cpp defines it ("gpt2",
- *     "llama-bpe", "smollm", "starcoder").
+ *     "llama-bpe", "smollm", "starcoder"), and the file is read as
+ *     llama.cpp reads it (infer_bpe_load.c).
  *
  * Encoding is what `tokenizers` does: the added tokens are cut out of the
  * raw text first (leftmost, longest), the pieces between them are split
@@ -26,10 +28,15 @@
  * SmolLM2's vocabulary), or with INFER_BPE_ADD_SPECIAL those of
  * add_special_tokens=True.
  *
+ * A byte that has no token (SmolLM2 has none for 0x04, 0x06, 0x13, 0x14,
+ * 0x16, 0x1d) is what each source's reference makes of it: tokenizers'
+ * byte fallback <0xHH> or its unk_token (one for a run, with fuse_unk)
+ * for tokenizer.json, nothing (llama.cpp drops it) for a GGUF.
+ *
  * Whatever a source asks that this code cannot honour (a normalizer, a
  * pre-tokenizer or decoder type it does not run, a regular expression it
- * cannot translate, a merge of tokens the vocabulary lacks, a byte with no
- * token, two merges of one pair) makes the load fail with a message
+ * cannot translate, a merge of tokens the vocabulary lacks, two merges of
+ * one pair, two tokens of one string) makes the load fail with a message
  * "<file>: <key>: <problem>", never a tokenizer that tokenizes otherwise.
  *
  * A loaded tokenizer is read-only: threads share it.  Encoding needs a
@@ -177,7 +184,9 @@ int infer_bpe_count(const infer_bpe_t *bpe, infer_bpe_state_t *st,
  * ids[0 .. n_ids) to the bytes of the text, out[0 .. *n); *n is set to the
  * bytes needed also when cap is too small, which is -1 as an id that names
  * no token is.  The bytes are those the text had: not always UTF-8 when
- * the ids are not an encode()'s.
+ * the ids are not an encode()'s.  A special token is its text with
+ * INFER_BPE_SPECIAL, else nothing; an unused one (a GGUF's type 5) is
+ * nothing, as llama.cpp has it.
  */
 int infer_bpe_decode(const infer_bpe_t *bpe, const int32_t *ids,
     size_t n_ids, unsigned flags, char *out, size_t cap, size_t *n,

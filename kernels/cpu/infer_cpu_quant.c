@@ -38,7 +38,7 @@
 #include "infer_quant.h"
 
 
-#define INFER_CPU_QNR   4       /* rows of x per pass, in registers */
+#define INFER_CPU_QNR   8       /* rows of x per pass, in registers */
 #define INFER_CPU_QKC   512     /* values of a chunk: 2 K blocks */
 #define INFER_CPU_QJB   16      /* weight rows per block */
 #define INFER_CPU_QT    64      /* rows of x per tile: its chunk in L2 */
@@ -248,7 +248,7 @@ infer_cpu_qfma(__m256 *acc, const __m256 *w, const float *x, size_t ldx,
     __m256        p;
     const float  *xr;
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (r = 0; r < nr; r++) {
         xr = x + (size_t) r * ldx;
         p = _mm256_mul_ps(w[0], _mm256_loadu_ps(xr));
@@ -269,7 +269,7 @@ infer_cpu_qfma_d(__m256 *acc, const __m256 *q, __m256 d, const float *x,
     __m256        p;
     const float  *xr;
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (r = 0; r < nr; r++) {
         xr = x + (size_t) r * ldx;
         p = _mm256_mul_ps(q[0], _mm256_loadu_ps(xr));
@@ -287,7 +287,7 @@ infer_cpu_qstore(const __m256 *acc, int nr, float *y, size_t ldy, int first)
 {
     int  r;
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (r = 0; r < nr; r++) {
         if (first) {
             y[(size_t) r * ldy] = infer_cpu_qhsum(acc[r]);
@@ -301,7 +301,7 @@ infer_cpu_qstore(const __m256 *acc, int nr, float *y, size_t ldy, int first)
 #define infer_cpu_qzero(acc, nr)                                             \
     do {                                                                     \
         int  r_;                                                             \
-        _Pragma("GCC unroll 4")                                              \
+        _Pragma("GCC unroll 8")                                              \
         for (r_ = 0; r_ < (nr); r_++) {                                      \
             (acc)[r_] = _mm256_setzero_ps();                                 \
         }                                                                    \
@@ -599,6 +599,18 @@ infer_cpu_q5_k_body(const unsigned char *w, const float *x, size_t ldx,
         size_t ldx, int nr, int64_t n, float *y, size_t ldy, int first)      \
     {                                                                        \
         switch (nr) {                                                        \
+        case 8:                                                              \
+            infer_cpu_##type##_body(w, x, ldx, 8, n, y, ldy, first);         \
+            break;                                                           \
+        case 7:                                                              \
+            infer_cpu_##type##_body(w, x, ldx, 7, n, y, ldy, first);         \
+            break;                                                           \
+        case 6:                                                              \
+            infer_cpu_##type##_body(w, x, ldx, 6, n, y, ldy, first);         \
+            break;                                                           \
+        case 5:                                                              \
+            infer_cpu_##type##_body(w, x, ldx, 5, n, y, ldy, first);         \
+            break;                                                           \
         case 4:                                                              \
             infer_cpu_##type##_body(w, x, ldx, 4, n, y, ldy, first);         \
             break;                                                           \

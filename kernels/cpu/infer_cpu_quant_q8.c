@@ -32,7 +32,7 @@
 #endif
 
 
-#define INFER_CPU_Q8NR   4
+#define INFER_CPU_Q8NR   8
 #define INFER_CPU_Q8KC   512
 #define INFER_CPU_Q8JB   16
 #define INFER_CPU_Q8T    64
@@ -194,7 +194,7 @@ infer_cpu_q8store(const __m256 *acc, const __m256 *accm, int nr, float *y,
     int    r;
     float  v;
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (r = 0; r < nr; r++) {
         v = infer_cpu_q8hsum(acc[r]) - infer_cpu_q8hsum(accm[r]);
 
@@ -215,7 +215,7 @@ infer_cpu_q8store(const __m256 *acc, const __m256 *accm, int nr, float *y,
     const float          *xd[INFER_CPU_Q8NR], *xs[INFER_CPU_Q8NR]
 
 #define INFER_CPU_Q8_ROWS_INIT                                               \
-    _Pragma("GCC unroll 4")                                                  \
+    _Pragma("GCC unroll 8")                                                  \
     for (r = 0; r < nr; r++) {                                               \
         acc[r] = _mm256_setzero_ps();                                        \
         accm[r] = _mm256_setzero_ps();                                       \
@@ -298,7 +298,7 @@ infer_cpu_q8_blocks0(infer_dtype_e dt, const unsigned char *w,
         wa = infer_cpu_q8_unpack0(dt, b, &da, &ma);
 
         if (i + INFER_QK == n) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (r = 0; r < nr; r++) {
                 pa = (dt == INFER_DT_Q4_1)
                      ? infer_cpu_q8dot_u(wa, _mm256_loadu_si256(
@@ -319,7 +319,7 @@ infer_cpu_q8_blocks0(infer_dtype_e dt, const unsigned char *w,
 
         wb = infer_cpu_q8_unpack0(dt, b + bs, &db, &mb);
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (r = 0; r < nr; r++) {
             if (dt == INFER_DT_Q4_1) {
                 pa = infer_cpu_q8dot_u(wa, _mm256_loadu_si256(
@@ -422,7 +422,7 @@ infer_cpu_q8_k45_body(const unsigned char *w, const infer_cpu_q8x_t *x,
                    _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int) u[3],
                                                       (int) u[2]))));
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (r = 0; r < nr; r++) {
             accm[r] = _mm256_fmadd_ps(mns8, _mm256_loadu_ps(xs[r]
                                                             + i / INFER_QK),
@@ -446,7 +446,7 @@ infer_cpu_q8_k45_body(const unsigned char *w, const infer_cpu_q8x_t *x,
 
             /* the two sub-blocks summed apart, then added: one add a
              * chain for 64 values */
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (r = 0; r < nr; r++) {
                 sc8 = _mm256_mul_ps(dsc8, _mm256_loadu_ps(xd[r]
                                                           + i / INFER_QK));
@@ -545,7 +545,7 @@ infer_cpu_q8_q6_k_body(const unsigned char *w, const infer_cpu_q8x_t *x,
                            _mm_set1_epi16(b->scales[8 * s + 2 * g + 1]),
                            _mm_set1_epi16(b->scales[8 * s + 2 * g]));
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                 for (r = 0; r < nr; r++) {
                     xv = _mm256_loadu_si256((const __m256i *)
                                             (xq[r] + i + 128 * s + 32 * g));
@@ -577,6 +577,18 @@ infer_cpu_q8_q6_k_body(const unsigned char *w, const infer_cpu_q8x_t *x,
         int64_t n, float *y, size_t ldy, int first)                          \
     {                                                                        \
         switch (nr) {                                                        \
+        case 8:                                                              \
+            infer_cpu_q8_##type##_body(w, x, r0, k0, 8, n, y, ldy, first);   \
+            break;                                                           \
+        case 7:                                                              \
+            infer_cpu_q8_##type##_body(w, x, r0, k0, 7, n, y, ldy, first);   \
+            break;                                                           \
+        case 6:                                                              \
+            infer_cpu_q8_##type##_body(w, x, r0, k0, 6, n, y, ldy, first);   \
+            break;                                                           \
+        case 5:                                                              \
+            infer_cpu_q8_##type##_body(w, x, r0, k0, 5, n, y, ldy, first);   \
+            break;                                                           \
         case 4:                                                              \
             infer_cpu_q8_##type##_body(w, x, r0, k0, 4, n, y, ldy, first);   \
             break;                                                           \

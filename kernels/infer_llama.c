@@ -123,10 +123,6 @@ static const char *infer_llama_dim_name(const infer_llama_t *hp,
     infer_llama_dim_e d);
 static void infer_llama_build(infer_graph_t *g, const infer_model_t *m,
     const infer_batch_t *batch);
-static infer_tensor_t *infer_llama_m(infer_graph_t *g, const infer_model_t *m,
-    int w);
-static infer_tensor_t *infer_llama_v(infer_graph_t *g, const infer_model_t *m,
-    int w);
 static int infer_llama_max_nodes(const infer_model_t *m);
 static void infer_llama_free(infer_model_t *m);
 
@@ -669,21 +665,21 @@ infer_llama_build(infer_graph_t *g, const infer_model_t *m,
     seqs = infer_op_input(g, INFER_DT_I32, batch->n_seqs, 4, batch->seqs,
                           "sequences");
 
-    x = infer_op_get_rows(g, infer_llama_m(g, m, hp->tok_embd), ids);
+    x = infer_op_get_rows(g, infer_model_matrix(g, m, hp->tok_embd), ids);
 
     for (i = 0; i < hp->layers; i++) {
         w = hp->layer[i].w;
         last = (i == hp->layers - 1);
 
-        h = infer_op_rms_norm(g, x, infer_llama_v(g, m,
+        h = infer_op_rms_norm(g, x, infer_model_vector(g, m,
                                                   w[INFER_LLAMA_ATTN_NORM]),
                               hp->eps);
 
-        q = infer_op_matmul(g, h, infer_llama_m(g, m, w[INFER_LLAMA_Q]),
+        q = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_Q]),
                             NULL);
-        k = infer_op_matmul(g, h, infer_llama_m(g, m, w[INFER_LLAMA_K]),
+        k = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_K]),
                             NULL);
-        v = infer_op_matmul(g, h, infer_llama_m(g, m, w[INFER_LLAMA_V]),
+        v = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_V]),
                             NULL);
 
         q = infer_op_rope(g, q, pos, hp->heads, hp->head_dim, hp->n_rot,
@@ -700,55 +696,30 @@ infer_llama_build(infer_graph_t *g, const infer_model_t *m,
             x = infer_op_pool(g, x, seqs, INFER_POOL_LAST);
         }
 
-        h = infer_op_matmul(g, h, infer_llama_m(g, m, w[INFER_LLAMA_O]),
+        h = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_O]),
                             NULL);
         x = infer_op_add(g, x, h);
 
-        h = infer_op_rms_norm(g, x, infer_llama_v(g, m,
+        h = infer_op_rms_norm(g, x, infer_model_vector(g, m,
                                                   w[INFER_LLAMA_FFN_NORM]),
                               hp->eps);
 
         /* SwiGLU: down(silu(gate h) * up h) */
-        u = infer_op_matmul(g, h, infer_llama_m(g, m, w[INFER_LLAMA_GATE]),
+        u = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_GATE]),
                             NULL);
         u = infer_op_act(g, u, INFER_ACT_SILU);
-        h = infer_op_matmul(g, h, infer_llama_m(g, m, w[INFER_LLAMA_UP]),
+        h = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_UP]),
                             NULL);
         h = infer_op_mul(g, u, h);
-        h = infer_op_matmul(g, h, infer_llama_m(g, m, w[INFER_LLAMA_DOWN]),
+        h = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_DOWN]),
                             NULL);
         x = infer_op_add(g, x, h);
     }
 
-    x = infer_op_rms_norm(g, x, infer_llama_v(g, m, hp->out_norm), hp->eps);
-    x = infer_op_matmul(g, x, infer_llama_m(g, m, hp->output), NULL);
+    x = infer_op_rms_norm(g, x, infer_model_vector(g, m, hp->out_norm), hp->eps);
+    x = infer_op_matmul(g, x, infer_model_matrix(g, m, hp->output), NULL);
 
     infer_op_output(g, x, batch->out);
-}
-
-
-/* weight w as a leaf: a matrix (a product's or a table) in its stored
- * type */
-static infer_tensor_t *
-infer_llama_m(infer_graph_t *g, const infer_model_t *m, int w)
-{
-    const infer_weight_t  *wt;
-
-    wt = &m->weights[w];
-
-    return infer_op_weight(g, w, wt->type, wt->rows, wt->cols, wt->name);
-}
-
-
-/* a norm's vector in its F32 form, which is what the norm reads */
-static infer_tensor_t *
-infer_llama_v(infer_graph_t *g, const infer_model_t *m, int w)
-{
-    const infer_weight_t  *wt;
-
-    wt = &m->weights[w];
-
-    return infer_op_weight(g, w, INFER_DT_F32, 1, wt->cols, wt->name);
 }
 
 

@@ -524,3 +524,29 @@ infer_config_string(json_t *obj, const char *key, const char *dflt,
     return p;
 }
 
+
+
+/* weight w as a leaf: a matrix (a product's or a table) in its stored
+ * type */
+infer_tensor_t *
+infer_model_matrix(infer_graph_t *g, const infer_model_t *m, int w)
+{
+    const infer_weight_t  *wt;
+
+    wt = &m->weights[w];
+
+    return infer_op_weight(g, w, wt->type, wt->rows, wt->cols, wt->name);
+}
+
+
+/* weight w as a vector (a bias, a norm's weight) in its F32 form, which
+ * is what those ops read (infer_ops.h) */
+infer_tensor_t *
+infer_model_vector(infer_graph_t *g, const infer_model_t *m, int w)
+{
+    const infer_weight_t  *wt;
+
+    wt = &m->weights[w];
+
+    return infer_op_weight(g, w, INFER_DT_F32, 1, wt->cols, wt->name);
+}

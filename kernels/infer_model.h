@@ -175,6 +175,17 @@ char *infer_config_string(json_t *obj, const char *key, const char *dflt,
     const char *where, const char *fname, char *err, size_t errlen);
 
 
+/*
+ * For an architecture's build(): weight w as a leaf of the graph, a
+ * matrix in its stored type (a product's weight, an embedding table), or
+ * a vector in its F32 form (biases, norms)
+ */
+infer_tensor_t *infer_model_matrix(infer_graph_t *g, const infer_model_t *m,
+    int w);
+infer_tensor_t *infer_model_vector(infer_graph_t *g, const infer_model_t *m,
+    int w);
+
+
 /* the architectures */
 extern const infer_arch_t  infer_arch_mlp;
 extern const infer_arch_t  infer_arch_bert;

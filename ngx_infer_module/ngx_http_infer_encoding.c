@@ -37,35 +37,10 @@ ngx_http_infer_decode_body(ngx_http_request_t *r, u_char **body, size_t *len,
     ngx_http_infer_err_t *err)
 {
     ngx_str_t        *enc;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    enc = NULL;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Content-Encoding") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Encoding",
-                               h[i].key.len)
-               == 0)
-        {
-            enc = &h[i].value;
-            break;
-        }
-    }
+    h = ngx_http_infer_header_in(r, "Content-Encoding");
+    enc = h ? &h->value : NULL;
 
     if (enc == NULL
         || (enc->len == 8

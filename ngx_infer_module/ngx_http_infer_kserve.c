@@ -355,45 +355,24 @@ ngx_http_infer_binary_header(ngx_http_request_t *r, size_t *json_len,
 {
     off_t             n;
     ngx_str_t        *ct;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    h = ngx_http_infer_header_in(r, "Inference-Header-Content-Length");
 
-    for (i = 0; /* void */ ; i++) {
+    if (h) {
+        n = ngx_atoof(h->value.data, h->value.len);
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
+        if (n == NGX_ERROR) {
+            *ngx_slprintf((u_char *) err,
+                          (u_char *) err + INFER_KSERVE_ERRLEN - 1,
+                          "Inference-Header-Content-Length \"%V\" is not a "
+                          "number of bytes", &h->value)
+                = '\0';
+            return NGX_ERROR;
         }
 
-        if (h[i].key.len == sizeof("Inference-Header-Content-Length") - 1
-            && ngx_strncasecmp(h[i].key.data,
-                               (u_char *) "Inference-Header-Content-Length",
-                               h[i].key.len)
-               == 0)
-        {
-            n = ngx_atoof(h[i].value.data, h[i].value.len);
-
-            if (n == NGX_ERROR) {
-                *ngx_slprintf((u_char *) err,
-                              (u_char *) err + INFER_KSERVE_ERRLEN - 1,
-                              "Inference-Header-Content-Length \"%V\" is "
-                              "not a number of bytes", &h[i].value)
-                    = '\0';
-                return NGX_ERROR;
-            }
-
-            *json_len = (size_t) n;
-            return NGX_OK;
-        }
+        *json_len = (size_t) n;
+        return NGX_OK;
     }
 
     *json_len = (size_t) -1;

@@ -372,6 +372,8 @@ ngx_int_t ngx_http_infer_request(ngx_http_request_t *r,
     ngx_http_infer_model_t *m, const ngx_http_infer_codec_t *codec);
 void ngx_http_infer_wake(ngx_http_infer_model_t *m, uint32_t slot,
     uint64_t ticket, ngx_uint_t kind);
+ngx_table_elt_t *ngx_http_infer_header_in(ngx_http_request_t *r,
+    const char *name);
 
 /* ngx_http_infer_text.c: text models */
 ngx_int_t ngx_http_infer_text_init(ngx_conf_t *cf, ngx_http_infer_model_t *m);

@@ -255,19 +255,22 @@ ngx_http_infer_decode_json(ngx_http_infer_ctx_t *ctx, u_char *body,
     in.check_data = m;
 
     if (m->tokenizer) {
-        /* texts: spans of the body, or unescaped into a copy's room */
-        in.strs = ngx_palloc(ctx->request->pool,
-                             m->max_batch * sizeof(infer_ks_str_t));
+        /* texts: spans of the body, or unescaped into the worker's room */
         in.strs_cap = m->max_batch;
-        in.text = ngx_pnalloc(ctx->request->pool, json_len);
         in.text_cap = json_len;
+        in.strs = ngx_http_infer_decode_room(ctx->request->connection->log,
+                                             in.strs_cap
+                                             * sizeof(infer_ks_str_t)
+                                             + in.text_cap);
         in.check_shape = ngx_http_infer_check_texts;
 
-        if (in.strs == NULL || in.text == NULL) {
+        if (in.strs == NULL) {
             ngx_cpystrn((u_char *) err, (u_char *) "out of memory",
                         INFER_KSERVE_ERRLEN);
             return NGX_ERROR;
         }
+
+        in.text = (char *) (in.strs + in.strs_cap);
 
     } else {
         in.dst = m->scratch;

@@ -501,6 +501,10 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     *mp = m;
 
+    if (m->max_batch > imcf->max_batch) {
+        imcf->max_batch = m->max_batch;
+    }
+
     return NGX_CONF_OK;
 }
 

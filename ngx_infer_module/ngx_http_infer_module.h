@@ -220,6 +220,7 @@ typedef struct {
 typedef struct {
     ngx_array_t                 models;      /* ngx_http_infer_model_t * */
     ngx_msec_t                  max_timeout; /* the longest infer_timeout */
+    ngx_uint_t                  max_batch;   /* the largest max_batch */
 } ngx_http_infer_main_conf_t;
 
 
@@ -374,6 +375,7 @@ void ngx_http_infer_wake(ngx_http_infer_model_t *m, uint32_t slot,
     uint64_t ticket, ngx_uint_t kind);
 ngx_table_elt_t *ngx_http_infer_header_in(ngx_http_request_t *r,
     const char *name);
+void *ngx_http_infer_decode_room(ngx_log_t *log, size_t size);
 
 /* ngx_http_infer_text.c: text models */
 ngx_int_t ngx_http_infer_text_init(ngx_conf_t *cf, ngx_http_infer_model_t *m);

@@ -98,51 +98,51 @@ static ngx_int_t
 ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
     size_t len, ngx_http_infer_err_t *err)
 {
-    size_t                       i, j, most;
+    size_t                       i, j;
+    u_char                      *room;
     ngx_str_t                    name;
-    ngx_uint_t                   k;
     infer_oai_input_t           *in;
-    infer_oai_request_t         *req;
+    infer_oai_request_t          oai, *req;
     ngx_http_request_t          *r;
     ngx_http_infer_text_t       *t;
-    ngx_http_infer_model_t      *m, **mp;
+    ngx_http_infer_model_t      *m;
     ngx_http_infer_main_conf_t  *imcf;
 
     r = ctx->request;
     imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
+    req = &oai;
 
-    /* the most inputs any model takes; the model's own limit comes after */
+    ngx_memzero(req, offsetof(infer_oai_request_t, err));
 
-    most = 1;
-    mp = imcf->models.elts;
+    /*
+     * The decoder's room, the worker's (the texts are tokenized before
+     * the body handler returns): the inputs of the model that takes the
+     * most (its own limit comes after), token ids (none takes less than 2
+     * bytes of JSON), strings unescaped (never longer than the body)
+     */
 
-    for (k = 0; k < imcf->models.nelts; k++) {
-        most = ngx_max(most, mp[k]->max_batch);
-    }
-
-    req = ngx_pcalloc(r->pool, sizeof(infer_oai_request_t));
-    if (req == NULL) {
-        return ngx_http_infer_err(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        NULL, NULL, "out of memory");
-    }
-
-    /* no string unescapes longer, no token id takes less than 2 bytes */
-
-    req->max_inputs = most;
-    req->inputs = ngx_palloc(r->pool, most * sizeof(infer_oai_input_t));
-    req->text_cap = len;
-    req->text = ngx_pnalloc(r->pool, len);
+    req->max_inputs = imcf->max_batch;
     req->ids_cap = len / 2 + 1;
-    req->ids = ngx_palloc(r->pool, req->ids_cap * sizeof(int32_t));
+    req->text_cap = len;
 
-    if (req->inputs == NULL || req->text == NULL || req->ids == NULL) {
-        return ngx_http_infer_err(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        NULL, NULL, "out of memory");
+    room = ngx_http_infer_decode_room(r->connection->log,
+                                      req->max_inputs
+                                      * sizeof(infer_oai_input_t)
+                                      + req->ids_cap * sizeof(int32_t)
+                                      + req->text_cap);
+    if (room == NULL) {
+        return ngx_http_infer_err(err, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                                  NULL, "out of memory");
     }
+
+    req->inputs = (infer_oai_input_t *) room;
+    req->ids = (int32_t *) (room + req->max_inputs
+                                   * sizeof(infer_oai_input_t));
+    req->text = (char *) (req->ids + req->ids_cap);
 
     if (infer_oai_decode_embeddings(req, (char *) body, len) != 0) {
-        return ngx_http_infer_err(err, req->status, req->param,
-                                        req->code, "%s", req->err);
+        return ngx_http_infer_err(err, req->status, req->param, req->code,
+                                  "%s", req->err);
     }
 
     name.data = (u_char *) req->model.p;
@@ -152,31 +152,31 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
 
     if (m == NULL) {
         return ngx_http_infer_err(err, NGX_HTTP_NOT_FOUND, "model",
-                                        "model_not_found", "The model `%V` "
-                                        "does not exist", &name);
+                                  "model_not_found", "The model `%V` "
+                                  "does not exist", &name);
     }
 
     if (m->tokenizer == NULL) {
         return ngx_http_infer_err(err, NGX_HTTP_BAD_REQUEST, "model",
-                                        NULL, "model \"%V\" is not a text "
-                                        "embedding model (architecture "
-                                        "\"%s\")", &name,
-                                        m->model->arch->name);
+                                  NULL, "model \"%V\" is not a text "
+                                  "embedding model (architecture "
+                                  "\"%s\")", &name,
+                                  m->model->arch->name);
     }
 
     if (req->dimensions > m->model->output.size) {
         return ngx_http_infer_err(err, NGX_HTTP_BAD_REQUEST,
-                                        "dimensions", NULL, "dimensions %L "
-                                        "is more than the %L of model "
-                                        "\"%V\"", req->dimensions,
-                                        m->model->output.size, &name);
+                                  "dimensions", NULL, "dimensions %L "
+                                  "is more than the %L of model "
+                                  "\"%V\"", req->dimensions,
+                                  m->model->output.size, &name);
     }
 
     ctx->texts = ngx_palloc(r->pool,
                             req->ninputs * sizeof(ngx_http_infer_text_t));
     if (ctx->texts == NULL) {
         return ngx_http_infer_err(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        NULL, NULL, "out of memory");
+                                  NULL, NULL, "out of memory");
     }
 
     for (i = 0; i < req->ninputs; i++) {
@@ -194,12 +194,12 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
         for (j = 0; j < in->n_ids; j++) {
             if (in->ids[j] >= m->vocab) {
                 return ngx_http_infer_err(err, NGX_HTTP_BAD_REQUEST,
-                                                "input", NULL, "input[%uz]: "
-                                                "token id %D at position %uz "
-                                                "is not in the vocabulary of "
-                                                "model \"%V\" (%L tokens)",
-                                                i, in->ids[j], j, &name,
-                                                m->vocab);
+                                          "input", NULL, "input[%uz]: "
+                                          "token id %D at position %uz "
+                                          "is not in the vocabulary of "
+                                          "model \"%V\" (%L tokens)",
+                                          i, in->ids[j], j, &name,
+                                          m->vocab);
             }
         }
 

@@ -556,3 +556,28 @@ ngx_http_infer_header_in(ngx_http_request_t *r, const char *name)
         }
     }
 }
+
+
+/*
+ * The worker's room for what a codec decodes beside the body (strings it
+ * unescapes, token ids, the inputs' spans), so that a request allocates
+ * none of it: the texts are tokenized into the payload before the body
+ * handler returns, so one room serves every request in turn.  It grows to
+ * the largest request seen and stays.
+ */
+
+void *
+ngx_http_infer_decode_room(ngx_log_t *log, size_t size)
+{
+    static u_char  *room;
+    static size_t   room_size;
+
+    if (size > room_size) {
+        ngx_free(room);
+
+        room = ngx_alloc(size, log);
+        room_size = room ? size : 0;
+    }
+
+    return room;
+}

@@ -58,10 +58,9 @@ static ngx_int_t ngx_http_infer_work_init(ngx_http_infer_executor_t *ex,
     ngx_http_infer_work_t *w);
 static void ngx_http_infer_work_free(ngx_http_infer_work_t *w);
 static ngx_uint_t ngx_http_infer_claim(ngx_http_infer_executor_t *ex,
-    uint32_t *batch, ngx_uint_t *rows, ngx_uint_t *tokens);
+    uint32_t *batch, ngx_uint_t *rows);
 static int ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
-    ngx_http_infer_work_t *w, ngx_uint_t n, ngx_uint_t rows,
-    ngx_uint_t tokens);
+    ngx_http_infer_work_t *w, ngx_uint_t n, ngx_uint_t rows);
 static void ngx_http_infer_executor_lost(ngx_http_infer_executor_t *ex,
     int fd);
 static void ngx_http_infer_notify(ngx_http_infer_executor_t *ex, int fd,
@@ -210,7 +209,7 @@ ngx_http_infer_executor_cycle(void *data)
     int                      fd, rc;
     char                     err[INFER_ERRLEN];
     sigset_t                 set;
-    ngx_uint_t               n, rows, tokens;
+    ngx_uint_t               n, rows;
     infer_backend_t         *be;
     ngx_http_infer_work_t    w;
     ngx_http_infer_model_t  *m;
@@ -273,12 +272,12 @@ ngx_http_infer_executor_cycle(void *data)
     (void) sem_post(&ex->started);
 
     for ( ;; ) {
-        n = ngx_http_infer_claim(ex, w.slots, &rows, &tokens);
+        n = ngx_http_infer_claim(ex, w.slots, &rows);
         if (n == 0) {
             break;
         }
 
-        rc = ngx_http_infer_run_batch(ex, &w, n, rows, tokens);
+        rc = ngx_http_infer_run_batch(ex, &w, n, rows);
         ngx_http_infer_notify(ex, fd, w.slots, w.tickets, n);
 
         if (rc == INFER_BACKEND_LOST) {
@@ -353,16 +352,17 @@ ngx_http_infer_work_free(ngx_http_infer_work_t *w)
 
 /*
  * Claims up to max_batch sequences and max_batch_tokens tokens in FIFO
- * order (a request over either limit is refused before it is queued).  Once it holds a request it
- * waits, at most batch_timeout after that request was queued, for more to
- * come, but only while some worker is decoding a request into a slot: a
- * lone client pays nothing for the batch timer.  Returns the number of
+ * order (a request over either limit is refused before it is queued).
+ * Once it holds a request it waits, at most batch_timeout after that
+ * request was queued, for more to come, but only while some worker is
+ * decoding a request into a slot: a lone client pays nothing for the
+ * batch timer.  Returns the number of
  * slots claimed, 0 when the executor is to stop.
  */
 
 static ngx_uint_t
 ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
-    ngx_uint_t *rows, ngx_uint_t *tokens)
+    ngx_uint_t *rows)
 {
     int64_t                  deadline, now;
     uint32_t                 n, slot, seq;
@@ -459,7 +459,6 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
     ngx_shmtx_unlock(&m->shpool->mutex);
 
     *rows = nrows;
-    *tokens = ntok;
 
     return n;
 }
@@ -475,8 +474,7 @@ ngx_http_infer_claim(ngx_http_infer_executor_t *ex, uint32_t *batch,
 
 static int
 ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
-    ngx_http_infer_work_t *w, ngx_uint_t n, ngx_uint_t rows,
-    ngx_uint_t tokens)
+    ngx_http_infer_work_t *w, ngx_uint_t n, ngx_uint_t rows)
 {
     int                      rc;
     char                     err[INFER_ERRLEN];
@@ -585,13 +583,13 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
 
     if (m->tokenizer) {
         for (b = 0; b < NGX_HTTP_INFER_TOKEN_BUCKETS - 1; b++) {
-            if (tokens <= ((ngx_uint_t) 16 << b)) {
+            if (tok <= ((ngx_uint_t) 16 << b)) {
                 break;
             }
         }
 
         ngx_http_infer_count(st->batch_tokens[b], 1);
-        ngx_http_infer_count(st->token_count, tokens);
+        ngx_http_infer_count(st->token_count, tok);
     }
 
     ngx_http_infer_count(st->exec_count, 1);

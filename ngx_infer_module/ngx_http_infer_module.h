@@ -334,7 +334,8 @@ ngx_int_t ngx_http_infer_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 ngx_int_t ngx_http_infer_slot_alloc(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx);
 ngx_int_t ngx_http_infer_slot_payload(ngx_http_infer_model_t *m,
-    ngx_http_infer_ctx_t *ctx, ngx_uint_t nseqs, ngx_uint_t ntokens);
+    ngx_http_infer_ctx_t *ctx, ngx_uint_t nseqs, ngx_uint_t ntokens,
+    ngx_http_infer_err_t *err);
 void ngx_http_infer_slot_enqueue(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx);
 void ngx_http_infer_slot_release(ngx_http_infer_model_t *m,

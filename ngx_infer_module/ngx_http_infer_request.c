@@ -195,17 +195,16 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
             goto error;
         }
 
-    } else if (ngx_http_infer_slot_payload(m, ctx, ctx->rows, ctx->ntokens)
-               == NGX_OK)
-    {
+    } else {
+        if (ngx_http_infer_slot_payload(m, ctx, ctx->rows, ctx->ntokens,
+                                        &err)
+            != NGX_OK)
+        {
+            goto error;
+        }
+
         ngx_memcpy(ngx_http_infer_slot_input(m, ctx->slot), ctx->input,
                    ctx->ntokens * m->model->input.size * sizeof(float));
-
-    } else {
-        (void) ngx_http_infer_err(&err, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
-                                  NULL, "the queue of model \"%V\" is full, "
-                                  "retry later", &m->name);
-        goto error;
     }
 
     if (ngx_http_infer_park(r, ctx) != NGX_OK) {

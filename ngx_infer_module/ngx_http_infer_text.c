@@ -222,10 +222,8 @@ ngx_http_infer_text_payload(ngx_http_infer_ctx_t *ctx,
 
     bound = ngx_min(bound, m->max_batch_tokens);
 
-    if (ngx_http_infer_slot_payload(m, ctx, n, bound) != NGX_OK) {
-        return ngx_http_infer_err(err, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
-                                  NULL, "the queue of model \"%V\" is full, "
-                                  "retry later", &m->name);
+    if (ngx_http_infer_slot_payload(m, ctx, n, bound, err) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     ids = (int32_t *) ngx_http_infer_slot_input(m, ctx->slot);

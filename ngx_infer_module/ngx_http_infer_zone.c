@@ -246,14 +246,15 @@ ngx_http_infer_slot_alloc(ngx_http_infer_model_t *m, ngx_http_infer_ctx_t *ctx)
 
 /*
  * The payload of a slot the owner holds (FILLING), once the request says
- * how many sequences and tokens it brings; NGX_DECLINED when the slab is
- * full, which is answered as a full queue is.  Every length starts at 1
- * (an MLP's rows); the caller writes the inputs.
+ * how many sequences and tokens it brings; NGX_DECLINED with err when
+ * the slab is full, which is answered as a full queue is.  Every length
+ * starts at 1 (an MLP's rows); the caller writes the inputs.
  */
 
 ngx_int_t
 ngx_http_infer_slot_payload(ngx_http_infer_model_t *m,
-    ngx_http_infer_ctx_t *ctx, ngx_uint_t nseqs, ngx_uint_t ntokens)
+    ngx_http_infer_ctx_t *ctx, ngx_uint_t nseqs, ngx_uint_t ntokens,
+    ngx_http_infer_err_t *err)
 {
     size_t                  size, in_off, out_off;
     int32_t                *lens;
@@ -269,7 +270,9 @@ ngx_http_infer_slot_payload(ngx_http_infer_model_t *m,
     ngx_shmtx_unlock(&m->shpool->mutex);
 
     if (s->payload == NULL) {
-        return NGX_DECLINED;
+        return ngx_http_infer_err(err, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
+                                  NULL, "the queue of model \"%V\" is full, "
+                                  "retry later", &m->name);
     }
 
     s->payload_size = size;

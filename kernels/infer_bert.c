@@ -255,31 +255,10 @@ infer_bert_configure(infer_model_t *m, json_t *root, const char *fname,
     bert->pooling = INFER_POOL_MEAN;
     bert->lower_case = -1;
 
-    m->input.name = strdup("text");
-    m->output.name = strdup("embedding");
-
-    if (m->input.name == NULL || m->output.name == NULL) {
-        return infer_error(err, errlen, "%s: out of memory", fname);
-    }
-
-    /*
-     * Texts, any number of them, as the APIs take them: the server
-     * tokenizes each (tokenizer.json, beside config.json) into a
-     * sequence of token ids, which is what build() reads
-     * (batch->tokens), one token per row of the payload.
-     */
-    m->input.datatype = INFER_IO_BYTES;
-    m->input.ndim = 1;
-    m->input.dims[0] = -1;
-    m->input.size = 1;
-
-    m->output.datatype = INFER_IO_FP32;
-    m->output.ndim = 2;
-    m->output.dims[0] = -1;
-    m->output.dims[1] = bert->hidden;
-    m->output.size = bert->hidden;
-
-    return 0;
+    /* texts in (tokenizer.json beside config.json), a sentence's embedding
+     * out */
+    return infer_model_text_io(m, "embedding", bert->hidden, fname, err,
+                               errlen);
 }
 
 

@@ -214,30 +214,8 @@ infer_llama_configure(infer_model_t *m, json_t *root, const char *fname,
         return -1;
     }
 
-    m->input.name = strdup("text");
-    m->output.name = strdup("logits");
-
-    if (m->input.name == NULL || m->output.name == NULL) {
-        return infer_error(err, errlen, "%s: out of memory", fname);
-    }
-
-    /*
-     * Texts, as the APIs take them: the server tokenizes each into a
-     * sequence of token ids (batch->tokens), one token per row of the
-     * payload.  The output is the logits of each sequence's last token.
-     */
-    m->input.datatype = INFER_IO_BYTES;
-    m->input.ndim = 1;
-    m->input.dims[0] = -1;
-    m->input.size = 1;
-
-    m->output.datatype = INFER_IO_FP32;
-    m->output.ndim = 2;
-    m->output.dims[0] = -1;
-    m->output.dims[1] = hp->vocab;
-    m->output.size = hp->vocab;
-
-    return 0;
+    /* texts in, the logits of each sequence's last token out */
+    return infer_model_text_io(m, "logits", hp->vocab, fname, err, errlen);
 }
 
 

@@ -550,3 +550,35 @@ infer_model_vector(infer_graph_t *g, const infer_model_t *m, int w)
 
     return infer_op_weight(g, w, INFER_DT_F32, 1, wt->cols, wt->name);
 }
+
+
+/*
+ * A text model's input and output as the APIs see them: texts, any number
+ * of them, which the server tokenizes into sequences of token ids (what
+ * build() reads, batch->tokens, one token per row of the payload); one
+ * FP32 row of size values per text out, named output
+ */
+int
+infer_model_text_io(infer_model_t *m, const char *output, int64_t size,
+    const char *fname, char *err, size_t errlen)
+{
+    m->input.name = strdup("text");
+    m->output.name = strdup(output);
+
+    if (m->input.name == NULL || m->output.name == NULL) {
+        return infer_error(err, errlen, "%s: out of memory", fname);
+    }
+
+    m->input.datatype = INFER_IO_BYTES;
+    m->input.ndim = 1;
+    m->input.dims[0] = -1;
+    m->input.size = 1;
+
+    m->output.datatype = INFER_IO_FP32;
+    m->output.ndim = 2;
+    m->output.dims[0] = -1;
+    m->output.dims[1] = size;
+    m->output.size = size;
+
+    return 0;
+}

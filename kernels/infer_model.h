@@ -182,6 +182,14 @@ char *infer_config_string(json_t *obj, const char *key, const char *dflt,
  */
 infer_tensor_t *infer_model_matrix(infer_graph_t *g, const infer_model_t *m,
     int w);
+
+/*
+ * For an architecture's configure(): the input is texts ("text", BYTES
+ * [-1]), the output one FP32 row of size values per text; 0, or -1 (no
+ * memory) with err set
+ */
+int infer_model_text_io(infer_model_t *m, const char *output, int64_t size,
+    const char *fname, char *err, size_t errlen);
 infer_tensor_t *infer_model_vector(infer_graph_t *g, const infer_model_t *m,
     int w);
 

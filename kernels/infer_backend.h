@@ -55,6 +55,14 @@ typedef struct {
     int          (*compute)(infer_backend_t *b, infer_graph_t *g, char *err,
                             size_t errlen);
 
+    /*
+     * Allocates the paged KV cache that KV_STORE and KV_ATTENTION nodes
+     * use (its memory: the host's or the device's), zeroed; called once,
+     * after load.  0, or -1 with a message (no memory for it).
+     */
+    int          (*kv_init)(infer_backend_t *b, const infer_kv_shape_t *kv,
+                            char *err, size_t errlen);
+
     /* waits for work queued by compute, if the backend is asynchronous;
      * the same returns as compute */
     int          (*synchronize)(infer_backend_t *b, char *err, size_t errlen);

@@ -33,6 +33,8 @@ static int infer_graph_f32(infer_graph_t *g, const infer_tensor_t *t,
     const char *op, const char *what);
 static int infer_graph_vector(infer_graph_t *g, const infer_tensor_t *t,
     int64_t cols, const char *op, const char *what);
+static int infer_graph_blocks(infer_graph_t *g, const infer_tensor_t *seqs,
+    const infer_tensor_t *blocks, const char *op);
 static int infer_graph_seqs(infer_graph_t *g, const infer_tensor_t *seqs,
     const char *op);
 
@@ -43,7 +45,8 @@ static infer_tensor_t  infer_graph_placeholder;
 
 static const char  *infer_op_names[INFER_OP_COUNT] = {
     "none", "view", "matmul", "add", "mul", "act", "softmax", "layer_norm",
-    "rms_norm", "get_rows", "rope", "attention", "pool", "l2_norm"
+    "rms_norm", "get_rows", "rope", "attention", "pool", "l2_norm",
+    "kv_store", "kv_attention"
 };
 
 
@@ -462,6 +465,105 @@ infer_op_l2_norm(infer_graph_t *g, infer_tensor_t *x, float eps)
     t = infer_graph_node(g, INFER_OP_L2_NORM, INFER_DT_F32, x->rows, x->cols);
     t->src[0] = x;
     t->fp[0] = eps;
+
+    return t;
+}
+
+
+/* the block tables of a KV cache's ops: one row of I32 per sequence */
+static int
+infer_graph_blocks(infer_graph_t *g, const infer_tensor_t *seqs,
+    const infer_tensor_t *blocks, const char *op)
+{
+    if (!infer_graph_seqs(g, seqs, op)) {
+        return 0;
+    }
+
+    if (blocks->type != INFER_DT_I32 || blocks->rows != seqs->rows) {
+        (void) infer_graph_fail(g, "%s: the block tables must be [%lld, n] "
+                                "I32", op, (long long) seqs->rows);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+infer_tensor_t *
+infer_op_kv_store(infer_graph_t *g, infer_tensor_t *k, infer_tensor_t *v,
+    infer_tensor_t *seqs, infer_tensor_t *blocks, int layer)
+{
+    infer_tensor_t  *t;
+
+    if (!infer_graph_f32(g, k, "kv_store", "k")
+        || !infer_graph_f32(g, v, "kv_store", "v")
+        || !infer_graph_blocks(g, seqs, blocks, "kv_store"))
+    {
+        return &infer_graph_placeholder;
+    }
+
+    if (v->rows != k->rows || v->cols != k->cols || layer < 0) {
+        return infer_graph_fail(g, "kv_store: k [%lld, %lld], v [%lld, %lld], "
+                                "layer %d", (long long) k->rows,
+                                (long long) k->cols, (long long) v->rows,
+                                (long long) v->cols, layer);
+    }
+
+    t = infer_graph_node(g, INFER_OP_KV_STORE, INFER_DT_F32, 0, k->cols);
+    t->src[0] = k;
+    t->src[1] = v;
+    t->src[2] = seqs;
+    t->src[3] = blocks;
+    t->ip[0] = layer;
+
+    return t;
+}
+
+
+infer_tensor_t *
+infer_op_kv_attention(infer_graph_t *g, infer_tensor_t *q,
+    infer_tensor_t *store, infer_tensor_t *seqs, infer_tensor_t *blocks,
+    int heads, int kv_heads, int head_dim, int layer, float scale)
+{
+    infer_tensor_t  *t;
+
+    if (!infer_graph_f32(g, q, "kv_attention", "q")
+        || !infer_graph_blocks(g, seqs, blocks, "kv_attention"))
+    {
+        return &infer_graph_placeholder;
+    }
+
+    if (store->op != INFER_OP_KV_STORE || store->ip[0] != layer
+        || store->src[2] != seqs || store->src[3] != blocks)
+    {
+        return infer_graph_fail(g, "kv_attention: layer %d's source is not "
+                                "the kv_store of that layer and batch",
+                                layer);
+    }
+
+    if (heads < 1 || kv_heads < 1 || heads % kv_heads || head_dim < 1
+        || q->cols != (int64_t) heads * head_dim
+        || store->cols != (int64_t) kv_heads * head_dim
+        || store->src[0]->rows != q->rows)
+    {
+        return infer_graph_fail(g, "kv_attention: %d heads, %d kv heads of "
+                                "%d for q [%lld, %lld] and a cache of %lld "
+                                "columns", heads, kv_heads, head_dim,
+                                (long long) q->rows, (long long) q->cols,
+                                (long long) store->cols);
+    }
+
+    t = infer_graph_node(g, INFER_OP_KV_ATTENTION, INFER_DT_F32, q->rows,
+                         q->cols);
+    t->src[0] = q;
+    t->src[1] = store;
+    t->src[2] = seqs;
+    t->src[3] = blocks;
+    t->ip[0] = heads;
+    t->ip[1] = kv_heads;
+    t->ip[2] = head_dim;
+    t->ip[3] = layer;
+    t->fp[0] = scale;
 
     return t;
 }

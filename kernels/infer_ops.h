@@ -99,6 +99,32 @@ typedef enum {
     /* each row divided by max(||row||_2, fp[0]) */
     INFER_OP_L2_NORM,
 
+    /*
+     * Writes the keys src0 and values src1 (T x kv_dim F32, RoPE already
+     * applied to the keys) of the batch's tokens into the backend's
+     * paged KV cache, layer ip[0]: token t of sequence s (src2, S x 4
+     * I32) is at position p = pos + t - start and goes to slot p % B of
+     * block src3[s][p / B] (src3 the block tables, S x max_blocks I32;
+     * B the cache's tokens per block).  Its result is empty (0 rows): it
+     * is a node so that the layer's KV_ATTENTION, which names it, comes
+     * after it.
+     */
+    INFER_OP_KV_STORE,
+
+    /*
+     * Causal attention of the batch's queries src0 (T x heads * d) over
+     * the KV cache of layer ip[3]: token t of sequence s at position p
+     * attends to the cache's positions 0..p of that sequence (what
+     * earlier batches stored, and this one's KV_STORE src1).  src2 the
+     * sequences, src3 the block tables, as for KV_STORE.  ip[0] heads,
+     * ip[1] kv_heads, ip[2] d; fp[0] the scale (0: 1/sqrt(d)).  Each row
+     * is computed on its own, in the same order whatever else is in the
+     * batch (a token gives the same bits alone or batched, in one chunk
+     * of its prompt or another).  y is T x heads * d, F32; the rows of
+     * tokens in no sequence are zeros.
+     */
+    INFER_OP_KV_ATTENTION,
+
     INFER_OP_COUNT
 } infer_op_e;
 
@@ -194,7 +220,35 @@ typedef struct {
     const int32_t        *tokens;      /* n_tokens */
     const int32_t        *pos;         /* n_tokens */
     float                *out;
+
+    /*
+     * A decoder's KV cache (infer_kv.h): the block table of each
+     * sequence, n_seqs rows of max_blocks block numbers; NULL for a
+     * batch of whole sequences that keeps no cache
+     */
+    const int32_t        *blocks;
+    int                   max_blocks;
 } infer_batch_t;
+
+
+/*
+ * The shape of a backend's paged KV cache: n_blocks blocks of
+ * block_tokens tokens, each with its keys and values for every layer.
+ * Block b holds layers x {K, V} x block_tokens rows of kv_dim F32:
+ * position j of block b, layer l, keys (kv 0) or values (kv 1) are the
+ * kv_dim floats at
+ *
+ *     (((b * layers + l) * 2 + kv) * block_tokens + j) * kv_dim
+ *
+ * so that a block is one contiguous piece a backend can copy or free
+ * as a whole.
+ */
+typedef struct {
+    int32_t               layers;
+    int32_t               kv_dim;
+    int32_t               block_tokens;
+    int32_t               n_blocks;
+} infer_kv_shape_t;
 
 
 typedef struct {
@@ -248,6 +302,12 @@ infer_tensor_t *infer_op_pool(infer_graph_t *g, infer_tensor_t *x,
     infer_tensor_t *seqs, int mode);
 infer_tensor_t *infer_op_l2_norm(infer_graph_t *g, infer_tensor_t *x,
     float eps);
+infer_tensor_t *infer_op_kv_store(infer_graph_t *g, infer_tensor_t *k,
+    infer_tensor_t *v, infer_tensor_t *seqs, infer_tensor_t *blocks,
+    int layer);
+infer_tensor_t *infer_op_kv_attention(infer_graph_t *g, infer_tensor_t *q,
+    infer_tensor_t *store, infer_tensor_t *seqs, infer_tensor_t *blocks,
+    int heads, int kv_heads, int head_dim, int layer, float scale);
 
 /* marks t as an output whose rows go, packed, to host */
 void infer_op_output(infer_graph_t *g, infer_tensor_t *t, void *host);

@@ -41,6 +41,8 @@ static int infer_cpu_compute(infer_backend_t *b, infer_graph_t *g,
     char *err, size_t errlen);
 static int infer_cpu_scratch(infer_cpu_ctx_t *ctx, size_t size, char *err,
     size_t errlen);
+static int infer_cpu_kv_init(infer_backend_t *b,
+    const infer_kv_shape_t *kv, char *err, size_t errlen);
 static int infer_cpu_synchronize(infer_backend_t *b, char *err,
     size_t errlen);
 static void infer_cpu_free(infer_backend_t *b);
@@ -51,6 +53,7 @@ static const infer_backend_iface_t  infer_cpu_iface = {
     /* .load        = */ infer_cpu_load,
     /* .reserve     = */ infer_cpu_reserve,
     /* .compute     = */ infer_cpu_compute,
+    /* .kv_init     = */ infer_cpu_kv_init,
     /* .synchronize = */ infer_cpu_synchronize,
     /* .free        = */ infer_cpu_free,
 };
@@ -259,6 +262,40 @@ infer_cpu_compute(infer_backend_t *b, infer_graph_t *g, char *err,
 
 
 static int
+infer_cpu_kv_init(infer_backend_t *b, const infer_kv_shape_t *kv, char *err,
+    size_t errlen)
+{
+    size_t            n;
+    infer_cpu_ctx_t  *ctx;
+
+    ctx = b->context;
+
+    if (kv->layers < 1 || kv->kv_dim < 1 || kv->block_tokens < 1
+        || kv->n_blocks < 1 || ctx->env.kv != NULL)
+    {
+        snprintf(err, errlen, "cpu: a KV cache of %d blocks of %d tokens, "
+                 "%d layers of %d", kv->n_blocks, kv->block_tokens,
+                 kv->layers, kv->kv_dim);
+        return -1;
+    }
+
+    n = (size_t) kv->n_blocks * kv->layers * 2 * kv->block_tokens
+        * kv->kv_dim;
+
+    ctx->env.kv = calloc(n, sizeof(float));
+    if (ctx->env.kv == NULL) {
+        snprintf(err, errlen, "cpu: out of memory for a KV cache of %zu "
+                 "bytes", n * sizeof(float));
+        return -1;
+    }
+
+    ctx->env.kv_shape = *kv;
+
+    return 0;
+}
+
+
+static int
 infer_cpu_synchronize(infer_backend_t *b, char *err, size_t errlen)
 {
     (void) b;
@@ -283,6 +320,7 @@ infer_cpu_free(infer_backend_t *b)
     if (ctx != NULL) {
         free(ctx->scratch);
         free(ctx->env.work);
+        free(ctx->env.kv);
         free(ctx);
     }
 

@@ -21,6 +21,8 @@ typedef struct {
                                         not F32 x */
     float                *work;
     size_t                work_len;  /* floats */
+    float                *kv;        /* the paged KV cache, or NULL */
+    infer_kv_shape_t      kv_shape;
 } infer_cpu_env_t;
 
 
@@ -73,6 +75,12 @@ void infer_cpu_gelu_avx2(float *y, const float *x, int64_t n);
 
 /* infer_cpu_vec.c: a softmax row in place, with AVX2 and FMA */
 void infer_cpu_softmax_avx2(float *x, int64_t n);
+
+/* infer_cpu_kv.c: the paged KV cache's ops */
+int infer_cpu_kv_store(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
+    size_t errlen);
+int infer_cpu_kv_attention(infer_cpu_env_t *env, infer_tensor_t *t,
+    char *err, size_t errlen);
 
 /* infer_cpu_attention.c */
 int infer_cpu_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,

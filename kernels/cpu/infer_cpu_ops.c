@@ -79,6 +79,12 @@ infer_cpu_op(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
         infer_cpu_l2_norm(t);
         return 0;
 
+    case INFER_OP_KV_STORE:
+        return infer_cpu_kv_store(env, t, err, errlen);
+
+    case INFER_OP_KV_ATTENTION:
+        return infer_cpu_kv_attention(env, t, err, errlen);
+
     default:
         snprintf(err, errlen, "cpu: unknown op %d", t->op);
         return -1;

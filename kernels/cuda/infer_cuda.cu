@@ -83,6 +83,7 @@ static const infer_backend_iface_t  infer_cuda_iface = {
     /* .load        = */ infer_cuda_load,
     /* .reserve     = */ infer_cuda_reserve,
     /* .compute     = */ infer_cuda_compute,
+    /* .kv_init     = */ infer_cuda_kv_init,
     /* .synchronize = */ infer_cuda_synchronize,
     /* .free        = */ infer_cuda_free,
 };

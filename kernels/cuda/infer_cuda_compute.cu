@@ -826,3 +826,19 @@ infer_cuda_wait(infer_cuda_ctx_t *ctx, char *err, size_t errlen)
 
     return 0;
 }
+
+
+/* the paged KV cache: not on the GPU yet, so a decoder runs on the CPU */
+int
+infer_cuda_kv_init(infer_backend_t *b, const infer_kv_shape_t *kv, char *err,
+    size_t errlen)
+{
+    infer_cuda_ctx_t  *ctx;
+
+    ctx = (infer_cuda_ctx_t *) b->context;
+
+    (void) kv;
+
+    return infer_error(err, errlen, "%s: no KV cache on this backend yet "
+                       "(device=cpu serves decoders)", ctx->name);
+}

@@ -134,6 +134,8 @@ int infer_cuda_reserve(infer_backend_t *b, infer_graph_t *g, char *err,
 int infer_cuda_compute(infer_backend_t *b, infer_graph_t *g, char *err,
     size_t errlen);
 int infer_cuda_synchronize(infer_backend_t *b, char *err, size_t errlen);
+int infer_cuda_kv_init(infer_backend_t *b, const infer_kv_shape_t *kv,
+    char *err, size_t errlen);
 int infer_cuda_enqueue(infer_cuda_ctx_t *ctx, infer_graph_t *g, char *err,
     size_t errlen);
 

@@ -1,0 +1,228 @@
+/*
+ * ngx_infer: the paged KV cache on the CPU (KV_STORE, KV_ATTENTION).
+ *
+ * The cache is one block of host memory in the layout of infer_ops.h's
+ * infer_kv_shape_t.  A sequence's positions are found through its block
+ * table, so that the blocks of one sequence lie anywhere in the cache.
+ *
+ * Attention is computed one query row at a time, each head on its own:
+ * the scores of the row against the cache's keys 0..p in order, a
+ * softmax, and the values summed in the same order.  No sgemm and no
+ * blocking that depends on how many rows the batch has: a token gets the
+ * same bits whether it came alone (a decoding step), in a chunk of its
+ * prompt, or in a batch of other sequences.  That is what makes a
+ * sequence's greedy generation independent of the rest of the batch.
+ */
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "infer_cpu.h"
+#include "infer_math.h"
+
+
+static int infer_cpu_kv_check(const infer_cpu_env_t *env,
+    const infer_tensor_t *t, int64_t s, char *err, size_t errlen);
+static float *infer_cpu_kv_row(const infer_cpu_env_t *env,
+    const int32_t *table, int layer, int kv, int64_t p);
+
+
+int
+infer_cpu_kv_store(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
+    size_t errlen)
+{
+    int                 layer;
+    size_t              row;
+    int64_t             s, i;
+    const int32_t      *table;
+    const infer_seq_t  *seq;
+
+    layer = t->ip[0];
+    row = (size_t) t->cols * sizeof(float);
+
+    for (s = 0; s < t->src[2]->rows; s++) {
+        if (infer_cpu_kv_check(env, t, s, err, errlen) != 0) {
+            return -1;
+        }
+
+        seq = (const infer_seq_t *) infer_cpu_irow(t->src[2], s);
+        table = infer_cpu_irow(t->src[3], s);
+
+        for (i = 0; i < seq->len; i++) {
+            memcpy(infer_cpu_kv_row(env, table, layer, 0, seq->pos + i),
+                   infer_cpu_row(t->src[0], seq->start + i), row);
+            memcpy(infer_cpu_kv_row(env, table, layer, 1, seq->pos + i),
+                   infer_cpu_row(t->src[1], seq->start + i), row);
+        }
+    }
+
+    return 0;
+}
+
+
+int
+infer_cpu_kv_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
+    size_t errlen)
+{
+    int                 heads, kvh, d, layer, group, h, hk, l;
+    float               scale, *sc, *y, wj;
+    const float        *q, *kr, *vr;
+    int64_t             s, i, j, p, most;
+    const int32_t      *table;
+    const infer_seq_t  *seq;
+
+    heads = t->ip[0];
+    kvh = t->ip[1];
+    d = t->ip[2];
+    layer = t->ip[3];
+    group = heads / kvh;
+    scale = t->fp[0] != 0.0f ? t->fp[0] : 1.0f / sqrtf((float) d);
+
+    for (i = 0; i < t->rows; i++) {
+        memset(infer_cpu_row(t, i), 0, (size_t) t->cols * sizeof(float));
+    }
+
+    most = 0;
+
+    for (s = 0; s < t->src[2]->rows; s++) {
+        if (infer_cpu_kv_check(env, t, s, err, errlen) != 0) {
+            return -1;
+        }
+
+        seq = (const infer_seq_t *) infer_cpu_irow(t->src[2], s);
+        if (seq->len > 0 && seq->pos + seq->len > most) {
+            most = seq->pos + seq->len;
+        }
+    }
+
+    sc = infer_cpu_work(env, (size_t) most);
+    if (sc == NULL && most > 0) {
+        snprintf(err, errlen, "cpu: out of memory for %lld scores",
+                 (long long) most);
+        return -1;
+    }
+
+    for (s = 0; s < t->src[2]->rows; s++) {
+        seq = (const infer_seq_t *) infer_cpu_irow(t->src[2], s);
+        table = infer_cpu_irow(t->src[3], s);
+
+        for (i = 0; i < seq->len; i++) {
+            p = seq->pos + i;
+
+            for (h = 0; h < heads; h++) {
+                hk = h / group;
+                q = infer_cpu_row(t->src[0], seq->start + i) + (size_t) h * d;
+                y = infer_cpu_row(t, seq->start + i) + (size_t) h * d;
+
+                for (j = 0; j <= p; j++) {
+                    kr = infer_cpu_kv_row(env, table, layer, 0, j)
+                         + (size_t) hk * d;
+                    sc[j] = scale * infer_cpu_dot(q, kr, d);
+                }
+
+                if (env->avx2) {
+                    infer_cpu_softmax_avx2(sc, p + 1);
+
+                } else {
+                    infer_softmax_row(sc, sc, (int) (p + 1));
+                }
+
+                for (j = 0; j <= p; j++) {
+                    vr = infer_cpu_kv_row(env, table, layer, 1, j)
+                         + (size_t) hk * d;
+                    wj = sc[j];
+
+                    for (l = 0; l < d; l++) {
+                        y[l] += wj * vr[l];
+                    }
+                }
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Sequence s of t's batch lies within the batch's tokens and, through its
+ * block table, within the cache: every block it reaches is a block of the
+ * cache.
+ */
+static int
+infer_cpu_kv_check(const infer_cpu_env_t *env, const infer_tensor_t *t,
+    int64_t s, char *err, size_t errlen)
+{
+    int64_t             b, last, tokens;
+    const int32_t      *table;
+    const infer_seq_t  *seq;
+
+    if (env->kv == NULL) {
+        snprintf(err, errlen, "cpu: %s without a KV cache",
+                 infer_op_name(t->op));
+        return -1;
+    }
+
+    tokens = (t->op == INFER_OP_KV_STORE) ? t->src[0]->rows : t->rows;
+
+    if (infer_cpu_seq_check(t->src[2], tokens, s, err, errlen) != 0) {
+        return -1;
+    }
+
+    seq = (const infer_seq_t *) infer_cpu_irow(t->src[2], s);
+
+    if (t->ip[t->op == INFER_OP_KV_STORE ? 0 : 3] >= env->kv_shape.layers
+        || (t->op == INFER_OP_KV_STORE
+            && t->cols != env->kv_shape.kv_dim))
+    {
+        snprintf(err, errlen, "cpu: %s of layer %d, %lld columns, for a "
+                 "cache of %d layers of %d", infer_op_name(t->op),
+                 t->ip[t->op == INFER_OP_KV_STORE ? 0 : 3],
+                 (long long) t->cols, env->kv_shape.layers,
+                 env->kv_shape.kv_dim);
+        return -1;
+    }
+
+    if (seq->len == 0) {
+        return 0;
+    }
+
+    last = (seq->pos + seq->len - 1) / env->kv_shape.block_tokens;
+
+    if (seq->pos < 0 || last >= t->src[3]->cols) {
+        snprintf(err, errlen, "cpu: sequence %lld at positions %d to %lld "
+                 "is beyond its %lld blocks of %d", (long long) s, seq->pos,
+                 (long long) (seq->pos + seq->len - 1),
+                 (long long) t->src[3]->cols, env->kv_shape.block_tokens);
+        return -1;
+    }
+
+    table = infer_cpu_irow(t->src[3], s);
+
+    for (b = 0; b <= last; b++) {
+        if (table[b] < 0 || table[b] >= env->kv_shape.n_blocks) {
+            snprintf(err, errlen, "cpu: sequence %lld names block %d of "
+                     "%d", (long long) s, table[b], env->kv_shape.n_blocks);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static float *
+infer_cpu_kv_row(const infer_cpu_env_t *env, const int32_t *table,
+    int layer, int kv, int64_t p)
+{
+    size_t                   at;
+    const infer_kv_shape_t  *sh;
+
+    sh = &env->kv_shape;
+
+    at = (((size_t) table[p / sh->block_tokens] * sh->layers + layer) * 2
+          + kv) * sh->block_tokens + (size_t) (p % sh->block_tokens);
+
+    return env->kv + at * sh->kv_dim;
+}

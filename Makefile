@@ -163,6 +163,7 @@ $(BUILD)/test_bert: kernels/test/test_bert.c kernels/test/tt.h \
 # against t/lib/gen_llama.py's float64 reference on random models of
 # every weight type and on SmolLM2-135M-Instruct (t/013-llama.t)
 $(BUILD)/test_llama: kernels/test/test_llama.c kernels/test/tap.h \
+                    kernels/test/llama_cases.h \
                     $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS) \
                     $(wildcard kernels/cpu/*.h)
 	mkdir -p $(BUILD)
@@ -177,6 +178,16 @@ $(BUILD)/test_sample: kernels/test/test_sample.c kernels/test/stop_tests.h \
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_sample.c $(KGEN_SRCS) \
 	    -ljansson -lm
+
+# generation on the paged KV cache: chunked prefill, decoding, sequences
+# joining a batch and preempted, against the same reference; greedy
+# SmolLM2 alone and batched (t/016-gen.t)
+$(BUILD)/test_gen: kernels/test/test_gen.c kernels/test/tap.h \
+                  kernels/test/llama_cases.h $(KMODEL_SRCS) $(KCPU_SRCS) \
+                  $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_gen.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
 # the ring of streamed results, across two processes (t/004-stream.t)
 $(BUILD)/test_stream: kernels/test/test_stream.c kernels/test/tap.h \
@@ -280,7 +291,7 @@ unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
       $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \
       $(BUILD)/test_quant $(BUILD)/test_gguf $(BUILD)/test_bpe \
-      $(BUILD)/test_llama \
+      $(BUILD)/test_llama $(BUILD)/test_gen \
       $(BUILD)/test_sample
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \

@@ -57,8 +57,9 @@ typedef struct {
 
     /*
      * Allocates the paged KV cache that KV_STORE and KV_ATTENTION nodes
-     * use (its memory: the host's or the device's), zeroed; called once,
-     * after load.  0, or -1 with a message (no memory for it).
+     * use (its memory: the host's or the device's), zeroed, after load;
+     * called again, it replaces the cache it made before.  0, or -1 with
+     * a message (no memory for it).
      */
     int          (*kv_init)(infer_backend_t *b, const infer_kv_shape_t *kv,
                             char *err, size_t errlen);

@@ -171,6 +171,7 @@ const infer_arch_t  infer_arch_bert = {
     /* .resolve   = */ infer_bert_resolve,
     /* .build     = */ infer_bert_build,
     /* .max_nodes = */ infer_bert_max_nodes,
+    /* .kv_shape  = */ NULL,
     /* .free      = */ infer_bert_free,
 };
 

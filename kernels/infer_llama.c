@@ -43,7 +43,10 @@
  * LAST), so that its output projection, its feed-forward and the
  * vocabulary-wide head run on one row per sequence.
  *
- * Until the KV cache comes, a batch is whole prompts: each sequence
+ * With a KV cache (the batch's block tables, infer_gen.h), each layer
+ * stores the batch's keys and values in the cache and attends over the
+ * cache: a sequence continues where it stopped (a chunk of its prompt, a
+ * decoding step).  Without one, a batch is whole prompts: each sequence
  * starts at position 0 (build() refuses one that continues).
  */
 
@@ -124,6 +127,8 @@ static const char *infer_llama_dim_name(const infer_llama_t *hp,
 static void infer_llama_build(infer_graph_t *g, const infer_model_t *m,
     const infer_batch_t *batch);
 static int infer_llama_max_nodes(const infer_model_t *m);
+static int infer_llama_kv_shape(const infer_model_t *m,
+    infer_kv_shape_t *kv);
 static void infer_llama_free(infer_model_t *m);
 
 
@@ -133,6 +138,7 @@ const infer_arch_t  infer_arch_llama = {
     /* .resolve   = */ infer_llama_resolve,
     /* .build     = */ infer_llama_build,
     /* .max_nodes = */ infer_llama_max_nodes,
+    /* .kv_shape  = */ infer_llama_kv_shape,
     /* .free      = */ infer_llama_free,
 };
 
@@ -618,20 +624,21 @@ static void
 infer_llama_build(infer_graph_t *g, const infer_model_t *m,
     const infer_batch_t *batch)
 {
-    int                   i, s, last;
-    infer_tensor_t       *ids, *pos, *seqs, *x, *h, *q, *k, *v, *u;
+    int                   i, s, last, cache;
+    infer_tensor_t       *ids, *pos, *seqs, *blocks, *x, *h, *q, *k, *v, *u;
     const int            *w;
     const infer_llama_t  *hp;
 
     hp = m->arch_data;
+    cache = (batch->blocks != NULL);
+    blocks = NULL;
 
     /* a sequence that continues needs the KV cache of what came before */
-    for (s = 0; s < batch->n_seqs; s++) {
+    for (s = 0; s < batch->n_seqs && !cache; s++) {
         if (batch->seqs[s].pos != 0 && !g->failed) {
             g->failed = 1;
             snprintf(g->err, sizeof(g->err), "llama: sequence %d starts at "
-                     "position %d: only whole prompts (position 0) are "
-                     "computed until the KV cache", s,
+                     "position %d in a batch without a KV cache", s,
                      (int) batch->seqs[s].pos);
         }
     }
@@ -642,6 +649,12 @@ infer_llama_build(infer_graph_t *g, const infer_model_t *m,
                          "positions");
     seqs = infer_op_input(g, INFER_DT_I32, batch->n_seqs, 4, batch->seqs,
                           "sequences");
+
+    if (cache) {
+        blocks = infer_op_input(g, INFER_DT_I32, batch->n_seqs,
+                                batch->max_blocks, batch->blocks,
+                                "block tables");
+    }
 
     x = infer_op_get_rows(g, infer_model_matrix(g, m, hp->tok_embd), ids);
 
@@ -665,8 +678,16 @@ infer_llama_build(infer_graph_t *g, const infer_model_t *m,
         k = infer_op_rope(g, k, pos, hp->kv_heads, hp->head_dim, hp->n_rot,
                           INFER_ROPE_NORM, hp->theta);
 
-        h = infer_op_attention(g, q, k, v, seqs, hp->heads, hp->kv_heads,
-                               hp->head_dim, 1, 0.0f);
+        if (cache) {
+            /* this batch's keys and values join the earlier ones */
+            k = infer_op_kv_store(g, k, v, seqs, blocks, i);
+            h = infer_op_kv_attention(g, q, k, seqs, blocks, hp->heads,
+                                      hp->kv_heads, hp->head_dim, i, 0.0f);
+
+        } else {
+            h = infer_op_attention(g, q, k, v, seqs, hp->heads, hp->kv_heads,
+                                   hp->head_dim, 1, 0.0f);
+        }
 
         if (last) {
             /* from here on, only the rows that give logits */
@@ -709,14 +730,29 @@ infer_llama_max_nodes(const infer_model_t *m)
     hp = m->arch_data;
 
     /*
-     * 3 inputs; the embeddings' table and get_rows; per layer: 2 RMS
-     * norms of 2 nodes (weight, norm), 7 products of 2 (weight,
-     * product), 2 ropes, attention, an activation, the gate's mul, 2
-     * residual adds; the last layer's 2 pools; the final RMS norm (2)
+     * 3 inputs and the block tables; the embeddings' table and
+     * get_rows; per layer: 2 RMS norms of 2 nodes (weight, norm), 7
+     * products of 2 (weight, product), 2 ropes, attention (and the
+     * cache's store), an activation, the gate's mul, 2 residual adds; the last layer's 2 pools; the final RMS norm (2)
      * and the head (2)
      */
-    return 3 + 2 + hp->layers * (2 * 2 + 7 * 2 + 2 + 1 + 1 + 1 + 2) + 2
-           + 2 + 2;
+    return 3 + 1 + 2 + hp->layers * (2 * 2 + 7 * 2 + 2 + 2 + 1 + 1 + 2)
+           + 2 + 2 + 2;
+}
+
+
+static int
+infer_llama_kv_shape(const infer_model_t *m, infer_kv_shape_t *kv)
+{
+    const infer_llama_t  *hp;
+
+    hp = m->arch_data;
+
+    memset(kv, 0, sizeof(infer_kv_shape_t));
+    kv->layers = hp->layers;
+    kv->kv_dim = hp->kv_heads * hp->head_dim;
+
+    return 0;
 }
 
 

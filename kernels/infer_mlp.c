@@ -58,6 +58,7 @@ const infer_arch_t  infer_arch_mlp = {
     /* .resolve   = */ infer_mlp_resolve,
     /* .build     = */ infer_mlp_build,
     /* .max_nodes = */ infer_mlp_max_nodes,
+    /* .kv_shape  = */ NULL,
     /* .free      = */ infer_mlp_free,
 };
 

@@ -101,6 +101,11 @@ typedef struct {
     /* the most nodes build() appends */
     int                 (*max_nodes)(const infer_model_t *m);
 
+    /* a decoder's KV cache: its layers and kv_dim, 0; NULL for an
+     * architecture that keeps none */
+    int                 (*kv_shape)(const infer_model_t *m,
+                                    infer_kv_shape_t *kv);
+
     void                (*free)(infer_model_t *m);
 } infer_arch_t;
 

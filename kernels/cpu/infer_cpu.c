@@ -271,7 +271,7 @@ infer_cpu_kv_init(infer_backend_t *b, const infer_kv_shape_t *kv, char *err,
     ctx = b->context;
 
     if (kv->layers < 1 || kv->kv_dim < 1 || kv->block_tokens < 1
-        || kv->n_blocks < 1 || ctx->env.kv != NULL)
+        || kv->n_blocks < 1)
     {
         snprintf(err, errlen, "cpu: a KV cache of %d blocks of %d tokens, "
                  "%d layers of %d", kv->n_blocks, kv->block_tokens,
@@ -281,6 +281,10 @@ infer_cpu_kv_init(infer_backend_t *b, const infer_kv_shape_t *kv, char *err,
 
     n = (size_t) kv->n_blocks * kv->layers * 2 * kv->block_tokens
         * kv->kv_dim;
+
+    /* a new cache replaces the one there was */
+    free(ctx->env.kv);
+    ctx->env.kv_shape.n_blocks = 0;
 
     ctx->env.kv = calloc(n, sizeof(float));
     if (ctx->env.kv == NULL) {

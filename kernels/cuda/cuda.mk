@@ -26,7 +26,9 @@ CUDA_OBJDIR  := $(CUDA_BUILD)/cuda
 # per op that it dispatches to (ggml's layout)
 CUDA_SRCS    := kernels/cuda/infer_cuda.cu kernels/cuda/infer_cuda_weights.cu \
                 kernels/cuda/infer_cuda_compute.cu \
-                kernels/cuda/infer_cuda_graphs.cu kernels/cuda/matmul.cu \
+                kernels/cuda/infer_cuda_graphs.cu \
+                kernels/cuda/infer_cuda_kv.cu kernels/cuda/matmul.cu \
+                kernels/cuda/quant.cu kernels/cuda/kv.cu \
                 kernels/cuda/binary.cu kernels/cuda/act.cu \
                 kernels/cuda/softmax.cu kernels/cuda/norm.cu \
                 kernels/cuda/get_rows.cu kernels/cuda/rope.cu \

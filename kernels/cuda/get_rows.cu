@@ -4,10 +4,12 @@
  * A thread per column walking the output rows, as binary.cu: each row
  * read is one contiguous row of the table, and the table stays in the
  * type it was stored in (half the bytes of F32 for F16/BF16 files),
- * converted as it is read.
+ * converted as it is read; a quantized table's blocks are unpacked by
+ * quant.cu, the rows gathered only.
  */
 
 #include "get_rows.cuh"
+#include "quant.cuh"
 
 
 template <infer_dtype_e DT>
@@ -53,6 +55,11 @@ infer_cuda_get_rows(float *y, const void *table, infer_dtype_e type,
 
     if (rows <= 0 || cols <= 0) {
         return cudaSuccess;
+    }
+
+    if (infer_dtype_quantized(type)) {
+        return infer_cuda_quant_get_rows(y, table, type, vocab, ids, ld_ids,
+                                         rows, cols, st, stream);
     }
 
     infer_cuda_grid_2d(rows, cols, &grid, &block);

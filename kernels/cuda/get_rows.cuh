@@ -11,9 +11,10 @@
 
 /*
  * y[i] = table[ids[i]] as F32 for i < rows: table vocab rows of cols
- * values in type (F32, F16, BF16), ld_table elements apart; ids rows
- * I32, ld_ids apart (a column of a wider I32 matrix).  An id outside
- * [0, vocab) gives a row of zeros and is reported to st.
+ * values in type (F32, F16, BF16, ld_table elements apart; or a
+ * quantized type, packed rows of blocks); ids rows I32, ld_ids apart (a
+ * column of a wider I32 matrix).  An id outside [0, vocab) gives a row
+ * of zeros and is reported to st.
  */
 cudaError_t infer_cuda_get_rows(float *y, const void *table,
     infer_dtype_e type, int64_t ld_table, int64_t vocab, const int32_t *ids,

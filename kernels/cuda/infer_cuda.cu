@@ -10,8 +10,8 @@
  * several devices), one non-blocking stream, one cuBLAS handle bound to
  * the stream with a workspace of its own, the model's weights on the
  * device, one scratch buffer for the tensors of a graph, pinned host
- * buffers that stage the graph's inputs and outputs, and the CUDA graphs
- * it captured.
+ * buffers that stage the graph's inputs and outputs, the CUDA graphs
+ * it captured, and a decoder's paged KV cache.
  *
  * Its files, each of which says more at its top:
  *
@@ -24,6 +24,9 @@
  *                            verdict on the context after an error
  *   infer_cuda_graphs.cu     the CUDA graphs: signature, cache, capture
  *                            and replay
+ *   infer_cuda_kv.cu         the paged KV cache: kv_init(), the host's
+ *                            checks of the block tables, the KV ops'
+ *                            launches
  *   infer_cuda_impl.cuh      the context they share
  *
  * Errors never abort: every CUDA and cuBLAS call is checked
@@ -297,7 +300,7 @@ infer_cuda_release(infer_cuda_ctx_t *ctx)
     infer_cuda_drop_graphs(ctx);
 
     for (i = 0; ctx->weights != NULL && i < ctx->nweights; i++) {
-        for (k = 0; k < 3; k++) {
+        for (k = 0; k < INFER_DT_COUNT; k++) {
             infer_cuda_free_device(&ctx->weights[i].form[k]);
         }
     }
@@ -360,6 +363,7 @@ infer_cuda_free(infer_backend_t *b)
         (void) cudaSetDevice(ctx->device);
 
         infer_cuda_release(ctx);
+        infer_cuda_kv_free(ctx);
 
         if (ctx->cublas != NULL) {
             (void) cublasDestroy(ctx->cublas);

@@ -25,7 +25,14 @@
  * and pool are read on the device, where the kernels check them, read
  * nothing out of bounds, and report the first bad one in a status word
  * (infer_cuda.cuh) that is copied back with the outputs; compute() then
- * fails the batch with the message the CPU backend gives.
+ * fails the batch with the message the CPU backend gives.  The KV
+ * cache's block tables are checked on the host instead, before anything
+ * is launched (infer_cuda_kv.cu): a bad one would write outside the
+ * cache.
+ *
+ * Quantized weights (quant.cu) are read as their blocks by the products
+ * and lookups; a prefill's product dequantizes tiles of the weight into
+ * the scratch after x's converted rows.
  */
 
 #include <limits.h>
@@ -41,6 +48,7 @@
 #include "matmul.cuh"
 #include "norm.cuh"
 #include "pool.cuh"
+#include "quant.cuh"
 #include "rope.cuh"
 #include "softmax.cuh"
 
@@ -250,7 +258,15 @@ infer_cuda_prepare(infer_cuda_ctx_t *ctx, infer_graph_t *g, char *err,
             w = t->src[1];
             wt = (w->flags & INFER_TENSOR_WEIGHT) ? ctx->wtype : w->type;
 
-            if (wt != INFER_DT_F32) {
+            if ((w->flags & INFER_TENSOR_WEIGHT)
+                && infer_dtype_quantized(ctx->weights[w->weight].host.type))
+            {
+                /* the prefill's x and tiles of dequantized weights */
+                size = infer_cuda_quant_scratch((int) t->rows, (int) t->cols,
+                                                (int) t->src[0]->cols, wt);
+                conv = size > conv ? size : conv;
+
+            } else if (wt != INFER_DT_F32) {
                 size = (size_t) t->rows * (size_t) t->src[0]->cols
                        * infer_cuda_dtype_size(wt);
                 conv = size > conv ? size : conv;
@@ -347,6 +363,12 @@ infer_cuda_check_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i,
         return infer_error(err, errlen, "an output with nowhere to go");
     }
 
+    if ((t->op == INFER_OP_KV_STORE || t->op == INFER_OP_KV_ATTENTION)
+        && infer_cuda_kv_check(ctx, t, err, errlen) != 0)
+    {
+        return -1;
+    }
+
     if (t->op == INFER_OP_ATTENTION
         && (t->ip[2] > INFER_CUDA_ATTENTION_MAX_DIM
             || t->ip[0] > INFER_CUDA_MAX_GRID_Y))
@@ -380,12 +402,20 @@ infer_cuda_check_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i,
 }
 
 
-/* the form in which node t reads the weight that is its source j */
+/*
+ * The form in which node t reads the weight that is its source j: a
+ * product's quantized weight as its blocks (quant.cu), whatever the
+ * precision
+ */
 static infer_dtype_e
 infer_cuda_role(infer_cuda_ctx_t *ctx, const infer_tensor_t *t, int j)
 {
+    const infer_weight_t  *w;
+
     if (t->op == INFER_OP_MATMUL && j == 1) {
-        return ctx->wtype;
+        w = &ctx->weights[t->src[1]->weight].host;
+
+        return infer_dtype_quantized(w->type) ? w->type : ctx->wtype;
     }
 
     if (t->op == INFER_OP_GET_ROWS && j == 0) {
@@ -571,7 +601,8 @@ infer_cuda_enqueue(infer_cuda_ctx_t *ctx, infer_graph_t *g, char *err,
         t = &g->nodes[i];
         cn = &ctx->nodes[i];
 
-        if (t->rows == 0) {
+        /* a KV_STORE has no rows of its own: its work is its sources' */
+        if (t->rows == 0 && t->op != INFER_OP_KV_STORE) {
             continue;
         }
 
@@ -642,6 +673,15 @@ infer_cuda_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i, char *err,
         mc.cublas = ctx->cublas;
         mc.stream = ctx->stream;
         mc.compute = ctx->compute;
+
+        if (infer_dtype_quantized(cn->stype[1])) {
+            return infer_cuda_quant_matmul(&mc, y, SRC(0), LD(0), cn->src[1],
+                                           cn->stype[1], SRC(2), ctx->wtype,
+                                           (char *) ctx->scratch
+                                           + ctx->conv_offset,
+                                           rows, cols, (int) t->src[0]->cols,
+                                           err, errlen);
+        }
 
         return infer_cuda_matmul(&mc, y, SRC(0), LD(0), cn->src[1],
                                  cn->stype[1], LD(1), SRC(2),
@@ -724,6 +764,10 @@ infer_cuda_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i, char *err,
 
         CUDA_CHECK(infer_cuda_attention(&a, ctx->stream));
         return 0;
+
+    case INFER_OP_KV_STORE:
+    case INFER_OP_KV_ATTENTION:
+        return infer_cuda_kv_node(ctx, g, i, err, errlen);
 
     case INFER_OP_POOL:
         CUDA_CHECK(infer_cuda_pool(t->ip[0], y, SRC(0), LD(0),
@@ -825,20 +869,4 @@ infer_cuda_wait(infer_cuda_ctx_t *ctx, char *err, size_t errlen)
     CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
 
     return 0;
-}
-
-
-/* the paged KV cache: not on the GPU yet, so a decoder runs on the CPU */
-int
-infer_cuda_kv_init(infer_backend_t *b, const infer_kv_shape_t *kv, char *err,
-    size_t errlen)
-{
-    infer_cuda_ctx_t  *ctx;
-
-    ctx = (infer_cuda_ctx_t *) b->context;
-
-    (void) kv;
-
-    return infer_error(err, errlen, "%s: no KV cache on this backend yet "
-                       "(device=cpu serves decoders)", ctx->name);
 }

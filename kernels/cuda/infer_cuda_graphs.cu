@@ -3,9 +3,13 @@
  *
  * With the plan the same, the sequence that compute() enqueues
  * (infer_cuda_compute.cu) depends on nothing but the graph's structure
- * and sizes: every pointer (pinned buffers, scratch, weights) is fixed,
- * and the ops read the batch's sequences from the device, never from the
- * host.  So it is captured once per distinct
+ * and sizes: every pointer (pinned buffers, scratch, weights, the KV
+ * cache) is fixed, and the ops read the batch's sequences, positions and
+ * KV block tables from the device, never from the host (the host only
+ * checks the tables, in prepare(), before every launch, a replay's too;
+ * no launch argument depends on their values).  A decoding step, whose
+ * tables and positions change every step while its shapes repeat, is
+ * replayed on the new ones.  So it is captured once per distinct
  * graph and replayed with one cudaGraphLaunch instead of a launch per
  * kernel and copy (a few microseconds of CPU each, the bulk of the time
  * of a small model).  A graph is known by its signature, per node: op,

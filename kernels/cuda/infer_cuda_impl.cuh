@@ -29,8 +29,10 @@ extern "C" {
 typedef struct {
     infer_weight_t        host;          /* as load() was given it */
     infer_dtype_e         primary;       /* the form load() made */
-    void                 *form[3];       /* F32, F16, BF16 on the device,
-                                            rows x cols packed */
+    void                 *form[INFER_DT_COUNT];
+                                         /* by type, on the device, rows
+                                            packed: F32, F16, BF16, or
+                                            the stored quantized blocks */
 } infer_cuda_weight_t;
 
 
@@ -99,6 +101,10 @@ typedef struct {
     unsigned char        *out_host;      /* pinned */
     size_t                out_size;
 
+    /* the paged KV cache, from kv_init() until free() */
+    float                *kv;
+    infer_kv_shape_t      kv_shape;
+
     /* what the kernels found wrong in the indices they read */
     infer_cuda_status_t  *status;
     infer_cuda_status_t  *status_host;   /* pinned */
@@ -138,6 +144,13 @@ int infer_cuda_kv_init(infer_backend_t *b, const infer_kv_shape_t *kv,
     char *err, size_t errlen);
 int infer_cuda_enqueue(infer_cuda_ctx_t *ctx, infer_graph_t *g, char *err,
     size_t errlen);
+
+/* infer_cuda_kv.cu */
+int infer_cuda_kv_check(infer_cuda_ctx_t *ctx, const infer_tensor_t *t,
+    char *err, size_t errlen);
+int infer_cuda_kv_node(infer_cuda_ctx_t *ctx, infer_graph_t *g, int i,
+    char *err, size_t errlen);
+void infer_cuda_kv_free(infer_cuda_ctx_t *ctx);
 
 /* infer_cuda_graphs.cu */
 void infer_cuda_signature(infer_cuda_ctx_t *ctx, infer_graph_t *g);

@@ -18,6 +18,13 @@
  * embedding and output projection is one copy; a vector: F32).  Forms
  * are never freed before the next load() or free(): a pointer a captured
  * graph holds stays valid.
+ *
+ * GGUF's quantized weights are uploaded as their blocks, whatever the
+ * precision: the products and lookups unpack them as they read them
+ * (quant.cu), so a model takes on the device the bytes of its file.  A
+ * plain form of one (F32, F16, BF16: an op other than a product or a
+ * lookup reading it) is dequantized on the device when a graph asks for
+ * it, from the blocks uploaded again.
  */
 
 #include <limits.h>
@@ -25,12 +32,14 @@
 
 #include "infer_cuda_impl.cuh"
 #include "convert.cuh"
+#include "quant.cuh"
 
 extern "C" {
 #include "infer_util.h"
 }
 
 
+static size_t infer_cuda_weight_bytes(const infer_weight_t *w);
 static int infer_cuda_load_weights(infer_cuda_ctx_t *ctx,
     const infer_weight_t *w, int nweights, char *err, size_t errlen);
 static int infer_cuda_settle(infer_cuda_ctx_t *ctx, void *tmp, int rc,
@@ -93,21 +102,13 @@ infer_cuda_load_weights(infer_cuda_ctx_t *ctx, const infer_weight_t *w,
         cw = &ctx->weights[i];
         cw->host = w[i];
 
-        /* GGUF's blocks: the CPU backend computes them, this one not yet */
-        if (infer_dtype_quantized(w[i].type)) {
-            return infer_error(err, errlen, "weight %d (%s) is %s: this "
-                               "backend does not compute quantized "
-                               "weights yet (device=cpu does)", i,
-                               w[i].name != NULL ? w[i].name : "?",
-                               infer_dtype_name(w[i].type));
-        }
-
         if ((w[i].type != INFER_DT_F32 && w[i].type != INFER_DT_F16
-             && w[i].type != INFER_DT_BF16)
+             && w[i].type != INFER_DT_BF16
+             && !infer_dtype_quantized(w[i].type))
             || w[i].rows < 1 || w[i].cols < 1 || w[i].rows > INT_MAX
             || w[i].cols > INT_MAX || w[i].data == NULL
-            || w[i].nbytes < (size_t) w[i].rows * (size_t) w[i].cols
-                             * infer_cuda_dtype_size(w[i].type))
+            || w[i].cols % infer_dtype_block(w[i].type) != 0
+            || w[i].nbytes < infer_cuda_weight_bytes(&w[i]))
         {
             return infer_error(err, errlen, "weight %d (%s): this backend "
                                "holds no %s weight of [%lld, %lld]", i,
@@ -116,10 +117,14 @@ infer_cuda_load_weights(infer_cuda_ctx_t *ctx, const infer_weight_t *w,
                                (long long) w[i].rows, (long long) w[i].cols);
         }
 
+        if (infer_dtype_quantized(w[i].type)) {
+            cw->primary = w[i].type;
+            continue;
+        }
+
         cw->primary = w[i].rows == 1 ? INFER_DT_F32 : ctx->wtype;
 
-        n = (size_t) w[i].rows * (size_t) w[i].cols
-            * infer_cuda_dtype_size(w[i].type);
+        n = infer_cuda_weight_bytes(&w[i]);
 
         if (w[i].type != cw->primary && n > need) {
             need = n;
@@ -170,9 +175,15 @@ infer_cuda_form(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
     tmp = NULL;
 
     if (cw->host.type != dt) {
-        CUDA_CHECK(cudaMalloc(&tmp, (size_t) cw->host.rows
-                                    * (size_t) cw->host.cols
-                                    * infer_cuda_dtype_size(cw->host.type)));
+        if (infer_dtype_quantized(dt)) {
+            /* blocks are uploaded as stored, never made from another
+             * type */
+            return infer_error(err, errlen, "a %s weight read as %s",
+                               infer_dtype_name(cw->host.type),
+                               infer_dtype_name(dt));
+        }
+
+        CUDA_CHECK(cudaMalloc(&tmp, infer_cuda_weight_bytes(&cw->host)));
     }
 
     rc = infer_cuda_upload(ctx, cw, dt, tmp, err, errlen);
@@ -223,22 +234,36 @@ infer_cuda_upload(infer_cuda_ctx_t *ctx, infer_cuda_weight_t *cw,
     w = &cw->host;
     rows = (int) w->rows;
     cols = (int) w->cols;
-    n = (size_t) rows * (size_t) cols;
+    n = (size_t) rows * infer_dtype_row_size(dt, cols);
     src = w->data;
 
-    CUDA_CHECK(cudaMalloc(&cw->form[dt], n * infer_cuda_dtype_size(dt)));
+    CUDA_CHECK(cudaMalloc(&cw->form[dt], n));
 
     if (w->type == dt) {
-        CUDA_CHECK(cudaMemcpyAsync(cw->form[dt], src,
-                                   n * infer_cuda_dtype_size(dt),
+        CUDA_CHECK(cudaMemcpyAsync(cw->form[dt], src, n,
                                    cudaMemcpyHostToDevice, ctx->stream));
         return 0;
     }
 
-    CUDA_CHECK(cudaMemcpyAsync(tmp, src, n * infer_cuda_dtype_size(w->type),
+    CUDA_CHECK(cudaMemcpyAsync(tmp, src, infer_cuda_weight_bytes(w),
                                cudaMemcpyHostToDevice, ctx->stream));
+
+    if (infer_dtype_quantized(w->type)) {
+        CUDA_CHECK(infer_cuda_dequantize(cw->form[dt], dt, tmp, w->type,
+                                         rows, cols, ctx->stream));
+        return 0;
+    }
+
     CUDA_CHECK(infer_cuda_convert_rows(cw->form[dt], dt, tmp, w->type, cols,
                                        rows, cols, ctx->stream));
 
     return 0;
+}
+
+
+/* the bytes of w as stored: rows of values or of blocks */
+static size_t
+infer_cuda_weight_bytes(const infer_weight_t *w)
+{
+    return (size_t) w->rows * infer_dtype_row_size(w->type, w->cols);
 }

@@ -19,20 +19,6 @@
 #include "convert.cuh"
 
 
-static cudaDataType_t
-infer_cuda_blas_type(infer_dtype_e dt)
-{
-    switch (dt) {
-    case INFER_DT_F16:
-        return CUDA_R_16F;
-    case INFER_DT_BF16:
-        return CUDA_R_16BF;
-    default:
-        return CUDA_R_32F;
-    }
-}
-
-
 int
 infer_cuda_matmul(const infer_cuda_matmul_ctx_t *mc, float *y,
     const float *x, int64_t ldx, const void *w, infer_dtype_e wtype,

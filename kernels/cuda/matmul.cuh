@@ -19,6 +19,21 @@ typedef struct {
 } infer_cuda_matmul_ctx_t;
 
 
+/* cuBLAS's name of an F32, F16 or BF16 operand */
+static inline cudaDataType_t
+infer_cuda_blas_type(infer_dtype_e dt)
+{
+    switch (dt) {
+    case INFER_DT_F16:
+        return CUDA_R_16F;
+    case INFER_DT_BF16:
+        return CUDA_R_16BF;
+    default:
+        return CUDA_R_32F;
+    }
+}
+
+
 /*
  * y[rows][n] = x[rows][k] w[n][k]^T (+ b[n]), y packed F32.  x is F32,
  * rows ldx apart (ldx >= k: a view's rows are wider); w is wtype (F32,

@@ -391,6 +391,26 @@ $(FIXTURES)/llama/manifest.json: t/lib/gen_llama.py t/lib/gen_gguf.py
 $(FIXTURES)/sample/manifest.json: t/lib/gen_sample.py
 	$(PYTHON) t/lib/gen_sample.py --fixtures $(FIXTURES)
 
+# llama.cpp's greedy tokens on SmolLM2-135M-Instruct, its Q4_1 GGUF and
+# that dequantized to F32, with each step's top-2 margin, for the
+# generation loop's parity (t/lib/gen_greedy.py, 2 minutes): with
+# LLAMA_CPP=DIR or make llama-cpp's build, else skipped (not in
+# fixtures: yet)
+GREEDY_LLAMA_CPP = $(or $(LLAMA_CPP),$(if $(wildcard \
+                       $(LLAMA_CPP_DIR)/lib/libllama.a),$(LLAMA_CPP_DIR)))
+$(FIXTURES)/greedy/manifest.json: t/lib/gen_greedy.py t/lib/llama_greedy.c \
+                                 t/lib/gen_gguf.py t/lib/gen_llama.py \
+                                 $(wildcard $(LLAMA_CPP_DIR)/lib/libllama.a)
+	@if [ -z "$(GREEDY_LLAMA_CPP)" ]; then \
+	    echo "greedy fixtures skipped: no llama.cpp build" \
+	         "(make -j2 llama-cpp, or LLAMA_CPP=DIR)"; \
+	else \
+	    echo "$(PYTHON) t/lib/gen_greedy.py --fixtures $(FIXTURES)" \
+	         "--llama-cpp $(GREEDY_LLAMA_CPP)"; \
+	    $(PYTHON) t/lib/gen_greedy.py --fixtures $(FIXTURES) \
+	        --llama-cpp $(GREEDY_LLAMA_CPP); \
+	fi
+
 # the tokenizer's corpus and HF tokenizers' ids for it (t/006-tokenizer.t)
 $(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py
 	$(PYTHON) t/lib/gen_tokenizer_corpus.py --fixtures $(FIXTURES)

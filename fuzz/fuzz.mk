@@ -25,7 +25,7 @@ FUZZ_OPT      ?= -O1 -g
 FUZZ_RUNFLAGS ?=
 
 FUZZ_NAMES    := kserve_json kserve_binary safetensors config tokenizer \
-                 openai gguf bpe
+                 openai gguf bpe openai_chat
 FUZZ_BINS     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
 
 FUZZ_CFLAGS   := -std=gnu99 $(FUZZ_OPT) -Wall -Wextra -Wno-unused-parameter \
@@ -46,6 +46,7 @@ FUZZ_SRCS_safetensors   := kernels/infer_util.c kernels/infer_safetensors.c
 FUZZ_SRCS_config        := $(KMODEL_SRCS) $(KCPU_SRCS)
 FUZZ_SRCS_tokenizer     := kernels/infer_util.c $(KTOKEN_SRCS)
 FUZZ_SRCS_openai        := $(KCODEC_SRCS)
+FUZZ_SRCS_openai_chat   := $(KCODEC_SRCS)
 FUZZ_SRCS_gguf          := kernels/infer_util.c kernels/infer_gguf.c \
                            kernels/infer_gguf_meta.c
 FUZZ_SRCS_bpe           := kernels/infer_util.c $(KBPE_SRCS)
@@ -62,6 +63,7 @@ FUZZ_DICT_safetensors   := fuzz/safetensors.dict
 FUZZ_DICT_config        := fuzz/config.dict
 FUZZ_DICT_tokenizer     := fuzz/tokenizer.dict
 FUZZ_DICT_openai        := fuzz/openai.dict
+FUZZ_DICT_openai_chat   := fuzz/openai_chat.dict
 FUZZ_DICT_gguf          := fuzz/gguf.dict
 FUZZ_DICT_bpe           := fuzz/bpe.dict
 

@@ -10,6 +10,8 @@
 
 
 #include "infer_model.h"
+#include "infer_bpe.h"
+#include "infer_chat.h"
 
 
 #define INFER_LLAMA_MAX_LAYERS  512
@@ -59,6 +61,35 @@ typedef struct {
     int                   tied;
     infer_llama_layer_t  *layer;
 } infer_llama_t;
+
+
+/*
+ * infer_llama_text.c: the text side of a GGUF decoder.
+ *
+ * The byte-level BPE tokenizer of the file f (tokenizer.ggml.model,
+ * pre, tokens, merges, token_type and the special ids), or NULL with err
+ * set ("<path>: ...").
+ */
+infer_bpe_t *infer_llama_tokenizer(const infer_gguf_t *f, const char *path,
+    char *err, size_t errlen);
+
+/*
+ * The ids that end a generation, at most max of them: the end of
+ * sequence and end of turn ids the metadata names, and the control
+ * tokens that end a turn in the families' templates (<|im_end|>,
+ * <|eot_id|>, <|endoftext|>, ...), as llama.cpp finds them.  Returns how
+ * many.
+ */
+int infer_llama_eog(const infer_bpe_t *bpe, int32_t *ids, int max);
+
+/*
+ * The chat template: the one of that name (infer_chat.h) when name is
+ * not NULL, else the file's tokenizer.chat_template, with the BOS and
+ * EOS tokens' text; 0, or -1 with err set ("<path>: ...").
+ */
+int infer_llama_chat_template(const infer_gguf_t *f, const infer_bpe_t *bpe,
+    const char *name, infer_chat_template_t *t, const char *path,
+    char *err, size_t errlen);
 
 
 #endif /* _INFER_LLAMA_H_INCLUDED_ */

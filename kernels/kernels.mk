@@ -48,6 +48,10 @@ KBPE_SRCS    := kernels/infer_bpe.c kernels/infer_bpe_load.c \
 # text generation: choosing the next token, the stop strings
 KGEN_SRCS    := kernels/infer_sample.c kernels/infer_stop.c
 
+# a GGUF decoder's text: its tokenizer, end ids and chat template (the
+# model, BPE and codec sources with it)
+KLLM_SRCS    := kernels/infer_llama_text.c
+
 KERNEL_SRCS  := $(KCODEC_SRCS) $(KMODEL_SRCS) $(KCPU_SRCS) $(KCUDA_LOADER) \
-                $(KTOKEN_SRCS) $(KBPE_SRCS) $(KGEN_SRCS)
+                $(KTOKEN_SRCS) $(KBPE_SRCS) $(KGEN_SRCS) $(KLLM_SRCS)
 KERNEL_HDRS  := $(wildcard kernels/*.h)

@@ -265,6 +265,8 @@ infer_gen_step(infer_gen_t *gen, infer_gen_seq_t **ready, int *n_ready,
     }
 
     gen->steps++;
+    gen->last_seqs = k;
+    gen->last_tokens = tok;
 
     for (i = 0, k = 0, n = 0; i < gen->n_running; i++) {
         seq = gen->running[i];

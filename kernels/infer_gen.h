@@ -114,6 +114,8 @@ typedef struct {
     /* counters, for metrics */
     uint64_t              steps;
     uint64_t              preemptions;
+    int                   last_seqs;   /* of the last step */
+    int                   last_tokens;
 } infer_gen_t;
 
 

@@ -271,6 +271,13 @@ ngx_http_infer_executor_cycle(void *data)
 
     (void) sem_post(&ex->started);
 
+    if (m->bpe) {
+        /* a decoder: sequences run step by step, joining and leaving */
+        ngx_http_infer_generate(m, ex->log, &w.runner, fd, &ex->stop,
+                                &ex->drain_until);
+        goto failed;
+    }
+
     for ( ;; ) {
         n = ngx_http_infer_claim(ex, w.slots, &rows);
         if (n == 0) {
@@ -573,13 +580,7 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
 
     st = &sh->stats;
 
-    for (b = 0; b < NGX_HTTP_INFER_BATCH_BUCKETS - 1; b++) {
-        if (rows <= ((ngx_uint_t) 1 << b)) {
-            break;
-        }
-    }
-
-    ngx_http_infer_count(st->batch_size[b], 1);
+    ngx_http_infer_count_batch(st, rows);
 
     if (m->tokenizer) {
         for (b = 0; b < NGX_HTTP_INFER_TOKEN_BUCKETS - 1; b++) {
@@ -592,8 +593,6 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
         ngx_http_infer_count(st->token_count, tok);
     }
 
-    ngx_http_infer_count(st->exec_count, 1);
-    ngx_http_infer_count(st->inference_count, rows);
     ngx_http_infer_count(st->queue_duration_us, queued / 1000);
     ngx_http_infer_count(st->compute_input_duration_us,
                          (t_run - t_start) / 1000);

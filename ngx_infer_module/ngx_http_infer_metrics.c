@@ -18,6 +18,8 @@
 
 static u_char *ngx_http_infer_metrics_model(u_char *p, u_char *last,
     ngx_http_infer_model_t *m);
+static u_char *ngx_http_infer_metrics_gen(u_char *p, u_char *last,
+    ngx_http_infer_model_t *m);
 static u_char *ngx_http_infer_histogram(u_char *p, u_char *last,
     const char *name, ngx_str_t *model, const uint64_t *buckets,
     const uint64_t *bounds, ngx_uint_t n, ngx_uint_t seconds, uint64_t sum,
@@ -41,6 +43,12 @@ static const uint64_t  ngx_http_infer_latency_bounds[] = {
     1000000, 2500000, 5000000, 10000000
 };
 
+/* microseconds to a generation's first token, between its tokens */
+static const uint64_t  ngx_http_infer_time_bounds[] = {
+    1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+    1000000, 2000000, 5000000, 10000000, 20000000
+};
+
 
 typedef struct {
     const char                 *name;
@@ -61,7 +69,8 @@ static ngx_http_infer_metric_t  ngx_http_infer_metrics[] = {
       offsetof(ngx_http_infer_stats_t, request_failure) },
 
     { "ngx_infer_inference_count",
-      "Rows computed (a request of k rows counts k)", "counter",
+      "Rows computed (a request of k rows counts k; a decoder's step, its "
+      "sequences)", "counter",
       offsetof(ngx_http_infer_stats_t, inference_count) },
 
     { "ngx_infer_inference_token_count",
@@ -70,7 +79,7 @@ static ngx_http_infer_metric_t  ngx_http_infer_metrics[] = {
       offsetof(ngx_http_infer_stats_t, token_count) },
 
     { "ngx_infer_inference_exec_count",
-      "Batches computed", "counter",
+      "Batches computed (a decoder's steps)", "counter",
       offsetof(ngx_http_infer_stats_t, exec_count) },
 
     { "ngx_infer_inference_request_duration_us",
@@ -124,6 +133,46 @@ ngx_http_infer_count_request(ngx_http_infer_model_t *m,
     ngx_http_infer_count(st->latency[i], 1);
     ngx_http_infer_count(st->request_duration_us, us);
     ngx_http_infer_count(st->request_success, 1);
+}
+
+
+/* a duration of a generation (ns) in a histogram of time bounds */
+
+void
+ngx_http_infer_count_time(uint64_t *buckets, uint64_t *sum, int64_t ns)
+{
+    ngx_uint_t  i;
+    uint64_t    us;
+
+    us = ns > 0 ? (uint64_t) ns / 1000 : 0;
+
+    for (i = 0; i < NGX_HTTP_INFER_TIME_BUCKETS - 1; i++) {
+        if (us <= ngx_http_infer_time_bounds[i]) {
+            break;
+        }
+    }
+
+    ngx_http_infer_count(buckets[i], 1);
+    ngx_http_infer_count(*sum, us);
+}
+
+
+/* a batch (a decoder's step) of rows sequences */
+
+void
+ngx_http_infer_count_batch(ngx_http_infer_stats_t *st, ngx_uint_t rows)
+{
+    ngx_uint_t  b;
+
+    for (b = 0; b < NGX_HTTP_INFER_BATCH_BUCKETS - 1; b++) {
+        if (rows <= ((ngx_uint_t) 1 << b)) {
+            break;
+        }
+    }
+
+    ngx_http_infer_count(st->batch_size[b], 1);
+    ngx_http_infer_count(st->exec_count, 1);
+    ngx_http_infer_count(st->inference_count, rows);
 }
 
 
@@ -187,7 +236,39 @@ ngx_http_infer_metrics_handler(ngx_http_request_t *r)
                      "# TYPE ngx_infer_executors_ready gauge\n"
                      "# HELP ngx_infer_model_info The model's device and "
                      "precision.\n"
-                     "# TYPE ngx_infer_model_info gauge\n");
+                     "# TYPE ngx_infer_model_info gauge\n"
+                     "# HELP ngx_infer_prompt_tokens Prompt tokens of a "
+                     "decoder's requests.\n"
+                     "# TYPE ngx_infer_prompt_tokens counter\n"
+                     "# HELP ngx_infer_generation_tokens Tokens a decoder "
+                     "generated.\n"
+                     "# TYPE ngx_infer_generation_tokens counter\n"
+                     "# HELP ngx_infer_sequences_cancelled Generations "
+                     "whose client left or that a stop string ended.\n"
+                     "# TYPE ngx_infer_sequences_cancelled counter\n"
+                     "# HELP ngx_infer_sequences_preempted Sequences whose "
+                     "KV blocks were taken, to be computed again.\n"
+                     "# TYPE ngx_infer_sequences_preempted counter\n"
+                     "# HELP ngx_infer_time_to_first_token_seconds Queued "
+                     "to first token.\n"
+                     "# TYPE ngx_infer_time_to_first_token_seconds "
+                     "histogram\n"
+                     "# HELP ngx_infer_inter_token_latency_seconds Between "
+                     "a generation's tokens.\n"
+                     "# TYPE ngx_infer_inter_token_latency_seconds "
+                     "histogram\n"
+                     "# HELP ngx_infer_sequences_running Sequences in the "
+                     "executors' steps.\n"
+                     "# TYPE ngx_infer_sequences_running gauge\n"
+                     "# HELP ngx_infer_sequences_waiting Requests queued or "
+                     "waiting for KV blocks.\n"
+                     "# TYPE ngx_infer_sequences_waiting gauge\n"
+                     "# HELP ngx_infer_kv_blocks_used KV cache blocks "
+                     "holding sequences.\n"
+                     "# TYPE ngx_infer_kv_blocks_used gauge\n"
+                     "# HELP ngx_infer_kv_blocks_free KV cache blocks "
+                     "free.\n"
+                     "# TYPE ngx_infer_kv_blocks_free gauge\n");
 
     for (i = 0; i < imcf->models.nelts; i++) {
         p = ngx_http_infer_metrics_model(p, last, mp[i]);
@@ -241,6 +322,10 @@ ngx_http_infer_metrics_model(u_char *p, u_char *last,
                                  st->request_duration_us,
                                  st->request_success);
 
+    if (m->bpe) {
+        p = ngx_http_infer_metrics_gen(p, last, m);
+    }
+
     /* a snapshot, not under the lock: gauges are a glance */
 
     p = ngx_slprintf(p, last,
@@ -254,6 +339,62 @@ ngx_http_infer_metrics_model(u_char *p, u_char *last,
                      infer_precision_name(m->precision), m->max_batch);
 
     return p;
+}
+
+
+/* a decoder's: tokens, latencies, sequences, the KV cache */
+
+static u_char *
+ngx_http_infer_metrics_gen(u_char *p, u_char *last, ngx_http_infer_model_t *m)
+{
+    uint64_t                 first, used, total;
+    ngx_uint_t               i;
+    ngx_http_infer_stats_t  *st;
+
+    st = &m->sh->stats;
+
+    p = ngx_slprintf(p, last,
+                     "ngx_infer_prompt_tokens{model=\"%V\"} %uL\n"
+                     "ngx_infer_generation_tokens{model=\"%V\"} %uL\n"
+                     "ngx_infer_sequences_cancelled{model=\"%V\"} %uL\n"
+                     "ngx_infer_sequences_preempted{model=\"%V\"} %uL\n",
+                     &m->name, st->prompt_tokens, &m->name,
+                     st->generated_tokens, &m->name, st->cancellations,
+                     &m->name, st->preemptions);
+
+    first = 0;
+    total = 0;
+
+    for (i = 0; i < NGX_HTTP_INFER_TIME_BUCKETS; i++) {
+        first += st->ttft[i];
+        total += st->itl[i];
+    }
+
+    p = ngx_http_infer_histogram(p, last,
+                                 "ngx_infer_time_to_first_token_seconds",
+                                 &m->name, st->ttft,
+                                 ngx_http_infer_time_bounds,
+                                 NGX_HTTP_INFER_TIME_BUCKETS, 1,
+                                 st->ttft_sum_us, first);
+
+    p = ngx_http_infer_histogram(p, last,
+                                 "ngx_infer_inter_token_latency_seconds",
+                                 &m->name, st->itl,
+                                 ngx_http_infer_time_bounds,
+                                 NGX_HTTP_INFER_TIME_BUCKETS, 1,
+                                 st->itl_sum_us, total);
+
+    used = __atomic_load_n(&st->kv_blocks_used, __ATOMIC_RELAXED);
+    total = __atomic_load_n(&st->kv_blocks_total, __ATOMIC_RELAXED);
+
+    return ngx_slprintf(p, last,
+                        "ngx_infer_sequences_running{model=\"%V\"} %uL\n"
+                        "ngx_infer_sequences_waiting{model=\"%V\"} %uL\n"
+                        "ngx_infer_kv_blocks_used{model=\"%V\"} %uL\n"
+                        "ngx_infer_kv_blocks_free{model=\"%V\"} %uL\n",
+                        &m->name, st->running, &m->name,
+                        st->waiting + m->sh->queued, &m->name, used,
+                        &m->name, total > used ? total - used : 0);
 }
 
 

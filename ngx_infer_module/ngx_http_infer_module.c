@@ -607,6 +607,11 @@ ngx_http_infer_model_option(ngx_conf_t *cf, ngx_http_infer_model_t *m,
         }
     }
 
+    n = ngx_http_infer_llm_option(cf, m, value);
+    if (n != NGX_DECLINED) {
+        return n;
+    }
+
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "model \"%V\": unknown option \"%V\"", &m->name,
                        value);

@@ -24,6 +24,9 @@
 #include "infer_backend_cuda.h"
 #include "infer_precision.h"
 #include "infer_tokenizer.h"
+#include "infer_bpe.h"
+#include "infer_chat.h"
+#include "infer_sample.h"
 
 
 #define NGX_HTTP_INFER_VERSION        "0.1.0"
@@ -89,6 +92,7 @@ typedef struct {
 #define NGX_HTTP_INFER_BATCH_BUCKETS    10   /* 1, 2, 4, ... 256, +Inf */
 #define NGX_HTTP_INFER_LATENCY_BUCKETS  15   /* 0.5 ms ... 10 s, +Inf */
 #define NGX_HTTP_INFER_TOKEN_BUCKETS    13   /* 16, 32, ... 32768, +Inf */
+#define NGX_HTTP_INFER_TIME_BUCKETS     15   /* 1 ms ... 20 s, +Inf */
 
 typedef struct {
     uint64_t                    request_success;
@@ -104,6 +108,21 @@ typedef struct {
     uint64_t                    batch_size[NGX_HTTP_INFER_BATCH_BUCKETS];
     uint64_t                    latency[NGX_HTTP_INFER_LATENCY_BUCKETS];
     uint64_t                    batch_tokens[NGX_HTTP_INFER_TOKEN_BUCKETS];
+
+    /* a decoder's: the generation */
+    uint64_t                    prompt_tokens;
+    uint64_t                    generated_tokens;
+    uint64_t                    cancellations;
+    uint64_t                    preemptions;
+    uint64_t                    ttft[NGX_HTTP_INFER_TIME_BUCKETS];
+    uint64_t                    ttft_sum_us;
+    uint64_t                    itl[NGX_HTTP_INFER_TIME_BUCKETS];
+    uint64_t                    itl_sum_us;
+    /* what the executors have now, summed over them */
+    uint64_t                    running;
+    uint64_t                    waiting;     /* claimed, not admitted */
+    uint64_t                    kv_blocks_used;
+    uint64_t                    kv_blocks_total;
 } ngx_http_infer_stats_t;
 
 
@@ -195,6 +214,22 @@ typedef struct {
     time_t                      created;     /* loaded, for OpenAI's
                                                 model objects */
 
+    /*
+     * A decoder (a GGUF Llama): its tokenizer, chat template and end of
+     * generation ids, the KV cache of each executor (kv_cache=, bytes),
+     * the context (ctx=) and the default most new tokens (max_tokens=);
+     * bpe is NULL for other models
+     */
+    infer_bpe_t                *bpe;
+    infer_chat_template_t      *chat;
+    ngx_str_t                   chat_name;   /* chat_template= */
+    int32_t                     eog[8];
+    ngx_uint_t                  n_eog;
+    size_t                      kv_cache;
+    ngx_uint_t                  kv_blocks;
+    ngx_uint_t                  ctx;
+    ngx_uint_t                  max_tokens;
+
     ngx_shm_zone_t             *shm_zone;
     ngx_slab_pool_t            *shpool;
     ngx_http_infer_shctx_t     *sh;
@@ -282,6 +317,9 @@ struct ngx_http_infer_ctx_s {
 
     ngx_buf_t                  *error_body;  /* JSON for nginx's own error */
 
+    void                       *gen;         /* a generation's state
+                                                (ngx_http_infer_chat.c) */
+
     unsigned                    raw:1;       /* octet-stream in and out */
     unsigned                    binary:1;    /* binary tensor data out */
     unsigned                    base64:1;    /* OpenAI's encoding_format */
@@ -336,6 +374,8 @@ ngx_int_t ngx_http_infer_slot_alloc(ngx_http_infer_model_t *m,
 ngx_int_t ngx_http_infer_slot_payload(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx, ngx_uint_t nseqs, ngx_uint_t ntokens,
     ngx_http_infer_err_t *err);
+ngx_int_t ngx_http_infer_slot_bytes(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx, size_t size, ngx_http_infer_err_t *err);
 void ngx_http_infer_slot_enqueue(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx);
 void ngx_http_infer_slot_release(ngx_http_infer_model_t *m,
@@ -378,6 +418,42 @@ ngx_table_elt_t *ngx_http_infer_header_in(ngx_http_request_t *r,
     const char *name);
 void *ngx_http_infer_decode_room(ngx_log_t *log, size_t size);
 
+/*
+ * A generation's slot payload: this header, the prompt's token ids
+ * (s->in_off, s->ntokens of them), and the stream of generated ids
+ * (s->out_off: an infer_stream_t of max_new int32 units, so that it never
+ * fills: a slow client holds back nothing but itself).
+ */
+typedef struct {
+    infer_sample_params_t       sampling;
+    int32_t                     max_new;
+    int32_t                     ignore_eos;
+    int32_t                     n_gen;       /* the executor's count */
+    int32_t                     finish;      /* INFER_OAI_FINISH_* */
+    int64_t                     t_first;     /* the first token, ns */
+} ngx_http_infer_gen_t;
+
+#define ngx_http_infer_slot_gen(m, slot)                                     \
+    ((ngx_http_infer_gen_t *) (m)->sh->slots[slot].payload)
+
+/* ngx_http_infer_llm.c: decoders' configuration */
+ngx_int_t ngx_http_infer_llm_option(ngx_conf_t *cf,
+    ngx_http_infer_model_t *m, ngx_str_t *value);
+ngx_int_t ngx_http_infer_llm_init(ngx_conf_t *cf, ngx_http_infer_model_t *m);
+size_t ngx_http_infer_llm_payload_size(ngx_uint_t n_prompt,
+    ngx_uint_t max_new);
+
+/* ngx_http_infer_generate.c: a decoder's executor loop */
+void ngx_http_infer_generate(ngx_http_infer_model_t *m, ngx_log_t *log,
+    void *runner, int fd, volatile ngx_uint_t *stop,
+    const int64_t *drain_until);
+
+/* ngx_http_infer_chat.c: /v1/chat/completions and /v1/completions */
+ngx_int_t ngx_http_infer_chat_handler(ngx_http_request_t *r,
+    ngx_uint_t chat);
+ngx_int_t ngx_http_infer_gen_payload(ngx_http_infer_ctx_t *ctx,
+    ngx_http_infer_err_t *err);
+
 /* ngx_http_infer_text.c: text models */
 ngx_int_t ngx_http_infer_text_init(ngx_conf_t *cf, ngx_http_infer_model_t *m);
 ngx_int_t ngx_http_infer_text_payload(ngx_http_infer_ctx_t *ctx,
@@ -417,6 +493,10 @@ u_char *ngx_http_infer_api_path(ngx_str_t *uri, u_char version);
 ngx_int_t ngx_http_infer_metrics_handler(ngx_http_request_t *r);
 void ngx_http_infer_count_request(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx, ngx_uint_t ok);
+void ngx_http_infer_count_time(uint64_t *buckets, uint64_t *sum,
+    int64_t ns);
+void ngx_http_infer_count_batch(ngx_http_infer_stats_t *st,
+    ngx_uint_t rows);
 
 /* ngx_http_infer_kserve.c */
 ngx_int_t ngx_http_infer_kserve_handler(ngx_http_request_t *r);

@@ -60,6 +60,14 @@ ngx_http_infer_openai_handler(ngx_http_request_t *r)
         return ngx_http_infer_request(r, NULL, &ngx_http_infer_openai_codec);
     }
 
+    if (ngx_http_infer_oai_is(p, end, "/chat/completions")) {
+        return ngx_http_infer_chat_handler(r, 1);
+    }
+
+    if (ngx_http_infer_oai_is(p, end, "/completions")) {
+        return ngx_http_infer_chat_handler(r, 0);
+    }
+
     if (ngx_http_infer_oai_is(p, end, "/models")) {
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
             return ngx_http_infer_not_allowed(r, 0);

@@ -190,7 +190,12 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
 
     /* the inputs go to a payload of their own size */
 
-    if (ctx->texts) {
+    if (ctx->gen) {
+        if (ngx_http_infer_gen_payload(ctx, &err) != NGX_OK) {
+            goto error;
+        }
+
+    } else if (ctx->texts) {
         if (ngx_http_infer_text_payload(ctx, &err) != NGX_OK) {
             goto error;
         }
@@ -446,7 +451,7 @@ ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx)
 
     ngx_http_infer_count_request(m, ctx, !s->failed);
 
-    if (s->failed) {
+    if (s->failed && !r->header_sent) {
         rc = ngx_http_infer_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "model \"%V\" failed: %s",
                                        &m->name, s->err);

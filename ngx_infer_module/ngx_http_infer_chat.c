@@ -553,7 +553,7 @@ static ngx_int_t
 ngx_http_infer_gen_take(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
     u_char **text, size_t *len)
 {
-    u_char                  *p, *np;
+    u_char                  *p, *np, *piece_buf;
     size_t                   n, piece, out, most;
     int32_t                  ids[NGX_HTTP_INFER_TAKE];
     uint32_t                 i, k;
@@ -573,6 +573,12 @@ ngx_http_infer_gen_take(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
     most = infer_bpe_stream_max(m->bpe) + INFER_STOP_MAX_HELD;
     p = NULL;
     out = 0;
+
+    /* a token's bytes, before the stop matcher says what may go */
+    piece_buf = ngx_pnalloc(r->pool, infer_bpe_stream_max(m->bpe));
+    if (piece_buf == NULL) {
+        return NGX_ERROR;
+    }
 
     while (!st->stopped) {
         k = infer_stream_take(stream, ids, NGX_HTTP_INFER_TAKE);
@@ -595,11 +601,10 @@ ngx_http_infer_gen_take(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
             st->n_seen++;
 
             (void) infer_bpe_stream_push(m->bpe, &st->dec, ids[i],
-                                         (char *) p + out, &piece);
+                                         (char *) piece_buf, &piece);
 
-            /* the piece is stop-checked in place: out never passes it */
-            st->stopped = infer_stop_feed(&st->stop, (char *) p + out, piece,
-                                          (char *) p + out, &n);
+            st->stopped = infer_stop_feed(&st->stop, (char *) piece_buf,
+                                          piece, (char *) p + out, &n);
             out += n;
         }
     }
@@ -707,7 +712,8 @@ static ngx_int_t
 ngx_http_infer_gen_end(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
     infer_oai_finish_e finish)
 {
-    u_char                  *p, held[INFER_STOP_MAX_HELD + 8];
+    u_char                  *p, held[INFER_STOP_MAX_HELD + 16];
+    u_char                   tail[16];
     size_t                   n, len, used;
     ngx_buf_t               *b;
     ngx_int_t                rc;
@@ -732,18 +738,28 @@ ngx_http_infer_gen_end(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
     n = 0;
 
     if (!st->stopped) {
-        infer_bpe_stream_flush(&st->dec, (char *) held, &n);
-        (void) infer_stop_feed(&st->stop, (char *) held, n, (char *) held,
-                               &n);
+        /* the decoder's held bytes (U+FFFD), then what the matcher held */
+        infer_bpe_stream_flush(&st->dec, (char *) tail, &len);
+        st->stopped = infer_stop_feed(&st->stop, (char *) tail, len,
+                                      (char *) held, &n);
 
-        if (!st->stop.hit || st->stop.hit < 0) {
-            len = n;
-            infer_stop_finish(&st->stop, (char *) held + len, &n);
+        if (!st->stopped) {
+            infer_stop_finish(&st->stop, (char *) held + n, &len);
             n += len;
+        }
+
+        if (st->stopped) {
+            finish = INFER_OAI_FINISH_STOP;
         }
     }
 
     used = st->n_seen;
+    ctx->ntokens = st->n_prompt + used;
+
+    if (ctx->batch_rows == 0) {
+        ctx->batch_rows = m->sh->slots[ctx->slot].batch_rows
+                          ? m->sh->slots[ctx->slot].batch_rows : 1;
+    }
 
     if (!st->stream) {
         if (n) {

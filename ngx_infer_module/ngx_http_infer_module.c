@@ -265,7 +265,7 @@ ngx_http_infer_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     if (ctx == NULL || ctx->batch_rows == 0
         || (data == offsetof(ngx_http_infer_ctx_t, ntokens)
-            && ctx->texts == NULL))
+            && ctx->texts == NULL && ctx->gen == NULL))
     {
         v->not_found = 1;
         return NGX_OK;

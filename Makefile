@@ -457,13 +457,14 @@ $(SMOLLM2): | deps
 
 models: $(MINILM) $(SMOLLM2)
 
-run: deps $(MODULE) $(MINILM)
+run: deps $(MODULE) $(MINILM) $(SMOLLM2)
 	@mkdir -p $(BUILD)/run/logs
 	@echo
-	@echo "ngx_infer serves models/digits and all-MiniLM-L6-v2 on http://127.0.0.1:$(PORT)/ ; try:"
+	@echo "ngx_infer serves models/digits, all-MiniLM-L6-v2 and SmolLM2-135M-Instruct on http://127.0.0.1:$(PORT)/ ; try:"
 	@echo
 	@echo "  curl -s http://127.0.0.1:$(PORT)/v2/models/digits/infer -d @models/digits/example-request.json"
 	@echo "  curl -s http://127.0.0.1:$(PORT)/v1/embeddings -d '{\"model\": \"minilm\", \"input\": \"nginx serves embeddings\"}'"
+	@echo "  curl -sN http://127.0.0.1:$(PORT)/v1/chat/completions -d '{\"model\": \"smollm2\", \"stream\": true, \"messages\": [{\"role\": \"user\", \"content\": \"What is nginx?\"}]}'"
 	@echo
 	sed 's/listen  *8080;/listen $(PORT);/' conf-examples/quickstart.conf \
 	    > $(BUILD)/run/quickstart.conf

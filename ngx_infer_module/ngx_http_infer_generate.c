@@ -132,6 +132,12 @@ ngx_http_infer_generate(ngx_http_infer_model_t *m, ngx_log_t *log,
 
     ngx_http_infer_count(m->sh->stats.kv_blocks_total, m->kv_blocks);
 
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "infer: model \"%V\": %s decoder, vocab %L, chat template "
+                  "%s, %ui end ids, KV cache of %ui blocks of 16 positions, "
+                  "ctx %ui", &m->name, m->model->arch->name, m->vocab,
+                  m->chat->family, m->n_eog, m->kv_blocks, m->ctx);
+
     for ( ;; ) {
         if (ngx_http_infer_gen_claim(&gl, stop, drain_until) != NGX_OK) {
             break;

@@ -232,15 +232,6 @@ ngx_http_infer_llm_init(ngx_conf_t *cf, ngx_http_infer_model_t *m)
         return NGX_ERROR;
     }
 
-    ngx_log_error(NGX_LOG_INFO, cf->log, 0,
-                  "infer: model \"%V\": %s decoder, %d layers, vocab %d, "
-                  "chat template %s, %ui end ids, KV cache %ui blocks of "
-                  "%d (%uz MB) an executor, ctx %ui", &m->name,
-                  m->model->arch->name, hp->layers, hp->vocab,
-                  m->chat->family, m->n_eog, m->kv_blocks,
-                  NGX_HTTP_INFER_KV_BLOCK,
-                  m->kv_blocks * block / (1024 * 1024), m->ctx);
-
     return NGX_OK;
 }
 

@@ -300,6 +300,17 @@ ngx_http_infer_error_header_filter(ngx_http_request_t *r)
         p = ngx_cpymem(msg, "bad request", sizeof("bad request") - 1);
         break;
 
+    case NGX_HTTP_UNAUTHORIZED:
+        p = ngx_cpymem(msg, "authentication required: no valid API key",
+                       sizeof("authentication required: no valid API key")
+                       - 1);
+        break;
+
+    case NGX_HTTP_FORBIDDEN:
+        p = ngx_cpymem(msg, "access forbidden", sizeof("access forbidden")
+                                                - 1);
+        break;
+
     default:
         p = ngx_snprintf(msg, sizeof(msg), "HTTP error %ui",
                          r->headers_out.status);

@@ -59,7 +59,11 @@ my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
 {
     ok(start_example("$repo/conf-examples/quickstart.conf"),
        'quickstart.conf starts') or diag($InferTest::LastError);
-    my ($st, undef, $b) = http_request('GET', '/v2/health/ready');
+    # SmolLM2's one executor is in one of the two workers: the other
+    # answers ready once it is up
+    my ($st, $b);
+    wait_until { ($st) = http_request('GET', '/v2/health/ready');
+                 $st == 200 } 20;
     is($st, 200, 'quickstart: ready');
     ($st, undef, $b) = http_request('POST', '/v2/models/digits/infer', $req);
     is($st, 200, 'quickstart: infer');
@@ -85,6 +89,15 @@ my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
          'quickstart: /metrics counts the two answers');
     like($b, qr/^ngx_infer_inference_token_count\{model="minilm",version="1"\} 10$/m,
          'quickstart: /metrics counts the ten tokens of the embedding (HF tokenizers: 10)');
+    # the streaming curl line make run prints
+    ($st, undef, $b) = http_request('POST', '/v1/chat/completions',
+        '{"model": "smollm2", "stream": true, "max_tokens": 8, '
+        . '"messages": [{"role": "user", "content": "What is nginx?"}]}');
+    is($st, 200, 'quickstart: /v1/chat/completions streams');
+    my @ev = $b =~ /^data: (.*)$/mg;
+    is($ev[-1], '[DONE]', 'quickstart: ... events up to [DONE]');
+    ok(@ev >= 3 && $ev[0] =~ /"object":"chat\.completion\.chunk"/,
+       'quickstart: ... of chat.completion.chunk') or diag($b);
     $checked{'quickstart.conf'} = 1;
     stop_nginx();
 }
@@ -159,6 +172,56 @@ my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
     like($log[0], qr{"POST /v1/embeddings HTTP/1\.1" 200 \d+ tokens=8 batch=2 queue=\d+\.\d{3} compute=\d+\.\d{3}},
          'embeddings: the access log has the tokens') or diag("log: @log");
     $checked{'embeddings.conf'} = 1;
+    stop_nginx();
+}
+
+# --- chat.conf -------------------------------------------------------------------
+
+{
+    ok(start_example("$repo/conf-examples/chat.conf"),
+       'chat.conf starts') or diag($InferTest::LastError);
+    my $body = '{"model": "smollm2", "stream": true, "max_tokens": 8, '
+               . '"messages": [{"role": "user", "content": "What is nginx?"}]}';
+
+    # auth_request refuses before the body is read
+    my ($st, undef, $b) = http_request('POST', '/v1/chat/completions', $body);
+    is($st, 401, 'chat: no API key, 401');
+    like($b, qr/^\{"error":\{"message":"authentication required: no valid API key","type":"invalid_request_error","param":null,"code":null\}\}$/,
+         'chat: ... in OpenAI\'s error shape');
+    ($st, undef, $b) = http_request('POST', '/v1/chat/completions', $body,
+        { Authorization => 'Bearer sk-wrong' });
+    is($st, 401, 'chat: a wrong API key, 401');
+
+    # the comment's curl
+    ($st, my $h, $b) = http_request('POST', '/v1/chat/completions', $body,
+        { Authorization => 'Bearer sk-edge-demo' });
+    is($st, 200, 'chat: the comment\'s curl streams');
+    my @ev = $b =~ /^data: (.*)$/mg;
+    is($ev[-1], '[DONE]', 'chat: ... events up to [DONE]');
+    like($ev[-2] // '', qr/"finish_reason":"length"/,
+         'chat: ... the last chunk ends with max_tokens') or diag($b);
+
+    # max_tokens of the configuration: 512 at most by default, the
+    # context's limit when asked for more than the context holds
+    ($st, undef, $b) = http_request('POST', '/v1/chat/completions',
+        '{"model": "smollm2", "max_tokens": 4000, "messages": '
+        . '[{"role": "user", "content": "hi"}]}',
+        { Authorization => 'Bearer sk-edge-demo' });
+    is($st, 400, 'chat: max_tokens past ctx=2048 is refused');
+    like($b, qr/"code":"context_length_exceeded"/, 'chat: ... as OpenAI does');
+
+    ($st, undef, $b) = http_request('GET', '/metrics');
+    like($b, qr/^ngx_infer_generation_tokens\{model="smollm2"\} 8$/m,
+         'chat: /metrics counts the 8 generated tokens');
+    like($b, qr/^ngx_infer_kv_blocks_free\{model="smollm2"\} 182$/m,
+         'chat: /metrics: all 182 KV blocks free again');
+    my @log = grep { /tokens=/ } slurp_lines("$root/logs/chat-access.log");
+    ok((grep { m{"POST /v1/chat/completions HTTP/1\.1" 401 } } @log)
+       && (grep { m{"POST /v1/chat/completions HTTP/1\.1" 400 } } @log),
+       'chat: the access log has the refusals') or diag("log: @log");
+    ok((grep { m{" 200 \d+ tokens=\d+ } } @log),
+       'chat: ... with the tokens of the streamed one') or diag("log: @log");
+    $checked{'chat.conf'} = 1;
     stop_nginx();
 }
 

@@ -85,6 +85,8 @@ static ngx_int_t ngx_http_infer_gen_chunk(ngx_http_request_t *r,
     infer_oai_finish_e finish, ngx_uint_t last);
 static ngx_int_t ngx_http_infer_gen_end(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx, infer_oai_finish_e finish);
+static ngx_int_t ngx_http_infer_gen_error(ngx_http_request_t *r,
+    const char *msg);
 static void ngx_http_infer_gen_writer(ngx_http_request_t *r);
 
 
@@ -502,10 +504,11 @@ ngx_http_infer_gen_payload(ngx_http_infer_ctx_t *ctx,
 static ngx_int_t
 ngx_http_infer_gen_progress(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 {
-    u_char                 *text;
-    size_t                  len;
-    ngx_int_t               rc;
-    ngx_http_infer_chat_t  *st;
+    u_char                     *text;
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_http_infer_chat_t      *st;
+    ngx_http_infer_loc_conf_t  *ilcf;
 
     st = ctx->gen;
 
@@ -513,12 +516,15 @@ ngx_http_infer_gen_progress(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
         return NGX_ERROR;
     }
 
+    /*
+     * infer_timeout: to the first token, then between tokens; a timer
+     * also keeps a worker that exits gracefully until the stream ends
+     */
+    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
+    ngx_add_timer(&ctx->timer, ilcf->timeout);
+
     if (!st->started) {
         st->started = 1;
-
-        if (ctx->timer.timer_set) {
-            ngx_del_timer(&ctx->timer);
-        }
 
         if (st->stream && ngx_http_infer_gen_headers(r, ctx) != NGX_OK) {
             return NGX_ERROR;
@@ -646,7 +652,6 @@ ngx_http_infer_gen_answer(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 {
     u_char                  *text;
     size_t                   len;
-    ngx_int_t                rc;
     ngx_http_infer_gen_t    *hdr;
     ngx_http_infer_slot_t   *s;
     ngx_http_infer_chat_t   *st;
@@ -677,22 +682,7 @@ ngx_http_infer_gen_answer(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
     }
 
     if (s->failed) {
-        /* the status is sent: the error is an event, as OpenAI's */
-        len = infer_oai_error_size(s->err, "server_error", NULL, NULL) + 8;
-        text = ngx_pnalloc(r->pool, len);
-        if (text == NULL) {
-            return NGX_ERROR;
-        }
-
-        len = infer_oai_write_error_event((char *) text, s->err,
-                                          "server_error", NULL, NULL);
-        rc = ngx_http_infer_gen_send(r, text, len, 0);
-        if (rc == NGX_ERROR) {
-            return rc;
-        }
-
-        return ngx_http_infer_gen_send(r, (u_char *) INFER_OAI_DONE,
-                                       INFER_OAI_DONE_LEN, 1);
+        return ngx_http_infer_gen_error(r, s->err);
     }
 
     return ngx_http_infer_gen_end(r, ctx,
@@ -815,6 +805,46 @@ ngx_http_infer_gen_end(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
 
     return ngx_http_infer_gen_send(r, (u_char *) INFER_OAI_DONE,
                                    INFER_OAI_DONE_LEN, 1);
+}
+
+
+/* once the status is sent, an error is an event, as OpenAI's, then the
+ * stream's end */
+
+static ngx_int_t
+ngx_http_infer_gen_error(ngx_http_request_t *r, const char *msg)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_int_t   rc;
+
+    len = infer_oai_error_size(msg, "server_error", NULL, NULL) + 8;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = infer_oai_write_error_event((char *) p, msg, "server_error", NULL,
+                                      NULL);
+
+    rc = ngx_http_infer_gen_send(r, p, len, 0);
+    if (rc == NGX_ERROR) {
+        return rc;
+    }
+
+    return ngx_http_infer_gen_send(r, (u_char *) INFER_OAI_DONE,
+                                   INFER_OAI_DONE_LEN, 1);
+}
+
+
+/* infer_timeout between two tokens of a stream (the request path has
+ * released the slot) */
+
+ngx_int_t
+ngx_http_infer_gen_stalled(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
+{
+    return ngx_http_infer_gen_error(r, "no token within infer_timeout");
 }
 
 

@@ -178,7 +178,15 @@ ngx_http_infer_generate(ngx_http_infer_model_t *m, ngx_log_t *log,
 
             } else if (g->woken) {
                 g->woken = 0;
-                (void) ngx_http_infer_slot_progress(m, fd, g->slot);
+
+                if (ngx_http_infer_slot_progress(m, fd, g->slot)
+                    == NGX_DECLINED)
+                {
+                    /* the owner is gone (killed): nobody reads it */
+                    ngx_http_infer_count(m->sh->stats.cancellations, 1);
+                    g->done = 1;
+                    ngx_http_infer_gen_end(&gl, g);
+                }
             }
         }
 
@@ -234,7 +242,21 @@ ngx_http_infer_gen_claim(ngx_http_infer_gloop_t *gl,
     ngx_shmtx_lock(&m->shpool->mutex);
 
     for ( ;; ) {
-        for (i = 0; sh->queued && i < gl->nseqs; i++) {
+        now = ngx_http_infer_now();
+
+        if (*stop && now >= *drain_until) {
+            /* what still runs is failed by the caller */
+            ngx_shmtx_unlock(&m->shpool->mutex);
+            return NGX_DONE;
+        }
+
+        /*
+         * Stopping, an executor leaves new requests to the others, if
+         * any is up, and finishes its own
+         */
+        for (i = 0; sh->queued && i < gl->nseqs && !(*stop && sh->ready);
+             i++)
+        {
             if (gl->seqs[i].active) {
                 continue;
             }
@@ -260,8 +282,6 @@ ngx_http_infer_gen_claim(ngx_http_infer_gloop_t *gl,
         if (gl->active) {
             break;
         }
-
-        now = ngx_http_infer_now();
 
         if (*stop) {
             if (sh->ready || sh->attached == 0 || now >= *drain_until) {

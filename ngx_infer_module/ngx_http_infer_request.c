@@ -497,9 +497,15 @@ ngx_http_infer_timeout_handler(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, c->log, 0,
                   "infer: model \"%V\" did not answer in time", &m->name);
 
-    rc = ngx_http_infer_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                                   "model \"%V\" did not answer within "
-                                   "infer_timeout", &m->name);
+    if (ctx->gen && r->header_sent) {
+        /* a stream that stalled: its status is sent, the error is not */
+        rc = ngx_http_infer_gen_stalled(r, ctx);
+
+    } else {
+        rc = ngx_http_infer_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                       "model \"%V\" did not answer within "
+                                       "infer_timeout", &m->name);
+    }
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);

@@ -3,7 +3,8 @@
 # greedy answers, streamed and not, raw and through the openai package;
 # tokens arriving one by one with gzip on too; a stream joining another's
 # generation, each text as alone; a client leaving mid-stream, its blocks
-# freed; stop strings, max_tokens, seeds, a full queue, infer_timeout.
+# freed; stop strings, max_tokens, seeds, a full queue, infer_timeout, a
+# reload while a stream runs.
 # Then nginx's own view: the access log and a clean error log.
 
 use strict;
@@ -62,7 +63,8 @@ my ($n, $done, @noise) = (0);
     if (!$pid) {
         $InferTest::InSubprocess = 1;
         open STDERR, '>&', \*STDOUT;
-        exec($py, $script, '--port', nginx_port()) or POSIX::_exit(127);
+        exec($py, $script, '--port', nginx_port(), '--pid', master_pid())
+            or POSIX::_exit(127);
     }
     local $SIG{ALRM} = sub { kill 'KILL', $pid };
     alarm 300;

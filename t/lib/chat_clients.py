@@ -184,6 +184,7 @@ PROMPTS = ["What is the capital of France?",
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--pid", type=int, help="nginx's master, for a reload")
     a = ap.parse_args()
     port = a.port
 
@@ -445,6 +446,30 @@ def main():
                     chat(PROMPTS[0], max_tokens=10))
     check("no first token within infer_timeout: 504 with OpenAI's error",
           st == 504 and "error" in r, (st, r))
+
+    # --- a reload while a stream runs ------------------------------------------
+    if a.pid:
+        import os
+        import signal
+        s = Stream(port, "/v1/chat/completions",
+                   chat(PROMPTS[1], temperature=0, max_tokens=120,
+                        ignore_eos=True, stream=True,
+                        stream_options={"include_usage": True}))
+        for _ in range(10):
+            s.next_event()
+        os.kill(a.pid, signal.SIGHUP)
+        ev = s.read_all()
+        s.close()
+        usage = [e for _, e in ev if e != "[DONE]" and not e["choices"]]
+        check("nginx -s reload while a stream runs: the stream ends whole "
+              "(120 tokens, the usage, [DONE])", ev[-1][1] == "[DONE]"
+              and usage and usage[0]["usage"]["completion_tokens"] == 120,
+              ev[-3:])
+        st, _, r = post(port, "/v1/chat/completions",
+                        chat(PROMPTS[0], temperature=0, max_tokens=40))
+        check("after the reload, the new workers answer the same",
+              st == 200 and r["choices"][0]["message"]["content"] == alone[0],
+              r)
 
     print(json.dumps({"done": CHECKS}), flush=True)
 

@@ -320,7 +320,8 @@ static void
 ngx_http_infer_gen_start(ngx_http_infer_gloop_t *gl,
     ngx_http_infer_gseq_t *g, uint32_t slot)
 {
-    int32_t                 *tokens, *table;
+    int32_t                 *tokens, *table, *ring;
+    uint32_t                 k, produced;
     ngx_http_infer_slot_t   *s;
     ngx_http_infer_model_t  *m;
 
@@ -357,6 +358,36 @@ ngx_http_infer_gen_start(ngx_http_infer_gloop_t *gl,
         g->failed = 1;
         g->done = 1;
         return;
+    }
+
+    /*
+     * A generation queued again after its executor died: what it had
+     * made is in the stream (which never wraps), the owner has sent some
+     * of it; it goes on from there, its tokens computed again as a
+     * prompt, the penalties counting them (a sampled answer's generator
+     * starts afresh: its draws from here differ from the lost ones')
+     */
+    produced = (uint32_t) __atomic_load_n(&g->stream->produced,
+                                          __ATOMIC_ACQUIRE);
+
+    if (produced > 0) {
+        ring = (int32_t *) infer_stream_data(g->stream);
+
+        for (k = 0; k < produced
+                    && g->seq.n_tokens < g->seq.cap; k++)
+        {
+            tokens[g->seq.n_tokens++] = ring[k];
+            (void) infer_sampler_accept(&g->sampler, ring[k]);
+        }
+
+        g->n_gen = (int32_t) produced;
+        g->t_last = ngx_http_infer_now();
+
+        if (g->n_gen >= g->hdr->max_new || g->seq.n_tokens >= g->seq.cap) {
+            g->finish = INFER_OAI_FINISH_LENGTH;
+            g->done = 1;
+            return;
+        }
     }
 
     if (infer_gen_add(&gl->gen, &g->seq) != 0) {

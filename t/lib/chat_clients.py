@@ -185,6 +185,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--pid", type=int, help="nginx's master, for a reload")
+    ap.add_argument("--error-log", help="nginx's error log: which worker "
+                    "hosts smol's executor, for a crash")
+    ap.add_argument("--port2", type=int, help="a reuseport server whose "
+                    "answers say their worker (X-Worker)")
     a = ap.parse_args()
     port = a.port
 
@@ -468,6 +472,56 @@ def main():
         st, _, r = post(port, "/v1/chat/completions",
                         chat(PROMPTS[0], temperature=0, max_tokens=40))
         check("after the reload, the new workers answer the same",
+              st == 200 and r["choices"][0]["message"]["content"] == alone[0],
+              r)
+
+    # --- the executor's worker killed while streams run ------------------------
+    if a.error_log:
+        import os
+        import signal
+        pids = re.findall(r'\] (\d+)#\d+: infer: executor 0 of model "smol" '
+                          r'started', open(a.error_log).read())
+        body = chat(PROMPTS[1], temperature=0, max_tokens=100,
+                    ignore_eos=True)
+        st, _, ref = post(port, "/v1/chat/completions", body)
+        ref = ref["choices"][0]["message"]["content"]
+        executor = pids[-1]
+        streams, other = [], 0
+        for _ in range(40):
+            x = Stream(a.port2, "/v1/chat/completions",
+                       dict(body, stream=True))
+            x.next_event()
+            streams.append(x)
+            other += x.headers.get("x-worker") != executor
+            if other >= 3 and len(streams) >= 5:
+                break
+        time.sleep(0.3)
+        os.kill(int(executor), signal.SIGKILL)
+        whole, cut, wrong = 0, 0, []
+        for x in streams:
+            mine = x.headers.get("x-worker") == executor
+            try:
+                x.read_all()
+                if text_of(x.events) == ref and x.events[-1][1] == "[DONE]" \
+                        and not mine:
+                    whole += 1
+                else:
+                    wrong.append(text_of(x.events))
+            except (EOFError, ConnectionError, socket.timeout):
+                # its connection was in the worker that died
+                cut += 1
+                if not mine or not ref.startswith(text_of(x.events)):
+                    wrong.append(text_of(x.events))
+            x.close()
+        check("kill -9 of the executor's worker (%s) mid-stream: the "
+              "streams of the other worker (%d) end whole with the text they "
+              "give alone, those of the killed one (%d) are cut" % (
+                  executor, whole, cut),
+              not wrong and whole == other and other > 0
+              and whole + cut == len(streams), wrong[:2])
+        st, _, r = post(port, "/v1/chat/completions",
+                        chat(PROMPTS[0], temperature=0, max_tokens=40))
+        check("after the crash, the new worker's executor answers the same",
               st == 200 and r["choices"][0]["message"]["content"] == alone[0],
               r)
 

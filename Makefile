@@ -8,6 +8,8 @@
 #   make test     deps + build + the whole test suite (prove)
 #   make unit     the kernels' own unit tests only
 #   make bench    the benchmarks against the Python peers (bench/run.sh)
+#   make bench-chat   SmolLM2 on ngx_infer against llama.cpp's llama-server
+#                 (bench/chat.sh, about 8 minutes)
 #   make fuzz     libFuzzer on the codec and the model parsers (fuzz/)
 #   make test-asan, make test-valgrind   the suite under ASan+UBSan, valgrind
 
@@ -482,6 +484,13 @@ test: deps all unit fixtures $(MINILM) $(SMOLLM2)
 bench: deps all fixtures $(BUILD)/bench_tokenizer
 	taskset -c 0 $(PYTHON) bench/bench_tokenizer_hf.py
 	bench/run.sh
+
+# /v1/chat/completions on ngx_infer against llama.cpp's llama-server, the
+# same GGUF on the same core (bench/chat.sh; BENCH_SECONDS=3 BENCH_ROUNDS=1
+# for a quick look); not in bench: llama-server is an 11-minute build
+.PHONY: bench-chat
+bench-chat: deps all $(LLAMA_CPP_DIR)/bin/llama-server
+	BENCH_SCENARIO=chat bench/run.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

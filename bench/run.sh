@@ -5,6 +5,7 @@
 #   BENCH_DURATION=3 BENCH_ROUNDS=1 bench/run.sh   # a quick look
 #   BENCH_SCENARIO=batching bench/run.sh           # only the second one
 #   BENCH_SCENARIO=embeddings bench/run.sh         # only the third one
+#   BENCH_SCENARIO=chat bench/run.sh               # bench/chat.sh alone (not in all)
 #
 # Scenario 1 ("peers"): five servers answer the same KServe v2 request for
 # the mlp784 fixture: (a) ngx_infer with a JSON body, (b) ngx_infer with
@@ -16,7 +17,11 @@
 # ("embeddings"): bench/embeddings.sh, POST /v1/embeddings on MiniLM
 # against FastAPI + sentence-transformers and FastAPI + onnxruntime, with
 # its own variables (BENCH_EMB_*) and its own tables
-# (bench/results/embeddings.md).
+# (bench/results/embeddings.md). The chat scenario ("chat", not part of
+# "all": it needs llama.cpp's llama-server, an 11-minute build):
+# bench/chat.sh, POST /v1/chat/completions on SmolLM2 against llama-server,
+# with its own variables (BENCH_SECONDS, BENCH_CHAT_*) and its own tables
+# (bench/results/chat.md).
 #
 # Each server runs alone, pinned to CPU $BENCH_SERVER_CPU (0), wrk pinned to
 # CPU $BENCH_CLIENT_CPU (1); the targets are interleaved over the rounds so
@@ -28,7 +33,7 @@
 #   BENCH_CONNECTIONS [16]   wrk connections in scenario 1
 #   BENCH_ROUNDS [3]         interleaved rounds (the tables show medians)
 #   BENCH_WARMUP [2]         seconds of untimed wrk before each timed run
-#   BENCH_SCENARIO [all]     all | peers | batching | embeddings
+#   BENCH_SCENARIO [all]     all | peers | batching | embeddings | chat
 #   BENCH_TARGETS [a b f c d e]      scenario 1 targets to run
 #   BENCH_BATCH_CONNECTIONS [1 16 128]
 #   BENCH_BATCH_SIZES [1 64]         max_batch values of scenario 2
@@ -75,13 +80,18 @@ CLK_TCK=$(getconf CLK_TCK)
 APT_PKGS=(wrk nginx-core curl python3-numpy python3-fastapi python3-uvicorn
           python3-uvloop python3-httptools python3-torch)
 
-case $SCENARIO in all|peers|batching|embeddings) ;; *)
-    echo "bench: BENCH_SCENARIO must be all, peers, batching or embeddings" >&2; exit 2;;
+case $SCENARIO in all|peers|batching|embeddings|chat) ;; *)
+    echo "bench: BENCH_SCENARIO must be all, peers, batching, embeddings or chat" >&2; exit 2;;
 esac
 
 # scenario 3 alone: its script does its own setup and writes its own tables
 if [ "$SCENARIO" = embeddings ]; then
     exec "$BENCH/embeddings.sh"
+fi
+
+# the chat scenario: the same, bench/chat.sh
+if [ "$SCENARIO" = chat ]; then
+    exec "$BENCH/chat.sh"
 fi
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }

@@ -9,7 +9,7 @@
 #   make unit     the kernels' own unit tests only
 #   make bench    the benchmarks against the Python peers (bench/run.sh)
 #   make bench-chat   SmolLM2 on ngx_infer against llama.cpp's llama-server
-#                 (bench/chat.sh, about 8 minutes)
+#                 (bench/chat.sh, about 9 minutes)
 #   make fuzz     libFuzzer on the codec and the model parsers (fuzz/)
 #   make test-asan, make test-valgrind   the suite under ASan+UBSan, valgrind
 

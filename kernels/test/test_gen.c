@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -33,21 +32,11 @@
 
 #include "tap.h"
 #include "llama_cases.h"
+#include "gen_drive.h"
 
 
 #define T_MAX_SEQS   8
 #define T_MAX_TOKENS 64
-
-
-/* a sequence of the tests: a case's prompt fed through the engine */
-typedef struct {
-    infer_gen_seq_t      seq;
-    int                  ci;           /* the case */
-    const int32_t       *prompt;
-    int                  len;
-    int                  given;        /* prompt tokens given so far */
-    int                  start;        /* the step it joins at */
-} tseq_t;
 
 
 static char  root[400];
@@ -62,43 +51,6 @@ load(const char *file, char *err, size_t errlen)
              file[0] == '/' ? "" : "/", file);
 
     return infer_model_load(path, err, errlen);
-}
-
-
-/* case ci as a sequence whose prompt is its first tokens, joining at
- * step start */
-static void
-tseq_init(tseq_t *t, const cases_t *c, int ci, int first, int start,
-    int extra)
-{
-    memset(t, 0, sizeof(tseq_t));
-
-    t->seq.tokens = calloc((size_t) c->len[ci] + extra + 1,
-                           sizeof(int32_t));
-    t->seq.table = calloc((size_t) c->len[ci] + extra + 1, sizeof(int32_t));
-    if (t->seq.tokens == NULL || t->seq.table == NULL) {
-        exit(2);
-    }
-
-    memcpy(t->seq.tokens, c->ids[ci], (size_t) first * sizeof(int32_t));
-    t->seq.n_prompt = first;
-    t->seq.n_tokens = first;
-    t->seq.cap = c->len[ci] + extra;
-    t->seq.id = (uint64_t) ci + 1;
-    t->seq.data = t;
-    t->ci = ci;
-    t->prompt = c->ids[ci];
-    t->len = c->len[ci];
-    t->given = first;
-    t->start = start;
-}
-
-
-static void
-tseq_free(tseq_t *t)
-{
-    free(t->seq.tokens);
-    free(t->seq.table);
 }
 
 
@@ -191,7 +143,7 @@ run_cases(infer_runner_t *r, const cases_t *c, int mode, int seqs,
             break;
         }
 
-        tseq_init(&ts[i], c, i, first, start, 0);
+        tseq_init(&ts[i], c->ids[i], c->len[i], i, first, start, 0);
     }
 
     rc = infer_gen_init(&gen, r, n_blocks, 16, c->len[c->n - 1] + 1, seqs,
@@ -341,73 +293,6 @@ test_model(json_t *e)
 }
 
 
-static double
-now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-
-/*
- * Greedy generation of want tokens for ts[0 .. n), each joining at its
- * start step; token j of sequence i to gen_ids[i * want + j].  *decode
- * gets the seconds of the steps after the first token of the first.
- */
-static int
-greedy(infer_gen_t *gen, tseq_t *ts, int n, int want, int vocab,
-    int32_t *gen_ids, double *decode, char *err, size_t errlen)
-{
-    int               i, k, step, left, n_ready, got;
-    double            t0;
-    tseq_t           *t;
-    infer_gen_seq_t  *ready[T_MAX_SEQS];
-
-    left = n;
-    t0 = 0.0;
-
-    for (step = 0; left > 0; step++) {
-        for (i = 0; i < n; i++) {
-            if (ts[i].start == step && infer_gen_add(gen, &ts[i].seq) != 0) {
-                snprintf(err, errlen, "sequence %d was refused", i);
-                return -1;
-            }
-        }
-
-        if (infer_gen_step(gen, ready, &n_ready, err, errlen) != 0) {
-            return -1;
-        }
-
-        for (k = 0; k < n_ready; k++) {
-            t = ready[k]->data;
-            got = ready[k]->n_tokens - t->len;
-            gen_ids[(size_t) (t - ts) * want + got] =
-                (int32_t) argmax(ready[k]->logits, vocab);
-
-            if (got == 0 && t == ts) {
-                t0 = now();
-            }
-
-            if (got + 1 == want) {
-                infer_gen_remove(gen, ready[k]);
-                left--;
-                continue;
-            }
-
-            infer_gen_append(ready[k], gen_ids[(size_t) (t - ts) * want
-                                               + got]);
-        }
-    }
-
-    *decode = now() - t0;
-
-    return 0;
-}
-
-
 /* greedy generations on SmolLM2: alone, then joining each other */
 static void
 test_greedy(json_t *e)
@@ -453,8 +338,8 @@ test_greedy(json_t *e)
     dt = 0.0;
 
     for (i = 0; rc == 0 && i < n; i++) {
-        tseq_init(&ts[i], &c, i, c.len[i], 0, want);
-        rc = greedy(&gen, &ts[i], 1, want, c.vocab, alone + i * want,
+        tseq_init(&ts[i], c.ids[i], c.len[i], i, c.len[i], 0, want);
+        rc = greedy(&gen, &ts[i], 1, want, c.vocab, alone + i * want, NULL,
                     i == 0 ? &dt : &dt_all, err, sizeof(err));
         tseq_free(&ts[i]);
     }
@@ -468,11 +353,11 @@ test_greedy(json_t *e)
     }
 
     for (i = 0; rc == 0 && i < n; i++) {
-        tseq_init(&ts[i], &c, i, c.len[i], i * 5, want);
+        tseq_init(&ts[i], c.ids[i], c.len[i], i, c.len[i], i * 5, want);
     }
 
     if (rc == 0) {
-        rc = greedy(&gen, ts, n, want, c.vocab, batched, &dt_all, err,
+        rc = greedy(&gen, ts, n, want, c.vocab, batched, NULL, &dt_all, err,
                     sizeof(err));
 
         for (i = 0; i < n; i++) {

@@ -17,9 +17,10 @@
  *                      (default: up to the context)
  *   chat_template=NAME the template to use instead of the file's
  *                      (chatml, llama3)
- *   max_batch=N        sequences running at once (default 16)
+ *   max_batch=N        sequences running at once (default 64)
  *   max_batch_tokens=N the tokens of one step: decoding sequences' next
- *                      tokens and chunks of prompts (default 256)
+ *                      tokens and chunks of prompts (default 64: a
+ *                      step of about 0.3 s on one core for SmolLM2)
  */
 
 
@@ -34,8 +35,7 @@
 
 #define NGX_HTTP_INFER_KV_BLOCK      16
 #define NGX_HTTP_INFER_KV_DEFAULT    (256 * 1024 * 1024)
-#define NGX_HTTP_INFER_GEN_BATCH     16
-#define NGX_HTTP_INFER_GEN_TOKENS    256
+#define NGX_HTTP_INFER_GEN_TOKENS    64
 
 
 static void ngx_http_infer_llm_cleanup(void *data);

@@ -66,7 +66,9 @@ ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
                   $(ASAN_DIR)/test_tokenizer $(ASAN_DIR)/test_json \
                   $(ASAN_DIR)/test_bert $(ASAN_DIR)/test_openai \
                   $(ASAN_DIR)/test_quant $(ASAN_DIR)/test_gguf \
-                  $(ASAN_DIR)/test_bpe $(ASAN_DIR)/test_llama
+                  $(ASAN_DIR)/test_bpe $(ASAN_DIR)/test_llama \
+                  $(ASAN_DIR)/test_gen $(ASAN_DIR)/test_sample \
+                  $(ASAN_DIR)/test_chat
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -218,6 +220,25 @@ $(ASAN_DIR)/test_llama: kernels/test/test_llama.c kernels/test/tap.h \
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_llama.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+$(ASAN_DIR)/test_gen: kernels/test/test_gen.c kernels/test/tap.h \
+                     kernels/test/llama_cases.h kernels/test/gen_drive.h \
+                     $(ASAN_MOD_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_gen.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+$(ASAN_DIR)/test_sample: kernels/test/test_sample.c kernels/test/tap.h \
+                        kernels/test/stop_tests.h $(KGEN_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_sample.c \
+	    $(KGEN_SRCS) -ljansson -lm
+
+$(ASAN_DIR)/test_chat: kernels/test/test_chat.c kernels/test/tap.h \
+                      $(KCODEC_SRCS) | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_chat.c \
+	    $(KCODEC_SRCS) -ljansson -lm
 
 $(ASAN_DIR)/test_gguf: kernels/test/test_gguf.c kernels/test/tap.h \
                       $(ASAN_MOD_SRCS) | asan-deps

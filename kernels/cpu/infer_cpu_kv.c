@@ -18,6 +18,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#if (defined __x86_64__ && defined __GNUC__)
+#include <immintrin.h>
+#define INFER_CPU_KV_AVX2  1
+#endif
+
 #include "infer_cpu.h"
 #include "infer_math.h"
 
@@ -26,6 +31,14 @@ static int infer_cpu_kv_check(const infer_cpu_env_t *env,
     const infer_tensor_t *t, int64_t s, char *err, size_t errlen);
 static float *infer_cpu_kv_row(const infer_cpu_env_t *env,
     const int32_t *table, int layer, int kv, int64_t p);
+static void infer_cpu_kv_head(const infer_cpu_env_t *env,
+    const int32_t *table, int layer, int64_t p, size_t off, const float *q,
+    float *y, int d, float scale, float *sc);
+#if (INFER_CPU_KV_AVX2)
+static void infer_cpu_kv_head_avx2(const infer_cpu_env_t *env,
+    const int32_t *table, int layer, int64_t p, size_t off, const float *q,
+    float *y, int d, float scale, float *sc);
+#endif
 
 
 int
@@ -65,10 +78,10 @@ int
 infer_cpu_kv_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
     size_t errlen)
 {
-    int                 heads, kvh, d, layer, group, h, hk, l;
-    float               scale, *sc, *y, wj;
-    const float        *q, *kr, *vr;
-    int64_t             s, i, j, p, most;
+    int                 heads, kvh, d, layer, group, h, hk;
+    float               scale, *sc, *y;
+    const float        *q;
+    int64_t             s, i, p, most;
     const int32_t      *table;
     const infer_seq_t  *seq;
 
@@ -115,34 +128,126 @@ infer_cpu_kv_attention(infer_cpu_env_t *env, infer_tensor_t *t, char *err,
                 q = infer_cpu_row(t->src[0], seq->start + i) + (size_t) h * d;
                 y = infer_cpu_row(t, seq->start + i) + (size_t) h * d;
 
-                for (j = 0; j <= p; j++) {
-                    kr = infer_cpu_kv_row(env, table, layer, 0, j)
-                         + (size_t) hk * d;
-                    sc[j] = scale * infer_cpu_dot(q, kr, d);
+#if (INFER_CPU_KV_AVX2)
+                if (env->avx2 && d % 16 == 0) {
+                    infer_cpu_kv_head_avx2(env, table, layer, p,
+                                           (size_t) hk * d, q, y, d, scale,
+                                           sc);
+                    continue;
                 }
+#endif
 
-                if (env->avx2) {
-                    infer_cpu_softmax_avx2(sc, p + 1);
-
-                } else {
-                    infer_softmax_row(sc, sc, (int) (p + 1));
-                }
-
-                for (j = 0; j <= p; j++) {
-                    vr = infer_cpu_kv_row(env, table, layer, 1, j)
-                         + (size_t) hk * d;
-                    wj = sc[j];
-
-                    for (l = 0; l < d; l++) {
-                        y[l] += wj * vr[l];
-                    }
-                }
+                infer_cpu_kv_head(env, table, layer, p, (size_t) hk * d, q,
+                                  y, d, scale, sc);
             }
         }
     }
 
     return 0;
 }
+
+
+/*
+ * One query row of one head at position p against the cache's positions
+ * 0..p: the head's keys and values are at off in each position's row
+ */
+static void
+infer_cpu_kv_head(const infer_cpu_env_t *env, const int32_t *table,
+    int layer, int64_t p, size_t off, const float *q, float *y, int d,
+    float scale, float *sc)
+{
+    int           l;
+    float         wj;
+    int64_t       j;
+    const float  *kr, *vr;
+
+    for (j = 0; j <= p; j++) {
+        kr = infer_cpu_kv_row(env, table, layer, 0, j) + off;
+        sc[j] = scale * infer_cpu_dot(q, kr, d);
+    }
+
+    if (env->avx2) {
+        infer_cpu_softmax_avx2(sc, p + 1);
+
+    } else {
+        infer_softmax_row(sc, sc, (int) (p + 1));
+    }
+
+    for (j = 0; j <= p; j++) {
+        vr = infer_cpu_kv_row(env, table, layer, 1, j) + off;
+        wj = sc[j];
+
+        for (l = 0; l < d; l++) {
+            y[l] += wj * vr[l];
+        }
+    }
+}
+
+
+#if (INFER_CPU_KV_AVX2)
+
+/*
+ * The same in AVX2 for d a multiple of 16: each dot in two 8-lane
+ * accumulators (so that two chains overlap) summed at the end, the
+ * values' sum kept in registers across the positions; the order depends
+ * on d alone
+ */
+__attribute__((target("avx2,fma"))) static void
+infer_cpu_kv_head_avx2(const infer_cpu_env_t *env, const int32_t *table,
+    int layer, int64_t p, size_t off, const float *q, float *y, int d,
+    float scale, float *sc)
+{
+    int           l, c;
+    __m256        a0, a1, w, acc[8];
+    __m128        h;
+    int64_t       j;
+    const float  *kr, *vr;
+
+    for (j = 0; j <= p; j++) {
+        kr = infer_cpu_kv_row(env, table, layer, 0, j) + off;
+        a0 = _mm256_setzero_ps();
+        a1 = _mm256_setzero_ps();
+
+        for (l = 0; l < d; l += 16) {
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l),
+                                 _mm256_loadu_ps(kr + l), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l + 8),
+                                 _mm256_loadu_ps(kr + l + 8), a1);
+        }
+
+        a0 = _mm256_add_ps(a0, a1);
+        h = _mm_add_ps(_mm256_castps256_ps128(a0),
+                       _mm256_extractf128_ps(a0, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        sc[j] = scale * _mm_cvtss_f32(h);
+    }
+
+    infer_cpu_softmax_avx2(sc, p + 1);
+
+    /* 64 columns (8 registers) at a time, every position for each */
+    for (c = 0; c < d; c += 64) {
+        for (l = 0; l < 8 && c + 8 * l < d; l++) {
+            acc[l] = _mm256_loadu_ps(y + c + 8 * l);
+        }
+
+        for (j = 0; j <= p; j++) {
+            vr = infer_cpu_kv_row(env, table, layer, 1, j) + off + c;
+            w = _mm256_set1_ps(sc[j]);
+
+            for (l = 0; l < 8 && c + 8 * l < d; l++) {
+                acc[l] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 8 * l),
+                                         acc[l]);
+            }
+        }
+
+        for (l = 0; l < 8 && c + 8 * l < d; l++) {
+            _mm256_storeu_ps(y + c + 8 * l, acc[l]);
+        }
+    }
+}
+
+#endif
 
 
 /*

@@ -76,18 +76,11 @@ static ngx_int_t ngx_http_infer_gen_answer(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
 static ngx_int_t ngx_http_infer_gen_take(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx, u_char **text, size_t *len);
-static ngx_int_t ngx_http_infer_gen_headers(ngx_http_request_t *r,
-    ngx_http_infer_ctx_t *ctx);
-static ngx_int_t ngx_http_infer_gen_send(ngx_http_request_t *r,
-    u_char *p, size_t len, ngx_uint_t last);
 static ngx_int_t ngx_http_infer_gen_chunk(ngx_http_request_t *r,
     ngx_http_infer_chat_t *st, u_char *text, size_t len,
     infer_oai_finish_e finish, ngx_uint_t last);
 static ngx_int_t ngx_http_infer_gen_end(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx, infer_oai_finish_e finish);
-static ngx_int_t ngx_http_infer_gen_error(ngx_http_request_t *r,
-    const char *msg);
-static void ngx_http_infer_gen_writer(ngx_http_request_t *r);
 
 
 static const ngx_http_infer_codec_t  ngx_http_infer_chat_codec = {
@@ -526,7 +519,7 @@ ngx_http_infer_gen_progress(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
     if (!st->started) {
         st->started = 1;
 
-        if (st->stream && ngx_http_infer_gen_headers(r, ctx) != NGX_OK) {
+        if (st->stream && ngx_http_infer_sse_headers(r) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -667,7 +660,7 @@ ngx_http_infer_gen_answer(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
     }
 
     if (st->stream && !r->header_sent) {
-        if (ngx_http_infer_gen_headers(r, ctx) != NGX_OK) {
+        if (ngx_http_infer_sse_headers(r) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -682,7 +675,7 @@ ngx_http_infer_gen_answer(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
     }
 
     if (s->failed) {
-        return ngx_http_infer_gen_error(r, s->err);
+        return ngx_http_infer_sse_error(r, s->err);
     }
 
     return ngx_http_infer_gen_end(r, ctx,
@@ -797,132 +790,14 @@ ngx_http_infer_gen_end(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
 
         len = infer_oai_write_usage_chunk((char *) p, &st->g, st->chat,
                                           st->n_prompt, used);
-        rc = ngx_http_infer_gen_send(r, p, len, 0);
+        rc = ngx_http_infer_sse_send(r, p, len, 0);
         if (rc == NGX_ERROR) {
             return rc;
         }
     }
 
-    return ngx_http_infer_gen_send(r, (u_char *) INFER_OAI_DONE,
+    return ngx_http_infer_sse_send(r, (u_char *) INFER_OAI_DONE,
                                    INFER_OAI_DONE_LEN, 1);
-}
-
-
-/* once the status is sent, an error is an event, as OpenAI's, then the
- * stream's end */
-
-static ngx_int_t
-ngx_http_infer_gen_error(ngx_http_request_t *r, const char *msg)
-{
-    u_char     *p;
-    size_t      len;
-    ngx_int_t   rc;
-
-    len = infer_oai_error_size(msg, "server_error", NULL, NULL) + 8;
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    len = infer_oai_write_error_event((char *) p, msg, "server_error", NULL,
-                                      NULL);
-
-    rc = ngx_http_infer_gen_send(r, p, len, 0);
-    if (rc == NGX_ERROR) {
-        return rc;
-    }
-
-    return ngx_http_infer_gen_send(r, (u_char *) INFER_OAI_DONE,
-                                   INFER_OAI_DONE_LEN, 1);
-}
-
-
-/* infer_timeout between two tokens of a stream (the request path has
- * released the slot) */
-
-ngx_int_t
-ngx_http_infer_gen_stalled(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
-{
-    return ngx_http_infer_gen_error(r, "no token within infer_timeout");
-}
-
-
-/* server-sent events: the headers that keep every hop from holding them */
-
-static ngx_int_t
-ngx_http_infer_gen_headers(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
-{
-    ngx_int_t         rc;
-    ngx_table_elt_t  *h;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    ngx_str_set(&r->headers_out.content_type, "text/event-stream");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    ngx_http_clear_content_length(r);
-    ngx_http_clear_accept_ranges(r);
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-cache");
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "X-Accel-Buffering");
-    ngx_str_set(&h->value, "no");
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* a slow client: what the filters hold goes when it can take it */
-    r->write_event_handler = ngx_http_infer_gen_writer;
-
-    (void) ctx;
-
-    return NGX_OK;
-}
-
-
-/* one piece of the answer through the output filters, flushed */
-
-static ngx_int_t
-ngx_http_infer_gen_send(ngx_http_request_t *r, u_char *p, size_t len,
-    ngx_uint_t last)
-{
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = p;
-    b->last = p + len;
-    b->memory = len ? 1 : 0;
-    b->flush = 1;
-
-    if (last) {
-        b->last_buf = (r == r->main) ? 1 : 0;
-        b->last_in_chain = 1;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
 }
 
 
@@ -946,7 +821,7 @@ ngx_http_infer_gen_chunk(ngx_http_request_t *r, ngx_http_infer_chat_t *st,
             st->role_sent = 1;
             n = infer_oai_write_chat_chunk((char *) p, &st->g, 1, "", 0,
                                            INFER_OAI_FINISH_NONE);
-            if (ngx_http_infer_gen_send(r, p, n, 0) == NGX_ERROR) {
+            if (ngx_http_infer_sse_send(r, p, n, 0) == NGX_ERROR) {
                 return NGX_ERROR;
             }
 
@@ -980,29 +855,5 @@ ngx_http_infer_gen_chunk(ngx_http_request_t *r, ngx_http_infer_chat_t *st,
                                              (char *) text, len, finish);
     }
 
-    return ngx_http_infer_gen_send(r, p, n, last);
-}
-
-
-static void
-ngx_http_infer_gen_writer(ngx_http_request_t *r)
-{
-    ngx_int_t                  rc;
-    ngx_event_t               *wev;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    wev = r->connection->write;
-
-    rc = ngx_http_output_filter(r, NULL);
-
-    if (rc == NGX_ERROR) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-        return;
-    }
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-    }
+    return ngx_http_infer_sse_send(r, p, n, last);
 }

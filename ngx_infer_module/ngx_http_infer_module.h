@@ -453,8 +453,14 @@ ngx_int_t ngx_http_infer_chat_handler(ngx_http_request_t *r,
     ngx_uint_t chat);
 ngx_int_t ngx_http_infer_gen_payload(ngx_http_infer_ctx_t *ctx,
     ngx_http_infer_err_t *err);
-ngx_int_t ngx_http_infer_gen_stalled(ngx_http_request_t *r,
+
+/* ngx_http_infer_sse.c: server-sent events */
+ngx_int_t ngx_http_infer_sse_stalled(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
+ngx_int_t ngx_http_infer_sse_headers(ngx_http_request_t *r);
+ngx_int_t ngx_http_infer_sse_send(ngx_http_request_t *r, u_char *p,
+    size_t len, ngx_uint_t last);
+ngx_int_t ngx_http_infer_sse_error(ngx_http_request_t *r, const char *msg);
 
 /* ngx_http_infer_text.c: text models */
 ngx_int_t ngx_http_infer_text_init(ngx_conf_t *cf, ngx_http_infer_model_t *m);

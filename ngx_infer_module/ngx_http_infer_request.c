@@ -499,7 +499,7 @@ ngx_http_infer_timeout_handler(ngx_event_t *ev)
 
     if (ctx->gen && r->header_sent) {
         /* a stream that stalled: its status is sent, the error is not */
-        rc = ngx_http_infer_gen_stalled(r, ctx);
+        rc = ngx_http_infer_sse_stalled(r, ctx);
 
     } else {
         rc = ngx_http_infer_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,

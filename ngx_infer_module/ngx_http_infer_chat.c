@@ -142,10 +142,8 @@ ngx_http_infer_gen_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
     ngx_http_infer_chat_t       *st;
     ngx_http_infer_model_t      *m;
     infer_oai_gen_request_t      oai, *req;
-    ngx_http_infer_main_conf_t  *imcf;
 
     r = ctx->request;
-    imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
     req = &oai;
 
     ngx_memzero(req, offsetof(infer_oai_gen_request_t, err));
@@ -181,15 +179,10 @@ ngx_http_infer_gen_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
                                   "%s", req->err);
     }
 
-    name.data = (u_char *) req->model.p;
-    name.len = req->model.len;
-
-    m = ngx_http_infer_find_model(imcf, &name);
-
+    m = ngx_http_infer_oai_model(r, req->model.p, req->model.len, &name,
+                                 err);
     if (m == NULL) {
-        return ngx_http_infer_err(err, NGX_HTTP_NOT_FOUND, "model",
-                                  "model_not_found", "The model `%V` does "
-                                  "not exist", &name);
+        return NGX_DECLINED;
     }
 
     if (m->bpe == NULL) {

@@ -512,6 +512,8 @@ extern const ngx_http_infer_codec_t  ngx_http_infer_kserve_codec;
 
 /* ngx_http_infer_openai.c */
 ngx_int_t ngx_http_infer_openai_handler(ngx_http_request_t *r);
+ngx_http_infer_model_t *ngx_http_infer_oai_model(ngx_http_request_t *r,
+    const char *p, size_t len, ngx_str_t *name, ngx_http_infer_err_t *err);
 
 
 #endif /* _NGX_HTTP_INFER_MODULE_H_INCLUDED_ */

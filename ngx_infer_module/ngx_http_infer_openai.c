@@ -153,15 +153,10 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
                                   "%s", req->err);
     }
 
-    name.data = (u_char *) req->model.p;
-    name.len = req->model.len;
-
-    m = ngx_http_infer_find_model(imcf, &name);
-
+    m = ngx_http_infer_oai_model(r, req->model.p, req->model.len, &name,
+                                 err);
     if (m == NULL) {
-        return ngx_http_infer_err(err, NGX_HTTP_NOT_FOUND, "model",
-                                  "model_not_found", "The model `%V` "
-                                  "does not exist", &name);
+        return NGX_DECLINED;
     }
 
     if (m->tokenizer == NULL) {
@@ -223,6 +218,32 @@ ngx_http_infer_openai_decode(ngx_http_infer_ctx_t *ctx, u_char *body,
     ctx->base64 = (req->encoding_format == INFER_OAI_BASE64);
 
     return NGX_OK;
+}
+
+
+/*
+ * The model a body names (name set to it), or NULL with err filled as
+ * OpenAI answers an unknown one
+ */
+
+ngx_http_infer_model_t *
+ngx_http_infer_oai_model(ngx_http_request_t *r, const char *p, size_t len,
+    ngx_str_t *name, ngx_http_infer_err_t *err)
+{
+    ngx_http_infer_model_t  *m;
+
+    name->data = (u_char *) p;
+    name->len = len;
+
+    m = ngx_http_infer_model_by_name(r, name);
+
+    if (m == NULL) {
+        (void) ngx_http_infer_err(err, NGX_HTTP_NOT_FOUND, "model",
+                                  "model_not_found", "The model `%V` does "
+                                  "not exist", name);
+    }
+
+    return m;
 }
 
 

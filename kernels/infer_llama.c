@@ -1,7 +1,9 @@
 /*
  * ngx_infer: the "llama" architecture, a Llama-family decoder (Llama 2
  * and 3 without RoPE scaling, SmolLM2, TinyLlama, ...), loaded from a
- * GGUF file as llama.cpp's converter writes it, built on the op layer.
+ * GGUF file as llama.cpp's converter writes it (a Hugging Face directory
+ * is infer_llama_hf.c's: configure and resolve pass it on), built on the
+ * op layer.
  *
  * What the file holds (ggml's order: ne[0] is the length of a row, so a
  * product's weight is [in, out] and one row per output):
@@ -34,7 +36,9 @@
  * i + head_dim/2 (rotate_half) becomes the pairing of 2i with 2i + 1:
  * the GGUF weights are rotated with INFER_ROPE_NORM, at the file's theta
  * and dimension count.  The attention scores are the same either way
- * (Q and K are permuted alike), and so is everything after them.
+ * (Q and K are permuted alike), and so is everything after them.  A
+ * Hugging Face directory's weights are as trained, rotated with
+ * INFER_ROPE_NEOX: build() takes the pairing from hp->rope.
  *
  * The forward pass runs over all the tokens of the batch as one matrix;
  * attention (causal, grouped-query) looks at each sequence's own tokens.
@@ -150,10 +154,14 @@ infer_llama_configure(infer_model_t *m, json_t *root, const char *fname,
     infer_llama_t       *hp;
     const infer_gguf_t  *g;
 
-    if (root != NULL || m->gguf == NULL) {
-        /* infer_model.c dispatches only GGUF files here */
-        return infer_error(err, errlen, "%s: the llama architecture is "
-                           "loaded from a GGUF file only", fname);
+    if (root != NULL) {
+        /* config.json's "model_type": "llama" */
+        return infer_llama_hf_configure(m, root, fname, err, errlen);
+    }
+
+    if (m->gguf == NULL) {
+        return infer_error(err, errlen, "%s: neither a GGUF file nor a "
+                           "config.json", fname);
     }
 
     g = m->gguf;
@@ -164,6 +172,7 @@ infer_llama_configure(infer_model_t *m, json_t *root, const char *fname,
     }
 
     m->arch_data = hp;
+    hp->rope = INFER_ROPE_NORM;
 
     /* llama.cpp's llm_load_hparams(): the sizes have no default */
     if (infer_llama_uint(g, "llama.block_count", 0, INFER_LLAMA_MAX_LAYERS,
@@ -463,6 +472,10 @@ infer_llama_resolve(infer_model_t *m, const char *cfg, const char *stf,
     char                 name[INFER_GGUF_MAX_NAME + 16];
     infer_llama_t       *hp;
 
+    if (m->gguf == NULL) {
+        return infer_llama_hf_resolve(m, cfg, stf, err, errlen);
+    }
+
     hp = m->arch_data;
 
     hp->layer = calloc((size_t) hp->layers, sizeof(infer_llama_layer_t));
@@ -674,9 +687,9 @@ infer_llama_build(infer_graph_t *g, const infer_model_t *m,
                             NULL);
 
         q = infer_op_rope(g, q, pos, hp->heads, hp->head_dim, hp->n_rot,
-                          INFER_ROPE_NORM, hp->theta);
+                          hp->rope, hp->theta);
         k = infer_op_rope(g, k, pos, hp->kv_heads, hp->head_dim, hp->n_rot,
-                          INFER_ROPE_NORM, hp->theta);
+                          hp->rope, hp->theta);
 
         if (cache) {
             /* this batch's keys and values join the earlier ones */

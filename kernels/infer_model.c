@@ -2,7 +2,7 @@
  * ngx_infer: model loading, whatever the architecture.
  *
  * config.json names the architecture ("architecture": "mlp"), or a
- * Hugging Face config.json its "model_type" ("bert"); its own
+ * Hugging Face config.json its "model_type" ("bert", "llama"); its own
  * file reads the rest of config.json (configure) and finds and checks its
  * tensors in model.safetensors (resolve), registering each as a weight.
  * A GGUF file (llama.cpp's format) names its architecture in
@@ -43,6 +43,7 @@ static const infer_arch_t  *infer_archs[] = {
 /* those a Hugging Face config.json names by its "model_type" */
 static const infer_arch_t  *infer_hf_archs[] = {
     &infer_arch_bert,
+    &infer_arch_llama,
     NULL
 };
 

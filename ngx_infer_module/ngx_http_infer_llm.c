@@ -1,9 +1,11 @@
 
 /*
- * ngx_infer: decoders (GGUF Llama models), their configuration.
+ * ngx_infer: decoders (Llama models), their configuration.
  *
  * A GGUF decoder comes with everything around its forward pass in its
- * metadata: the tokenizer, the chat template, the ids that end a turn.
+ * metadata: the tokenizer, the chat template, the ids that end a turn;
+ * a Hugging Face directory with them in the files beside config.json
+ * (tokenizer.json, tokenizer_config.json, generation_config.json).
  * They are loaded with the configuration, so that nginx -t reports a
  * file it cannot honour, and they are the same in every worker.  Its
  * options:
@@ -38,6 +40,8 @@
 #define NGX_HTTP_INFER_GEN_TOKENS    64
 
 
+static ngx_int_t ngx_http_infer_llm_text(ngx_conf_t *cf,
+    ngx_http_infer_model_t *m);
 static void ngx_http_infer_llm_cleanup(void *data);
 
 
@@ -105,18 +109,16 @@ invalid:
 
 
 /*
- * After a GGUF decoder is loaded: its tokenizer, template and end ids;
- * the cache's blocks, the context, the batch's limits.
+ * After a decoder is loaded: its tokenizer, template and end ids; the
+ * cache's blocks, the context, the batch's limits.
  */
 
 ngx_int_t
 ngx_http_infer_llm_init(ngx_conf_t *cf, ngx_http_infer_model_t *m)
 {
-    char                 err[INFER_ERRLEN];
     size_t               block;
     ngx_uint_t           cap;
     infer_kv_shape_t     kv;
-    ngx_pool_cleanup_t  *cln;
     const infer_llama_t *hp;
 
     hp = m->model->arch_data;
@@ -139,43 +141,10 @@ ngx_http_infer_llm_init(ngx_conf_t *cf, ngx_http_infer_model_t *m)
         return NGX_ERROR;
     }
 
-    m->bpe = infer_llama_tokenizer(m->model->gguf, (char *) m->path.data,
-                                   err, sizeof(err));
-    if (m->bpe == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "model \"%V\": %s",
-                           &m->name, err);
+    if (ngx_http_infer_llm_text(cf, m) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    m->chat = ngx_pcalloc(cf->pool, sizeof(infer_chat_template_t));
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (m->chat == NULL || cln == NULL) {
-        infer_bpe_free(m->bpe);
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_infer_llm_cleanup;
-    cln->data = m;
-
-    if (m->chat_name.len) {
-        m->chat_name.data[m->chat_name.len] = '\0';
-    }
-
-    if (infer_llama_chat_template(m->model->gguf, m->bpe,
-                                  m->chat_name.len
-                                  ? (char *) m->chat_name.data : NULL,
-                                  m->chat, (char *) m->path.data, err,
-                                  sizeof(err))
-        != 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "model \"%V\": %s",
-                           &m->name, err);
-        return NGX_ERROR;
-    }
-
-    m->n_eog = infer_llama_eog(m->bpe, m->eog,
-                               sizeof(m->eog) / sizeof(m->eog[0]));
     m->vocab = hp->vocab;
 
     /* the cache: whole blocks of every layer's keys and values */
@@ -233,6 +202,94 @@ ngx_http_infer_llm_init(ngx_conf_t *cf, ngx_http_infer_model_t *m)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The tokenizer, the chat template and the end ids: from the GGUF file's
+ * metadata, or from a Hugging Face directory's files
+ */
+
+static ngx_int_t
+ngx_http_infer_llm_text(ngx_conf_t *cf, ngx_http_infer_model_t *m)
+{
+    int                  n;
+    char                 err[INFER_ERRLEN], *name;
+    ngx_pool_cleanup_t  *cln;
+    const infer_llama_t *hp;
+
+    hp = m->model->arch_data;
+
+    m->chat = ngx_pcalloc(cf->pool, sizeof(infer_chat_template_t));
+    if (m->chat == NULL) {
+        return NGX_ERROR;
+    }
+
+    name = NULL;
+
+    if (m->chat_name.len) {
+        m->chat_name.data[m->chat_name.len] = '\0';
+        name = (char *) m->chat_name.data;
+    }
+
+    if (m->model->gguf == NULL) {
+        n = 0;
+
+        if (infer_llama_hf_text((char *) m->path.data, name, hp->vocab,
+                                &m->bpe, m->chat, m->eog,
+                                sizeof(m->eog) / sizeof(m->eog[0]), &n, err,
+                                sizeof(err))
+            != 0)
+        {
+            goto failed;
+        }
+
+        m->n_eog = n;
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            ngx_http_infer_llm_cleanup(m);
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_infer_llm_cleanup;
+        cln->data = m;
+
+        return NGX_OK;
+    }
+
+    m->bpe = infer_llama_tokenizer(m->model->gguf, (char *) m->path.data,
+                                   err, sizeof(err));
+    if (m->bpe == NULL) {
+        goto failed;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        infer_bpe_free(m->bpe);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_infer_llm_cleanup;
+    cln->data = m;
+
+    if (infer_llama_chat_template(m->model->gguf, m->bpe, name, m->chat,
+                                  (char *) m->path.data, err, sizeof(err))
+        != 0)
+    {
+        goto failed;
+    }
+
+    m->n_eog = infer_llama_eog(m->bpe, m->eog,
+                               sizeof(m->eog) / sizeof(m->eog[0]));
+
+    return NGX_OK;
+
+failed:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "model \"%V\": %s", &m->name,
+                       err);
+    return NGX_ERROR;
 }
 
 

@@ -172,6 +172,19 @@ $(BUILD)/test_llama: kernels/test/test_llama.c kernels/test/tap.h \
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_llama.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
 
+# the Llama architecture from Hugging Face directories: config.json and
+# tensor errors, logits against the same reference and the GGUF file's,
+# the text side (tokenizer.json, the template, the end ids) (t/018-llama-hf.t)
+$(BUILD)/test_llama_hf: kernels/test/test_llama_hf.c kernels/test/tap.h \
+                       kernels/test/llama_cases.h $(KMODEL_SRCS) \
+                       $(KCPU_SRCS) $(KBPE_SRCS) $(KLLM_SRCS) \
+                       $(KCODEC_SRCS) $(KERNEL_HDRS) \
+                       $(wildcard kernels/cpu/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ kernels/test/test_llama_hf.c \
+	    $(sort $(KMODEL_SRCS) $(KCPU_SRCS) $(KBPE_SRCS) $(KLLM_SRCS) \
+	    $(KCODEC_SRCS)) -ljansson -lpcre2-8 -lopenblas -lm
+
 # the sampler and the stop strings: against t/lib/gen_sample.py's numpy
 # reference where the fixtures are, tables and brute force always
 # (t/014-sample.t)
@@ -313,7 +326,8 @@ unit: $(BUILD)/test_kernels $(BUILD)/test_ops $(BUILD)/test_kserve \
       $(BUILD)/test_tokenizer $(BUILD)/test_bert $(BUILD)/test_openai \
       $(BUILD)/test_quant $(BUILD)/test_gguf $(BUILD)/test_bpe \
       $(BUILD)/test_chat \
-      $(BUILD)/test_llama $(BUILD)/test_gen $(BUILD)/test_greedy \
+      $(BUILD)/test_llama $(BUILD)/test_llama_hf $(BUILD)/test_gen \
+      $(BUILD)/test_greedy \
       $(BUILD)/test_sample
 
 fixtures: $(FIXTURES)/manifest.json $(FIXTURES)/tokenizer/manifest.json \

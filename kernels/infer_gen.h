@@ -31,7 +31,9 @@
  * and it goes back to the head of the queue with its tokens so far,
  * which are computed again when it is readmitted (recompute, vLLM's
  * default).  Its generation is the same as without the preemption: the
- * kernels give a token the same bits in any batch and chunk.
+ * CPU kernels give a token the same bits in any batch and chunk (the
+ * products of a decoder are INFER_MATMUL_ROWWISE; without AVX2, F32
+ * weights' are only within rounding).
  *
  * Plain C, no nginx: the executor of the module and the unit tests use
  * it alike.  One thread: the executor's.

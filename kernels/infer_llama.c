@@ -130,6 +130,8 @@ static const char *infer_llama_dim_name(const infer_llama_t *hp,
     infer_llama_dim_e d);
 static void infer_llama_build(infer_graph_t *g, const infer_model_t *m,
     const infer_batch_t *batch);
+static infer_tensor_t *infer_llama_matmul(infer_graph_t *g,
+    infer_tensor_t *x, infer_tensor_t *w, infer_tensor_t *b);
 static int infer_llama_max_nodes(const infer_model_t *m);
 static int infer_llama_kv_shape(const infer_model_t *m,
     infer_kv_shape_t *kv);
@@ -679,11 +681,11 @@ infer_llama_build(infer_graph_t *g, const infer_model_t *m,
                                                   w[INFER_LLAMA_ATTN_NORM]),
                               hp->eps);
 
-        q = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_Q]),
+        q = infer_llama_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_Q]),
                             NULL);
-        k = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_K]),
+        k = infer_llama_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_K]),
                             NULL);
-        v = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_V]),
+        v = infer_llama_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_V]),
                             NULL);
 
         q = infer_op_rope(g, q, pos, hp->heads, hp->head_dim, hp->n_rot,
@@ -708,7 +710,7 @@ infer_llama_build(infer_graph_t *g, const infer_model_t *m,
             x = infer_op_pool(g, x, seqs, INFER_POOL_LAST);
         }
 
-        h = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_O]),
+        h = infer_llama_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_O]),
                             NULL);
         x = infer_op_add(g, x, h);
 
@@ -717,21 +719,38 @@ infer_llama_build(infer_graph_t *g, const infer_model_t *m,
                               hp->eps);
 
         /* SwiGLU: down(silu(gate h) * up h) */
-        u = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_GATE]),
+        u = infer_llama_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_GATE]),
                             NULL);
         u = infer_op_act(g, u, INFER_ACT_SILU);
-        h = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_UP]),
+        h = infer_llama_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_UP]),
                             NULL);
         h = infer_op_mul(g, u, h);
-        h = infer_op_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_DOWN]),
+        h = infer_llama_matmul(g, h, infer_model_matrix(g, m, w[INFER_LLAMA_DOWN]),
                             NULL);
         x = infer_op_add(g, x, h);
     }
 
     x = infer_op_rms_norm(g, x, infer_model_vector(g, m, hp->out_norm), hp->eps);
-    x = infer_op_matmul(g, x, infer_model_matrix(g, m, hp->output), NULL);
+    x = infer_llama_matmul(g, x, infer_model_matrix(g, m, hp->output), NULL);
 
     infer_op_output(g, x, batch->out);
+}
+
+
+/* a decoder's product: each row alone, whatever else is in the step */
+static infer_tensor_t *
+infer_llama_matmul(infer_graph_t *g, infer_tensor_t *x, infer_tensor_t *w,
+    infer_tensor_t *b)
+{
+    infer_tensor_t  *t;
+
+    t = infer_op_matmul(g, x, w, b);
+
+    if (!g->failed) {
+        t->ip[0] = INFER_MATMUL_ROWWISE;
+    }
+
+    return t;
 }
 
 

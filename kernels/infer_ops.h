@@ -45,7 +45,10 @@ typedef enum {
     /*
      * y[r][n] = sum_k x[r][k] w[n][k] (+ b[n]): src0 x, rows x k, F32;
      * src1 w, n x k (nn.Linear's [out, in]), any weight type; src2 b,
-     * 1 x n F32, or NULL.  y is F32.
+     * 1 x n F32, or NULL.  y is F32.  ip[0] INFER_MATMUL_ROWWISE: each
+     * row of y summed in one order whatever the number of rows (a
+     * decoder's step, whose rows must not depend on the rest of the
+     * batch; quantized weights always are)
      */
     INFER_OP_MATMUL,
 
@@ -141,6 +144,8 @@ typedef enum {
     INFER_ACT_COUNT
 } infer_act_e;
 
+
+#define INFER_MATMUL_ROWWISE  1
 
 #define INFER_ROPE_NORM  0
 #define INFER_ROPE_NEOX  1

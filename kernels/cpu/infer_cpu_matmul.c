@@ -7,7 +7,9 @@
  * where the CPU has AVX2 and FMA: OpenBLAS's sgemm packs both operands on
  * every call, which for a few rows costs more than the arithmetic (2 rows
  * of mlp784 took 5 times as long as with ours, 8 rows twice as long).
- * Larger batches go to sgemm.  Weights are F32 here (the model converted
+ * Larger batches go to sgemm.  A product marked INFER_MATMUL_ROWWISE (a
+ * decoder's) takes ours for any number of rows, 64 at a time, so that a
+ * row gets the same bits alone as batched.  Weights are F32 here (the model converted
  * F16 and BF16 ones once, at load: infer_weight_t.f32), or GGUF's
  * quantized blocks, which infer_cpu_quant.c computes on as they are.
  */
@@ -68,6 +70,17 @@ infer_cpu_matmul(infer_cpu_env_t *env, infer_tensor_t *t)
     if (infer_dtype_quantized(t->src[1]->type)) {
         infer_cpu_quant_matmul(env, t->src[1]->type, x, ldx, rows,
                                t->src[1]->data, n_in, n_out, y, ldy);
+
+#if (INFER_CPU_AVX2)
+    } else if (env->avx2 && (t->ip[0] & INFER_MATMUL_ROWWISE)) {
+        /* one kernel for every batch: its rows sum in one order */
+        for (r = 0; r < rows; r += INFER_CPU_SMALL_BATCH) {
+            j = (rows - r > INFER_CPU_SMALL_BATCH) ? INFER_CPU_SMALL_BATCH
+                                                   : rows - r;
+            infer_cpu_rows_avx2(x + (size_t) r * ldx, ldx, j, w, n_in, n_out,
+                                y + (size_t) r * ldy, ldy);
+        }
+#endif
 
     } else if (rows == 1) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, w, n_in,

@@ -68,7 +68,7 @@ ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
                   $(ASAN_DIR)/test_quant $(ASAN_DIR)/test_gguf \
                   $(ASAN_DIR)/test_bpe $(ASAN_DIR)/test_llama \
                   $(ASAN_DIR)/test_gen $(ASAN_DIR)/test_sample \
-                  $(ASAN_DIR)/test_chat
+                  $(ASAN_DIR)/test_chat $(ASAN_DIR)/test_llama_hf
 
 # Leaks are reported at exit by every nginx process (master, workers,
 # nginx -t); sanitize/lsan.supp holds nginx's own, sanitize/ubsan.supp the
@@ -227,6 +227,14 @@ $(ASAN_DIR)/test_gen: kernels/test/test_gen.c kernels/test/tap.h \
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_gen.c \
 	    $(KMODEL_SRCS) $(KCPU_SRCS) -ljansson -lopenblas -lm
+
+$(ASAN_DIR)/test_llama_hf: kernels/test/test_llama_hf.c kernels/test/tap.h \
+                          kernels/test/llama_cases.h $(ASAN_MOD_SRCS) \
+                          | asan-deps
+	@mkdir -p $(ASAN_DIR)
+	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_llama_hf.c \
+	    $(sort $(KMODEL_SRCS) $(KCPU_SRCS) $(KBPE_SRCS) $(KCODEC_SRCS) \
+	    $(KLLM_SRCS)) -ljansson -lopenblas -lpcre2-8 -lm
 
 $(ASAN_DIR)/test_sample: kernels/test/test_sample.c kernels/test/tap.h \
                         kernels/test/stop_tests.h $(KGEN_SRCS) | asan-deps

@@ -191,7 +191,7 @@ infer_llama_chat_template(const infer_gguf_t *f, const infer_bpe_t *bpe,
 {
     int               rc;
     char              bos[128], eos[128], msg[INFER_ERRLEN];
-    size_t            len, blen;
+    size_t            len, blen = 0;
     const char       *tmpl, *p;
     infer_bpe_info_t  info;
 

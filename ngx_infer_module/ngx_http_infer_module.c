@@ -992,6 +992,7 @@ ngx_http_infer_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_infer_wakeup_done(cycle);
+    (void) ngx_http_infer_decode_room(NULL, 0);
 
     ngx_http_infer_running = NULL;
 }

@@ -582,6 +582,14 @@ ngx_http_infer_decode_room(ngx_log_t *log, size_t size)
     static u_char  *room;
     static size_t   room_size;
 
+    if (log == NULL) {
+        /* the worker exits: the room goes before the module's image */
+        ngx_free(room);
+        room = NULL;
+        room_size = 0;
+        return NULL;
+    }
+
     if (size > room_size) {
         ngx_free(room);
 

@@ -117,6 +117,15 @@ typedef struct {
 int infer_oai_decode_embeddings(infer_oai_request_t *req, const char *body,
     size_t len);
 
+/*
+ * For the decoders of every OpenAI body (infer_openai_json.c,
+ * infer_openai_chat_*.c): null at js->p, read past (an optional key given
+ * null is not given); the kind of the value at js->p in OpenAI's words
+ * ("a string", "a decimal")
+ */
+int infer_oai_null(infer_json_parser_t *js);
+const char *infer_oai_type(infer_json_parser_t *js);
+
 
 /*
  * The answer to /v1/embeddings: n embeddings of dim floats each (row i at

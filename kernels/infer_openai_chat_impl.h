@@ -52,12 +52,6 @@ int infer_oai_text(infer_oai_gen_parser_t *ps, const char *param,
 int infer_oai_word(infer_oai_gen_parser_t *ps, const char *param,
     char *buf, size_t size, infer_json_str_t *val);
 
-/* null at js->p, read past; an optional key given null is not given */
-int infer_oai_null(infer_json_parser_t *js);
-
-/* the kind of the value at js->p, in OpenAI's words ("a string") */
-const char *infer_oai_type(infer_json_parser_t *js);
-
 /*
  * The errors: "Invalid type for '<param>': expected <expected>, but got
  * <the type> instead.", and any message with its param and code.  Both

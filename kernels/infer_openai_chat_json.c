@@ -718,67 +718,6 @@ infer_oai_model(infer_oai_gen_parser_t *ps)
 }
 
 
-/* null at js->p, read past */
-
-int
-infer_oai_null(infer_json_parser_t *js)
-{
-    if (infer_json_peek(js) == 'n'
-        && infer_json_literal(js->p, js->end, "null", 4))
-    {
-        js->p += 4;
-        return 1;
-    }
-
-    return 0;
-}
-
-
-/* the kind of the value at js->p, in OpenAI's words */
-
-const char *
-infer_oai_type(infer_json_parser_t *js)
-{
-    int                   c;
-    infer_json_num_t      num;
-    const unsigned char  *p;
-
-    c = infer_json_peek(js);
-
-    switch (c) {
-
-    case '{':
-        return "an object";
-
-    case '[':
-        return "an array";
-
-    case '"':
-        return "a string";
-
-    case 't':
-    case 'f':
-        return "a boolean";
-
-    case 'n':
-        return "null";
-
-    case -1:
-        return "nothing";
-    }
-
-    if (c == '-' || infer_json_digit(c)) {
-        p = infer_json_number(js->p, js->end, &num);
-
-        if (p != NULL) {
-            return num.integer ? "an integer" : "a decimal";
-        }
-    }
-
-    return "an invalid value";
-}
-
-
 int
 infer_oai_wrong_type(infer_oai_gen_parser_t *ps, const char *param,
     const char *expected)

@@ -54,8 +54,6 @@ static int infer_oai_encoding_format(infer_oai_parser_t *ps);
 static int infer_oai_dimensions(infer_oai_parser_t *ps);
 static int infer_oai_user(infer_oai_parser_t *ps);
 static infer_oai_input_t *infer_oai_add(infer_oai_parser_t *ps);
-static int infer_oai_null(infer_json_parser_t *js);
-static const char *infer_oai_type(infer_json_parser_t *js);
 static const char *infer_oai_where(char *buf, int i, int j);
 static int infer_oai_invalid(infer_oai_parser_t *ps, const char *param,
     const char *code, const char *fmt, ...) INFER_PRINTF(4, 5);
@@ -685,7 +683,7 @@ infer_oai_add(infer_oai_parser_t *ps)
 
 /* null at js->p, read past; an optional key given null is not given */
 
-static int
+int
 infer_oai_null(infer_json_parser_t *js)
 {
     if (infer_json_peek(js) == 'n'
@@ -705,7 +703,7 @@ infer_oai_null(infer_json_parser_t *js)
  * an INVALID error finds it and says malformed JSON instead.
  */
 
-static const char *
+const char *
 infer_oai_type(infer_json_parser_t *js)
 {
     int                   c;

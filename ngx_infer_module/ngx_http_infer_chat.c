@@ -47,6 +47,8 @@ typedef struct {
     infer_bpe_stream_t          dec;
     infer_oai_gen_t             g;
     u_char                      id[40];
+    u_char                     *take;        /* a batch of tokens' text */
+    u_char                     *piece;       /* one token's bytes */
     u_char                     *text;        /* not streamed: the answer */
     size_t                      text_len;
     size_t                      text_cap;
@@ -73,6 +75,8 @@ static ngx_int_t ngx_http_infer_gen_params(ngx_http_infer_ctx_t *ctx,
 static ngx_int_t ngx_http_infer_gen_progress(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
 static ngx_int_t ngx_http_infer_gen_answer(ngx_http_request_t *r,
+    ngx_http_infer_ctx_t *ctx);
+static ngx_int_t ngx_http_infer_gen_drain(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
 static ngx_int_t ngx_http_infer_gen_take(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx, u_char **text, size_t *len);
@@ -485,22 +489,16 @@ ngx_http_infer_gen_payload(ngx_http_infer_ctx_t *ctx,
 }
 
 
-/* tokens have come: the first ends the wait for it (infer_timeout) */
+/* tokens have come: sent (or kept), infer_timeout started again */
 
 static ngx_int_t
 ngx_http_infer_gen_progress(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 {
-    u_char                     *text;
-    size_t                      len;
     ngx_int_t                   rc;
     ngx_http_infer_chat_t      *st;
     ngx_http_infer_loc_conf_t  *ilcf;
 
     st = ctx->gen;
-
-    if (ngx_http_infer_gen_take(r, ctx, &text, &len) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     /*
      * infer_timeout: to the first token, then between tokens; a timer
@@ -517,18 +515,14 @@ ngx_http_infer_gen_progress(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
         }
     }
 
+    if (ngx_http_infer_gen_drain(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (st->stopped) {
         rc = ngx_http_infer_gen_end(r, ctx, INFER_OAI_FINISH_STOP);
         ngx_http_finalize_request(r, rc);
         return NGX_DONE;
-    }
-
-    if (st->stream && len) {
-        rc = ngx_http_infer_gen_chunk(r, st, text, len, INFER_OAI_FINISH_NONE,
-                                      0);
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
     }
 
     return NGX_OK;
@@ -536,17 +530,76 @@ ngx_http_infer_gen_progress(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 
 
 /*
- * The tokens in the stream as text that may be sent: whole characters,
- * short of what could begin a stop string; streamed, the text of this
- * wake-up, else appended to the answer's.
+ * Every token the stream holds, a batch at a time, as text: sent as an
+ * event per batch when streamed, else added to the answer's text
+ */
+
+static ngx_int_t
+ngx_http_infer_gen_drain(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
+{
+    u_char                 *text;
+    size_t                  len;
+    ngx_int_t               rc;
+    ngx_http_infer_chat_t  *st;
+
+    st = ctx->gen;
+
+    while (!st->stopped) {
+        rc = ngx_http_infer_gen_take(r, ctx, &text, &len);
+
+        if (rc != NGX_OK) {
+            return (rc == NGX_DONE) ? NGX_OK : rc;
+        }
+
+        if (len == 0) {
+            continue;
+        }
+
+        if (st->stream) {
+            if (ngx_http_infer_gen_chunk(r, st, text, len,
+                                         INFER_OAI_FINISH_NONE, 0)
+                == NGX_ERROR)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (st->text_len + len > st->text_cap) {
+            st->text_cap = 2 * (st->text_len + len) + 256;
+
+            text = ngx_pnalloc(r->pool, st->text_cap);
+            if (text == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (st->text_len) {
+                ngx_memcpy(text, st->text, st->text_len);
+            }
+
+            st->text = text;
+        }
+
+        ngx_memcpy(st->text + st->text_len, st->take, len);
+        st->text_len += len;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Up to NGX_HTTP_INFER_TAKE tokens from the stream as text that may be
+ * sent: whole characters, short of what could begin a stop string, in
+ * the request's one take buffer.  NGX_DONE when the stream has none.
  */
 
 static ngx_int_t
 ngx_http_infer_gen_take(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
     u_char **text, size_t *len)
 {
-    u_char                  *p, *np, *piece_buf;
-    size_t                   n, piece, out, most;
+    size_t                   n, piece, out, max;
     int32_t                  ids[NGX_HTTP_INFER_TAKE];
     uint32_t                 i, k;
     infer_stream_t          *stream;
@@ -558,74 +611,42 @@ ngx_http_infer_gen_take(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
     m = ctx->model;
     s = &m->sh->slots[ctx->slot];
     stream = (infer_stream_t *) (s->payload + s->out_off);
+    max = infer_bpe_stream_max(m->bpe);
 
-    *text = NULL;
-    *len = 0;
+    if (st->take == NULL) {
+        /* a batch's text, each token's with what the matcher held, and
+         * one token's bytes before the matcher */
+        st->take = ngx_pnalloc(r->pool, NGX_HTTP_INFER_TAKE
+                                        * (max + INFER_STOP_MAX_HELD)
+                                        + max);
+        if (st->take == NULL) {
+            return NGX_ERROR;
+        }
 
-    most = infer_bpe_stream_max(m->bpe) + INFER_STOP_MAX_HELD;
-    p = NULL;
+        st->piece = st->take + NGX_HTTP_INFER_TAKE
+                               * (max + INFER_STOP_MAX_HELD);
+    }
+
+    k = infer_stream_take(stream, ids, NGX_HTTP_INFER_TAKE);
+    if (k == 0) {
+        return NGX_DONE;
+    }
+
     out = 0;
 
-    /* a token's bytes, before the stop matcher says what may go */
-    piece_buf = ngx_pnalloc(r->pool, infer_bpe_stream_max(m->bpe));
-    if (piece_buf == NULL) {
-        return NGX_ERROR;
+    for (i = 0; i < k && !st->stopped; i++) {
+        st->n_seen++;
+
+        (void) infer_bpe_stream_push(m->bpe, &st->dec, ids[i],
+                                     (char *) st->piece, &piece);
+
+        st->stopped = infer_stop_feed(&st->stop, (char *) st->piece, piece,
+                                      (char *) st->take + out, &n);
+        out += n;
     }
 
-    while (!st->stopped) {
-        k = infer_stream_take(stream, ids, NGX_HTTP_INFER_TAKE);
-        if (k == 0) {
-            break;
-        }
-
-        np = ngx_pnalloc(r->pool, out + k * most + 1);
-        if (np == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (out) {
-            ngx_memcpy(np, p, out);
-        }
-
-        p = np;
-
-        for (i = 0; i < k && !st->stopped; i++) {
-            st->n_seen++;
-
-            (void) infer_bpe_stream_push(m->bpe, &st->dec, ids[i],
-                                         (char *) piece_buf, &piece);
-
-            st->stopped = infer_stop_feed(&st->stop, (char *) piece_buf,
-                                          piece, (char *) p + out, &n);
-            out += n;
-        }
-    }
-
-    if (st->stream) {
-        *text = p;
-        *len = out;
-        return NGX_OK;
-    }
-
-    if (st->text_len + out > st->text_cap) {
-        st->text_cap = 2 * (st->text_len + out) + 256;
-
-        np = ngx_pnalloc(r->pool, st->text_cap);
-        if (np == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (st->text_len) {
-            ngx_memcpy(np, st->text, st->text_len);
-        }
-
-        st->text = np;
-    }
-
-    if (out) {
-        ngx_memcpy(st->text + st->text_len, p, out);
-        st->text_len += out;
-    }
+    *text = st->take;
+    *len = out;
 
     return NGX_OK;
 }
@@ -636,8 +657,6 @@ ngx_http_infer_gen_take(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx,
 static ngx_int_t
 ngx_http_infer_gen_answer(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
 {
-    u_char                  *text;
-    size_t                   len;
     ngx_http_infer_gen_t    *hdr;
     ngx_http_infer_slot_t   *s;
     ngx_http_infer_chat_t   *st;
@@ -648,23 +667,14 @@ ngx_http_infer_gen_answer(ngx_http_request_t *r, ngx_http_infer_ctx_t *ctx)
     s = &m->sh->slots[ctx->slot];
     hdr = ngx_http_infer_slot_gen(m, ctx->slot);
 
-    if (ngx_http_infer_gen_take(r, ctx, &text, &len) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     if (st->stream && !r->header_sent) {
         if (ngx_http_infer_sse_headers(r) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
-    if (st->stream && len) {
-        if (ngx_http_infer_gen_chunk(r, st, text, len, INFER_OAI_FINISH_NONE,
-                                     0)
-            == NGX_ERROR)
-        {
-            return NGX_ERROR;
-        }
+    if (ngx_http_infer_gen_drain(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (s->failed) {

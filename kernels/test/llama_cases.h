@@ -1,8 +1,9 @@
 /*
  * ngx_infer tests: the prompts of t/lib/gen_llama.py's <name>.cases.json
  * (token ids, the float64 reference's last-token logits, its argmax and
- * the gap to the second) and how logits are compared with them; for
- * test_llama.c and test_gen.c.  Include after tap.h and jansson.h.
+ * the gap to the second), how they run as one batch of whole prompts,
+ * and how logits are compared with them; for test_llama.c, test_gen.c
+ * and test_llama_hf.c.  Include after tap.h and jansson.h.
  */
 
 #ifndef _LLAMA_CASES_H_INCLUDED_
@@ -13,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "infer_runner.h"
 
 
 #define MAX_REL      1e-3
@@ -217,6 +220,76 @@ same_diff(const cases_t *c, const float *a, const float *b)
     return m;
 }
 
+
+
+/*
+ * Runs the cases idx[0 .. k) as one batch of whole prompts, each from
+ * position pos0; their logits go to out[idx[i]].  Returns 0, or -1 with
+ * err set.
+ */
+static __attribute__((unused)) int
+run_batch(infer_runner_t *r, const cases_t *c, const int *idx, int k,
+    int pos0, float *out, char *err, size_t errlen)
+{
+    int             i, t, n, rc;
+    float          *o;
+    int32_t        *tok, *pos;
+    infer_seq_t    *seqs;
+    uint64_t       *ids;
+    infer_batch_t   b;
+
+    for (n = 0, i = 0; i < k; i++) {
+        n += c->len[idx[i]];
+    }
+
+    tok = calloc((size_t) n + 1, sizeof(int32_t));
+    pos = calloc((size_t) n + 1, sizeof(int32_t));
+    seqs = calloc((size_t) k, sizeof(infer_seq_t));
+    ids = calloc((size_t) k, sizeof(uint64_t));
+    o = calloc((size_t) k * (size_t) c->vocab, sizeof(float));
+
+    if (tok == NULL || pos == NULL || seqs == NULL || ids == NULL
+        || o == NULL)
+    {
+        exit(2);
+    }
+
+    for (n = 0, i = 0; i < k; i++) {
+        seqs[i].start = n;
+        seqs[i].len = c->len[idx[i]];
+        seqs[i].pos = pos0;
+        ids[i] = (uint64_t) idx[i];
+
+        for (t = 0; t < c->len[idx[i]]; t++, n++) {
+            tok[n] = c->ids[idx[i]][t];
+            pos[n] = pos0 + t;
+        }
+    }
+
+    memset(&b, 0, sizeof(b));
+    b.n_seqs = k;
+    b.n_tokens = n;
+    b.seqs = seqs;
+    b.ids = ids;
+    b.tokens = tok;
+    b.pos = pos;
+    b.out = o;
+
+    rc = infer_runner_run(r, &b, err, errlen);
+
+    for (i = 0; rc == 0 && i < k; i++) {
+        memcpy(out + (size_t) idx[i] * c->vocab, o + (size_t) i * c->vocab,
+               (size_t) c->vocab * sizeof(float));
+    }
+
+    free(tok);
+    free(pos);
+    free(seqs);
+    free(ids);
+    free(o);
+
+    return rc;
+}
 
 
 #endif /* _LLAMA_CASES_H_INCLUDED_ */

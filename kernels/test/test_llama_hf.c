@@ -39,72 +39,6 @@
 static char  root[400];
 
 
-/* the cases idx[0 .. k) as one batch of whole prompts; their logits to
- * out[idx[i]] */
-static int
-run_batch(infer_runner_t *r, const cases_t *c, const int *idx, int k,
-    float *out, char *err, size_t errlen)
-{
-    int             i, t, n, rc;
-    float          *o;
-    int32_t        *tok, *pos;
-    uint64_t       *ids;
-    infer_seq_t    *seqs;
-    infer_batch_t   b;
-
-    for (n = 0, i = 0; i < k; i++) {
-        n += c->len[idx[i]];
-    }
-
-    tok = calloc((size_t) n + 1, sizeof(int32_t));
-    pos = calloc((size_t) n + 1, sizeof(int32_t));
-    seqs = calloc((size_t) k, sizeof(infer_seq_t));
-    ids = calloc((size_t) k, sizeof(uint64_t));
-    o = calloc((size_t) k * (size_t) c->vocab, sizeof(float));
-
-    if (tok == NULL || pos == NULL || seqs == NULL || ids == NULL
-        || o == NULL)
-    {
-        exit(2);
-    }
-
-    for (n = 0, i = 0; i < k; i++) {
-        seqs[i].start = n;
-        seqs[i].len = c->len[idx[i]];
-        ids[i] = (uint64_t) idx[i];
-
-        for (t = 0; t < c->len[idx[i]]; t++, n++) {
-            tok[n] = c->ids[idx[i]][t];
-            pos[n] = t;
-        }
-    }
-
-    memset(&b, 0, sizeof(b));
-    b.n_seqs = k;
-    b.n_tokens = n;
-    b.seqs = seqs;
-    b.ids = ids;
-    b.tokens = tok;
-    b.pos = pos;
-    b.out = o;
-
-    rc = infer_runner_run(r, &b, err, errlen);
-
-    for (i = 0; rc == 0 && i < k; i++) {
-        memcpy(out + (size_t) idx[i] * c->vocab, o + (size_t) i * c->vocab,
-               (size_t) c->vocab * sizeof(float));
-    }
-
-    free(tok);
-    free(pos);
-    free(seqs);
-    free(ids);
-    free(o);
-
-    return rc;
-}
-
-
 /* a model and its runner for n sequences of tokens tokens in all */
 static infer_model_t *
 open_model(const char *file, int n, int tokens, infer_runner_t *r,
@@ -154,7 +88,7 @@ run_alone(infer_runner_t *r, const cases_t *c, float *out, char *err,
     int  i;
 
     for (i = 0; i < c->n; i++) {
-        if (run_batch(r, c, &i, 1, out, err, errlen) != 0) {
+        if (run_batch(r, c, &i, 1, 0, out, err, errlen) != 0) {
             return -1;
         }
     }
@@ -315,7 +249,7 @@ test_model(json_t *e)
         idx[i] = i;
     }
 
-    rc = run_batch(&r, &c, idx, n, out, err, sizeof(err));
+    rc = run_batch(&r, &c, idx, n, 0, out, err, sizeof(err));
     d = same_diff(&c, alone, out);
     good = (rc == 0) && compare(&c, out, &s);
     ok(good && d <= SAME_REL,
@@ -388,7 +322,7 @@ test_greedy(json_t *serve)
     for (i = 0; i < k; i++) {
         len = n + i;
 
-        if (run_batch(&r, &c, &zero, 1, out, err, sizeof(err)) != 0) {
+        if (run_batch(&r, &c, &zero, 1, 0, out, err, sizeof(err)) != 0) {
             ok_ = 0;
             break;
         }

@@ -235,10 +235,11 @@ $(BUILD)/test_tokenizer: kernels/test/test_tokenizer.c kernels/test/tap.h \
 $(BUILD)/test_bpe: kernels/test/test_bpe.c kernels/test/bpe_parity.h \
                   kernels/test/tap.h kernels/test/tok_corpus.h $(KBPE_SRCS) \
                   kernels/infer_gguf.c kernels/infer_gguf_meta.c \
-                  kernels/infer_util.c $(KERNEL_HDRS)
+                  kernels/infer_util.c $(KLLM_SRCS) $(KERNEL_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) $(KCFLAGS) -o $@ kernels/test/test_bpe.c $(KBPE_SRCS) \
 	    kernels/infer_gguf.c kernels/infer_gguf_meta.c kernels/infer_util.c \
+	    $(KLLM_SRCS) kernels/infer_chat.c kernels/infer_chat_lex.c \
 	    -ljansson -lpcre2-8
 
 $(BUILD)/test_kserve: kernels/test/test_kserve.c kernels/test/tap.h \

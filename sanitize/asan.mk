@@ -274,7 +274,8 @@ $(ASAN_DIR)/test_bpe: kernels/test/test_bpe.c kernels/test/bpe_parity.h \
 	@mkdir -p $(ASAN_DIR)
 	$(ASAN_CC) $(ASAN_KCFLAGS) -o $@ kernels/test/test_bpe.c \
 	    $(KBPE_SRCS) kernels/infer_gguf.c kernels/infer_gguf_meta.c \
-	    kernels/infer_util.c -ljansson -lpcre2-8
+	    kernels/infer_util.c $(KLLM_SRCS) kernels/infer_chat.c \
+	    kernels/infer_chat_lex.c -ljansson -lpcre2-8
 
 $(ASAN_DIR)/test_json: kernels/test/test_json.c kernels/test/tap.h \
                       $(ASAN_MOD_SRCS) | asan-deps

@@ -22,6 +22,7 @@
 
 #include "infer_bpe.h"
 #include "infer_gguf.h"
+#include "infer_llama.h"
 
 #include "tap.h"
 #include "tok_corpus.h"
@@ -552,88 +553,24 @@ t_load_gguf_json(const char *path, char *err, size_t errlen)
 
 
 /*
- * The GGUF file itself through the GGUF parser (infer_gguf.h), its
- * tokenizer.ggml.* keys adapted to infer_bpe_gguf_t: what a model loader
- * does with a GGUF.
+ * The GGUF file itself through the GGUF parser (infer_gguf.h) and the
+ * model loader's adapter of its tokenizer.ggml.* keys
+ * (infer_llama_tokenizer())
  */
 static infer_bpe_t *
 t_load_gguf_file(const char *path, char *err, size_t errlen)
 {
-    int                     rc;
-    size_t                  i;
-    uint32_t                u;
-    int32_t                *types;
-    infer_gguf_t            f;
-    infer_bpe_t            *bpe;
-    infer_bpe_str_t        *tokens, *merges;
-    infer_bpe_gguf_t        g;
-    const infer_gguf_kv_t  *kt, *km, *ky;
-
-    static const char *const  ids[] = {
-        "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
-        "tokenizer.ggml.eot_token_id", "tokenizer.ggml.unknown_token_id",
-        "tokenizer.ggml.padding_token_id"
-    };
+    infer_gguf_t   f;
+    infer_bpe_t   *bpe;
 
     memset(&f, 0, sizeof(f));
-    memset(&g, 0, sizeof(g));
 
-    if (infer_gguf_open(&f, path, err, errlen) != 0
-        || infer_gguf_get_str(&f, "tokenizer.ggml.model", &g.model.data,
-                              &g.model.len, err, errlen) < 0
-        || infer_gguf_get_str(&f, "tokenizer.ggml.pre", &g.pre.data,
-                              &g.pre.len, err, errlen) < 0
-        || infer_gguf_get_arr(&f, "tokenizer.ggml.tokens", INFER_GGUF_STRING,
-                              &kt, err, errlen) != 0
-        || infer_gguf_get_arr(&f, "tokenizer.ggml.merges", INFER_GGUF_STRING,
-                              &km, err, errlen) != 0
-        || infer_gguf_get_arr(&f, "tokenizer.ggml.token_type",
-                              INFER_GGUF_INT32, &ky, err, errlen) != 0
-        || ky->count != kt->count)
-    {
-        infer_gguf_close(&f);
+    if (infer_gguf_open(&f, path, err, errlen) != 0) {
         return NULL;
     }
 
-    tokens = malloc(kt->count * sizeof(infer_bpe_str_t));
-    merges = malloc(km->count * sizeof(infer_bpe_str_t));
-    types = malloc(kt->count * sizeof(int32_t));
-    if (tokens == NULL || merges == NULL || types == NULL) {
-        exit(2);
-    }
-
-    for (i = 0; i < kt->count; i++) {
-        tokens[i].data = infer_gguf_kv_str(kt, i, &tokens[i].len);
-        types[i] = (int32_t) infer_gguf_kv_i64(ky, i);
-    }
-
-    for (i = 0; i < km->count; i++) {
-        merges[i].data = infer_gguf_kv_str(km, i, &merges[i].len);
-    }
-
-    g.tokens = tokens;
-    g.n_tokens = kt->count;
-    g.merges = merges;
-    g.n_merges = km->count;
-    g.token_types = types;
-
-    for (i = 0; i < 5; i++) {
-        rc = infer_gguf_get_u32(&f, ids[i], &u, err, errlen);
-        (&g.bos_id)[i] = rc == 0 ? (int64_t) u : -1;
-    }
-
-    g.add_bos = g.add_eos = -1;
-    infer_gguf_get_bool(&f, "tokenizer.ggml.add_bos_token", &g.add_bos, err,
-                        errlen);
-    infer_gguf_get_bool(&f, "tokenizer.ggml.add_eos_token", &g.add_eos, err,
-                        errlen);
-
-    bpe = infer_bpe_load_gguf(&g, path, err, errlen);
-
-    /* the arrays were copied: the file may go */
-    free(tokens);
-    free(merges);
-    free(types);
+    /* the tokenizer copies the arrays: the file may go */
+    bpe = infer_llama_tokenizer(&f, path, err, errlen);
     infer_gguf_close(&f);
 
     return bpe;

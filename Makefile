@@ -298,6 +298,19 @@ $(BUILD)/bench_quant: bench/bench_quant.c $(KMODEL_SRCS) $(KCPU_SRCS) \
 bench-quant: $(BUILD)/bench_quant
 	$(if $(shell command -v taskset),taskset -c 1) $(BUILD)/bench_quant
 
+# a decoder's generation steps without nginx, per precision and batch, on
+# one core (make bench-decode GGUF=file; SmolLM2's by default)
+$(BUILD)/bench_decode: bench/bench_decode.c $(KMODEL_SRCS) $(KCPU_SRCS) \
+                      $(KERNEL_HDRS) $(wildcard kernels/cpu/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(KCFLAGS) -o $@ bench/bench_decode.c $(KCPU_SRCS) \
+	    $(KMODEL_SRCS) -ljansson -lopenblas -lm
+
+.PHONY: bench-decode
+bench-decode: $(BUILD)/bench_decode $(SMOLLM2)
+	$(if $(shell command -v taskset),taskset -c 1) $(BUILD)/bench_decode \
+	    $(or $(GGUF),$(SMOLLM2))
+
 # the tokenizer against HF's tokenizers, on one core (make bench-tokenizer)
 $(BUILD)/bench_tokenizer: bench/bench_tokenizer.c kernels/test/tok_corpus.h \
                          $(KTOKEN_SRCS) kernels/infer_util.c $(KERNEL_HDRS)

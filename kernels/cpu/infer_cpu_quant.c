@@ -47,16 +47,28 @@
 typedef void (*infer_cpu_qrows_pt)(const unsigned char *w, const float *x,
     size_t ldx, int nr, int64_t n, float *y, size_t ldy, int first);
 
+/* the whole product for nr of 1 or 2: chunk by chunk of each weight row,
+ * cb the bytes of a chunk */
+typedef void (*infer_cpu_qfew_pt)(const unsigned char *w, size_t row_size,
+    size_t cb, const float *x, size_t ldx, int nr, int64_t n_in,
+    int64_t n_out, float *y, size_t ldy);
+
+typedef struct {
+    infer_cpu_qrows_pt    rows;
+    infer_cpu_qfew_pt     few;
+} infer_cpu_qfns_t;
+
 
 static void infer_cpu_quant_c(infer_dtype_e dt, const float *x, size_t ldx,
     int rows, const unsigned char *w, size_t row_size, int64_t n_in,
     int64_t n_out, float *y, size_t ldy);
 
 #if (INFER_CPU_QAVX2)
-static void infer_cpu_quant_tiles(infer_cpu_qrows_pt fn, infer_dtype_e dt,
-    const float *x, size_t ldx, int rows, const unsigned char *w,
-    size_t row_size, int64_t n_in, int64_t n_out, float *y, size_t ldy);
-static infer_cpu_qrows_pt infer_cpu_qrows(infer_dtype_e dt);
+static void infer_cpu_quant_tiles(const infer_cpu_qfns_t *fns,
+    infer_dtype_e dt, const float *x, size_t ldx, int rows,
+    const unsigned char *w, size_t row_size, int64_t n_in, int64_t n_out,
+    float *y, size_t ldy);
+static const infer_cpu_qfns_t *infer_cpu_qrows(infer_dtype_e dt);
 #endif
 
 
@@ -116,29 +128,28 @@ infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
 
 /* the loops that make the weights come from memory once a tile */
 static void
-infer_cpu_quant_tiles(infer_cpu_qrows_pt fn, infer_dtype_e dt,
+infer_cpu_quant_tiles(const infer_cpu_qfns_t *fns, infer_dtype_e dt,
     const float *x, size_t ldx, int rows, const unsigned char *w,
     size_t row_size, int64_t n_in, int64_t n_out, float *y, size_t ldy)
 {
-    int      r0, r1, r, nr;
-    size_t   at, next, end, pf, l;
-    int64_t  j0, j1, j, k0, kc;
+    int                 r0, r1, r, nr;
+    size_t              at, next, end, pf, l;
+    int64_t             j0, j1, j, k0, kc;
+    infer_cpu_qrows_pt  fn;
 
     /*
      * One or two rows of x stay in L1 whole: each weight row is read
-     * once, front to back, which the hardware prefetches best.
+     * once, front to back, which the hardware prefetches best; the loops
+     * are the type's own, with the body inlined (a call a chunk cost as
+     * much as a short chunk's arithmetic).
      */
     if (rows <= 2) {
-        for (j = 0; j < n_out; j++) {
-            for (k0 = 0; k0 < n_in; k0 += INFER_CPU_QKC) {
-                kc = (n_in - k0 > INFER_CPU_QKC) ? INFER_CPU_QKC : n_in - k0;
-                fn(w + (size_t) j * row_size + infer_dtype_row_size(dt, k0),
-                   x + k0, ldx, rows, kc, y + j, ldy, k0 == 0);
-            }
-        }
-
+        fns->few(w, row_size, infer_dtype_row_size(dt, INFER_CPU_QKC), x,
+                 ldx, rows, n_in, n_out, y, ldy);
         return;
     }
+
+    fn = fns->rows;
 
     for (r0 = 0; r0 < rows; r0 = r1) {
         r1 = (rows - r0 > INFER_CPU_QT) ? r0 + INFER_CPU_QT : rows;
@@ -626,6 +637,37 @@ infer_cpu_q5_k_body(const unsigned char *w, const float *x, size_t ldx,
         }                                                                    \
     }
 
+/* and the whole product of one or two rows of x, the same bodies */
+#define INFER_CPU_QFEW(type)                                                 \
+    static INFER_CPU_QT_FN void                                              \
+    infer_cpu_##type##_few(const unsigned char *w, size_t row_size,          \
+        size_t cb, const float *x, size_t ldx, int nr, int64_t n_in,         \
+        int64_t n_out, float *y, size_t ldy)                                 \
+    {                                                                        \
+        int64_t               j, k0, kc;                                     \
+        const unsigned char  *wr;                                            \
+                                                                             \
+        for (j = 0; j < n_out; j++) {                                        \
+            wr = w + (size_t) j * row_size;                                  \
+                                                                             \
+            for (k0 = 0; k0 < n_in; k0 += INFER_CPU_QKC, wr += cb) {         \
+                kc = (n_in - k0 > INFER_CPU_QKC) ? INFER_CPU_QKC             \
+                                                 : n_in - k0;                \
+                if (nr == 2) {                                               \
+                    infer_cpu_##type##_body(wr, x + k0, ldx, 2, kc, y + j,   \
+                                            ldy, k0 == 0);                   \
+                } else {                                                     \
+                    infer_cpu_##type##_body(wr, x + k0, ldx, 1, kc, y + j,   \
+                                            ldy, k0 == 0);                   \
+                }                                                            \
+            }                                                                \
+        }                                                                    \
+    }                                                                        \
+                                                                             \
+    static const infer_cpu_qfns_t  infer_cpu_##type##_fns = {                \
+        infer_cpu_##type##_rows, infer_cpu_##type##_few                      \
+    }
+
 INFER_CPU_QROWS(q8_0)
 INFER_CPU_QROWS(q4_0)
 INFER_CPU_QROWS(q4_1)
@@ -633,23 +675,30 @@ INFER_CPU_QROWS(q4_k)
 INFER_CPU_QROWS(q5_k)
 INFER_CPU_QROWS(q6_k)
 
+INFER_CPU_QFEW(q8_0);
+INFER_CPU_QFEW(q4_0);
+INFER_CPU_QFEW(q4_1);
+INFER_CPU_QFEW(q4_k);
+INFER_CPU_QFEW(q5_k);
+INFER_CPU_QFEW(q6_k);
 
-static infer_cpu_qrows_pt
+
+static const infer_cpu_qfns_t *
 infer_cpu_qrows(infer_dtype_e dt)
 {
     switch (dt) {
     case INFER_DT_Q8_0:
-        return infer_cpu_q8_0_rows;
+        return &infer_cpu_q8_0_fns;
     case INFER_DT_Q4_0:
-        return infer_cpu_q4_0_rows;
+        return &infer_cpu_q4_0_fns;
     case INFER_DT_Q4_1:
-        return infer_cpu_q4_1_rows;
+        return &infer_cpu_q4_1_fns;
     case INFER_DT_Q4_K:
-        return infer_cpu_q4_k_rows;
+        return &infer_cpu_q4_k_fns;
     case INFER_DT_Q5_K:
-        return infer_cpu_q5_k_rows;
+        return &infer_cpu_q5_k_fns;
     case INFER_DT_Q6_K:
-        return infer_cpu_q6_k_rows;
+        return &infer_cpu_q6_k_fns;
     default:
         return NULL;
     }

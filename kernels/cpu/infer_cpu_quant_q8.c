@@ -95,6 +95,7 @@ typedef struct {
     const int8_t         *q;        /* rows x n, ld n */
     const float          *d;        /* rows x n / 32 */
     const float          *s;
+    const float          *ds;       /* d and s of each block, in pairs */
     int64_t               ld;       /* values a row */
 } infer_cpu_q8x_t;
 
@@ -102,6 +103,17 @@ typedef struct {
 typedef void (*infer_cpu_q8rows_pt)(const unsigned char *w,
     const infer_cpu_q8x_t *x, int64_t r, int64_t k0, int nr, int64_t n,
     float *y, size_t ldy, int first);
+
+/* the whole product for nr of 1 or 2, chunk by chunk of each weight row,
+ * cb the bytes of a chunk */
+typedef void (*infer_cpu_q8few_pt)(const unsigned char *w, size_t row_size,
+    size_t cb, const infer_cpu_q8x_t *x, int nr, int64_t n_in,
+    int64_t n_out, float *y, size_t ldy);
+
+typedef struct {
+    infer_cpu_q8rows_pt   rows;
+    infer_cpu_q8few_pt    few;
+} infer_cpu_q8fns_t;
 
 
 static INFER_CPU_Q8_FN void
@@ -243,35 +255,44 @@ infer_cpu_q8nibbles(const uint8_t *p)
 /*
  * Q8_0, Q4_0, Q4_1: blocks in pairs, each summed in integers and scaled
  * apart, the pair then added to acc (one add a chain for 64 values); an
- * odd last block of the chunk alone.  Q4_1's min, m times x's block sum,
- * enters accm negated (accm is subtracted at the end).
+ * odd last block of the chunk alone.  The pair's scales come in one
+ * vector: [d, m] of both blocks, converted from F16 at once, times x's
+ * [d, s] of both (x->ds), which gives both blocks' d d_x and Q4_1's
+ * m s_x, the min's term; those add up in the odd lanes of am, added to
+ * the sum at the end.
  */
 
 /* block b's 32 weights as bytes: signed (Q8_0, Q4_0) or not (Q4_1) */
 static inline INFER_CPU_Q8_ATTR __m256i
-infer_cpu_q8_unpack0(infer_dtype_e dt, const unsigned char *b, float *d,
-    float *m)
+infer_cpu_q8_unpack0(infer_dtype_e dt, const unsigned char *b)
 {
-    const infer_block_q8_0_t  *b8;
-    const infer_block_q4_0_t  *b40;
-    const infer_block_q4_1_t  *b41;
-
     switch (dt) {
     case INFER_DT_Q8_0:
-        b8 = (const infer_block_q8_0_t *) b;
-        *d = _cvtsh_ss(b8->d);
-        return _mm256_loadu_si256((const __m256i *) b8->qs);
+        return _mm256_loadu_si256((const __m256i *)
+                                  ((const infer_block_q8_0_t *) b)->qs);
     case INFER_DT_Q4_0:
-        b40 = (const infer_block_q4_0_t *) b;
-        *d = _cvtsh_ss(b40->d);
-        return _mm256_sub_epi8(infer_cpu_q8nibbles(b40->qs),
+        return _mm256_sub_epi8(infer_cpu_q8nibbles(
+                                   ((const infer_block_q4_0_t *) b)->qs),
                                _mm256_set1_epi8(8));
     default:
-        b41 = (const infer_block_q4_1_t *) b;
-        *d = _cvtsh_ss(b41->d);
-        *m = _cvtsh_ss(b41->m);
-        return infer_cpu_q8nibbles(b41->qs);
+        return infer_cpu_q8nibbles(((const infer_block_q4_1_t *) b)->qs);
     }
+}
+
+
+/* block b's F16 d and m (0 but for Q4_1), in the low 32 bits */
+static inline INFER_CPU_Q8_ATTR __m128i
+infer_cpu_q8_dm(infer_dtype_e dt, const unsigned char *b)
+{
+    uint16_t  h[2];
+
+    memcpy(h, b, (dt == INFER_DT_Q4_1) ? 4 : 2);
+
+    if (dt != INFER_DT_Q4_1) {
+        h[1] = 0;
+    }
+
+    return _mm_cvtsi32_si128((int) (h[0] | ((uint32_t) h[1] << 16)));
 }
 
 
@@ -280,68 +301,92 @@ infer_cpu_q8_blocks0(infer_dtype_e dt, const unsigned char *w,
     const infer_cpu_q8x_t *x, int64_t r0, int64_t k0, int nr, int64_t n,
     float *y, size_t ldy, int first)
 {
-    float                 da, db, ma, mb;
+    int                   r;
+    float                 v;
     size_t                bs;
-    int64_t               ib;
-    __m256i               wa, wb;
-    __m256                t, pa, pb;
+    int64_t               i, ib;
+    __m128                dm, sc, mh, am[INFER_CPU_Q8NR];
+    __m256                t, pa, pb, acc[INFER_CPU_Q8NR];
+    __m256i               wa, wb, xa, xb;
+    const float          *xds[INFER_CPU_Q8NR];
+    const int8_t         *xq[INFER_CPU_Q8NR];
     const unsigned char  *b;
-    INFER_CPU_Q8_ROWS_DECL;
 
-    INFER_CPU_Q8_ROWS_INIT;
+#pragma GCC unroll 8
+    for (r = 0; r < nr; r++) {
+        acc[r] = _mm256_setzero_ps();
+        am[r] = _mm_setzero_ps();
+        xq[r] = x->q + (r0 + r) * x->ld + k0;
+        xds[r] = x->ds + 2 * (((r0 + r) * x->ld + k0) / INFER_QK);
+    }
+
     bs = infer_dtype_block_size(dt);
-    ma = 0.0f;
-    mb = 0.0f;
 
     for (i = 0, b = w; i < n; i += 2 * INFER_QK, b += 2 * bs) {
         ib = i / INFER_QK;
-        wa = infer_cpu_q8_unpack0(dt, b, &da, &ma);
+        wa = infer_cpu_q8_unpack0(dt, b);
 
         if (i + INFER_QK == n) {
+            dm = _mm_cvtph_ps(infer_cpu_q8_dm(dt, b));
+
 #pragma GCC unroll 8
             for (r = 0; r < nr; r++) {
-                pa = (dt == INFER_DT_Q4_1)
-                     ? infer_cpu_q8dot_u(wa, _mm256_loadu_si256(
-                           (const __m256i *) (xq[r] + i)))
-                     : infer_cpu_q8dot_s(wa, _mm256_loadu_si256(
-                           (const __m256i *) (xq[r] + i)));
-                acc[r] = _mm256_fmadd_ps(pa, _mm256_set1_ps(da * xd[r][ib]),
+                xa = _mm256_loadu_si256((const __m256i *) (xq[r] + i));
+                pa = (dt == INFER_DT_Q4_1) ? infer_cpu_q8dot_u(wa, xa)
+                                           : infer_cpu_q8dot_s(wa, xa);
+                sc = _mm_mul_ps(dm, _mm_castpd_ps(_mm_load_sd(
+                                        (const double *) (xds[r] + 2 * ib))));
+                am[r] = _mm_add_ps(am[r], sc);
+                acc[r] = _mm256_fmadd_ps(pa, _mm256_broadcastss_ps(sc),
                                          acc[r]);
-
-                if (dt == INFER_DT_Q4_1) {
-                    accm[r] = _mm256_sub_ps(accm[r], _mm256_set_ps(0, 0, 0,
-                                  0, 0, 0, 0, ma * xs[r][ib]));
-                }
             }
 
             break;
         }
 
-        wb = infer_cpu_q8_unpack0(dt, b + bs, &db, &mb);
+        wb = infer_cpu_q8_unpack0(dt, b + bs);
+        dm = _mm_cvtph_ps(_mm_unpacklo_epi32(infer_cpu_q8_dm(dt, b),
+                                             infer_cpu_q8_dm(dt, b + bs)));
 
 #pragma GCC unroll 8
         for (r = 0; r < nr; r++) {
+            xa = _mm256_loadu_si256((const __m256i *) (xq[r] + i));
+            xb = _mm256_loadu_si256((const __m256i *) (xq[r] + i + INFER_QK));
+
             if (dt == INFER_DT_Q4_1) {
-                pa = infer_cpu_q8dot_u(wa, _mm256_loadu_si256(
-                         (const __m256i *) (xq[r] + i)));
-                pb = infer_cpu_q8dot_u(wb, _mm256_loadu_si256(
-                         (const __m256i *) (xq[r] + i + INFER_QK)));
-                accm[r] = _mm256_sub_ps(accm[r], _mm256_set_ps(0, 0, 0, 0, 0,
-                              0, mb * xs[r][ib + 1], ma * xs[r][ib]));
+                pa = infer_cpu_q8dot_u(wa, xa);
+                pb = infer_cpu_q8dot_u(wb, xb);
             } else {
-                pa = infer_cpu_q8dot_s(wa, _mm256_loadu_si256(
-                         (const __m256i *) (xq[r] + i)));
-                pb = infer_cpu_q8dot_s(wb, _mm256_loadu_si256(
-                         (const __m256i *) (xq[r] + i + INFER_QK)));
+                pa = infer_cpu_q8dot_s(wa, xa);
+                pb = infer_cpu_q8dot_s(wb, xb);
             }
 
-            t = _mm256_mul_ps(pa, _mm256_set1_ps(da * xd[r][ib]));
-            t = _mm256_fmadd_ps(pb, _mm256_set1_ps(db * xd[r][ib + 1]), t);
+            /* [da dxa, ma sxa, db dxb, mb sxb] */
+            sc = _mm_mul_ps(dm, _mm_loadu_ps(xds[r] + 2 * ib));
+            am[r] = _mm_add_ps(am[r], sc);
+
+            t = _mm256_mul_ps(pa, _mm256_broadcastss_ps(sc));
+            t = _mm256_fmadd_ps(pb, _mm256_broadcastss_ps(
+                                        _mm_movehl_ps(sc, sc)), t);
             acc[r] = _mm256_add_ps(acc[r], t);
         }
     }
 
-    infer_cpu_q8store(acc, accm, nr, y, ldy, first);
+#pragma GCC unroll 8
+    for (r = 0; r < nr; r++) {
+        v = infer_cpu_q8hsum(acc[r]);
+
+        if (dt == INFER_DT_Q4_1) {
+            mh = _mm_movehdup_ps(am[r]);
+            v += _mm_cvtss_f32(_mm_add_ss(mh, _mm_movehl_ps(mh, mh)));
+        }
+
+        if (first) {
+            y[(size_t) r * ldy] = v;
+        } else {
+            y[(size_t) r * ldy] += v;
+        }
+    }
 }
 
 
@@ -604,6 +649,38 @@ infer_cpu_q8_q6_k_body(const unsigned char *w, const infer_cpu_q8x_t *x,
         }                                                                    \
     }
 
+/* and the whole product of one or two rows of x, the same bodies inlined
+ * (a call a chunk cost as much as a short chunk's arithmetic) */
+#define INFER_CPU_Q8FEW(type)                                                \
+    static INFER_CPU_Q8_FN void                                              \
+    infer_cpu_q8_##type##_few(const unsigned char *w, size_t row_size,       \
+        size_t cb, const infer_cpu_q8x_t *x, int nr, int64_t n_in,           \
+        int64_t n_out, float *y, size_t ldy)                                 \
+    {                                                                        \
+        int64_t               j, k0, kc;                                     \
+        const unsigned char  *wr;                                            \
+                                                                             \
+        for (j = 0; j < n_out; j++) {                                        \
+            wr = w + (size_t) j * row_size;                                  \
+                                                                             \
+            for (k0 = 0; k0 < n_in; k0 += INFER_CPU_Q8KC, wr += cb) {        \
+                kc = (n_in - k0 > INFER_CPU_Q8KC) ? INFER_CPU_Q8KC           \
+                                                  : n_in - k0;               \
+                if (nr == 2) {                                               \
+                    infer_cpu_q8_##type##_body(wr, x, 0, k0, 2, kc, y + j,   \
+                                               ldy, k0 == 0);                \
+                } else {                                                     \
+                    infer_cpu_q8_##type##_body(wr, x, 0, k0, 1, kc, y + j,   \
+                                               ldy, k0 == 0);                \
+                }                                                            \
+            }                                                                \
+        }                                                                    \
+    }                                                                        \
+                                                                             \
+    static const infer_cpu_q8fns_t  infer_cpu_q8_##type##_fns = {            \
+        infer_cpu_q8_##type##_rows, infer_cpu_q8_##type##_few                \
+    }
+
 INFER_CPU_Q8ROWS(q8_0)
 INFER_CPU_Q8ROWS(q4_0)
 INFER_CPU_Q8ROWS(q4_1)
@@ -611,23 +688,30 @@ INFER_CPU_Q8ROWS(q4_k)
 INFER_CPU_Q8ROWS(q5_k)
 INFER_CPU_Q8ROWS(q6_k)
 
+INFER_CPU_Q8FEW(q8_0);
+INFER_CPU_Q8FEW(q4_0);
+INFER_CPU_Q8FEW(q4_1);
+INFER_CPU_Q8FEW(q4_k);
+INFER_CPU_Q8FEW(q5_k);
+INFER_CPU_Q8FEW(q6_k);
 
-static infer_cpu_q8rows_pt
+
+static const infer_cpu_q8fns_t *
 infer_cpu_q8rows(infer_dtype_e dt)
 {
     switch (dt) {
     case INFER_DT_Q8_0:
-        return infer_cpu_q8_q8_0_rows;
+        return &infer_cpu_q8_q8_0_fns;
     case INFER_DT_Q4_0:
-        return infer_cpu_q8_q4_0_rows;
+        return &infer_cpu_q8_q4_0_fns;
     case INFER_DT_Q4_1:
-        return infer_cpu_q8_q4_1_rows;
+        return &infer_cpu_q8_q4_1_fns;
     case INFER_DT_Q4_K:
-        return infer_cpu_q8_q4_k_rows;
+        return &infer_cpu_q8_q4_k_fns;
     case INFER_DT_Q5_K:
-        return infer_cpu_q8_q5_k_rows;
+        return &infer_cpu_q8_q5_k_fns;
     case INFER_DT_Q6_K:
-        return infer_cpu_q8_q6_k_rows;
+        return &infer_cpu_q8_q6_k_fns;
     default:
         return NULL;
     }
@@ -646,26 +730,28 @@ infer_cpu_quant_q8_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
     float                *work;
     size_t                row_size, at, next, end, pf, l, nb;
     int64_t               j0, j1, j, k0, kc, i;
-    infer_cpu_q8x_t       xq;
-    infer_cpu_q8rows_pt   fn;
-    const unsigned char  *wb;
+    infer_cpu_q8x_t           xq;
+    infer_cpu_q8rows_pt       fn;
+    const unsigned char      *wb;
+    const infer_cpu_q8fns_t  *fns;
 
-    fn = infer_cpu_q8rows(dt);
+    fns = infer_cpu_q8rows(dt);
 
-    if (!env->avx2 || !infer_cpu_quant_avx2() || fn == NULL || rows < 1) {
+    if (!env->avx2 || !infer_cpu_quant_avx2() || fns == NULL || rows < 1) {
         return -1;
     }
 
     /* x as 8 bits: n_in bytes, and two floats a block, per row */
     nb = (size_t) (n_in / INFER_QK);
-    work = infer_cpu_work(env, (size_t) rows * (2 * nb + (size_t) n_in / 4));
+    work = infer_cpu_work(env, (size_t) rows * (4 * nb + (size_t) n_in / 4));
     if (work == NULL) {
         return -1;
     }
 
     xq.d = work;
     xq.s = work + (size_t) rows * nb;
-    xq.q = (const int8_t *) (work + 2 * (size_t) rows * nb);
+    xq.ds = work + 2 * (size_t) rows * nb;
+    xq.q = (const int8_t *) (work + 4 * (size_t) rows * nb);
     xq.ld = n_in;
 
     for (i = 0; i < rows; i++) {
@@ -675,21 +761,21 @@ infer_cpu_quant_q8_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
                                    (float *) xq.s + i * (int64_t) nb);
     }
 
+    for (l = 0; l < (size_t) rows * nb; l++) {
+        ((float *) xq.ds)[2 * l] = xq.d[l];
+        ((float *) xq.ds)[2 * l + 1] = xq.s[l];
+    }
+
     row_size = infer_dtype_row_size(dt, n_in);
     wb = w;
 
     if (rows <= 2) {
-        for (j = 0; j < n_out; j++) {
-            for (k0 = 0; k0 < n_in; k0 += INFER_CPU_Q8KC) {
-                kc = (n_in - k0 > INFER_CPU_Q8KC) ? INFER_CPU_Q8KC
-                                                  : n_in - k0;
-                fn(wb + (size_t) j * row_size + infer_dtype_row_size(dt, k0),
-                   &xq, 0, k0, rows, kc, y + j, ldy, k0 == 0);
-            }
-        }
-
+        fns->few(wb, row_size, infer_dtype_row_size(dt, INFER_CPU_Q8KC), &xq,
+                 rows, n_in, n_out, y, ldy);
         return 0;
     }
+
+    fn = fns->rows;
 
     /* as infer_cpu_quant.c's tiles: the weights once a tile */
     end = (size_t) n_out * row_size;

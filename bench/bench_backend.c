@@ -291,7 +291,7 @@ static infer_backend_t *
 bb_backend(const bb_conf_t *c, int which, char *err, size_t errlen)
 {
     if (which == BB_CPU) {
-        return infer_backend_cpu_new(err, errlen);
+        return infer_backend_cpu_new(INFER_PRECISION_FP32, err, errlen);
     }
 
     return infer_backend_cuda_new(c->so, c->device, which, err, errlen);

@@ -310,7 +310,7 @@ fuzz_loaded(const infer_model_t *m)
         in[k] = (float) (k % 5) - 2;
     }
 
-    be = infer_backend_cpu_new(err, sizeof(err));
+    be = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
     fuzz_check(be != NULL);
     fuzz_check(infer_runner_init(&r, m, be, 2, 2, err, sizeof(err)) == 0);
 

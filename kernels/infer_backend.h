@@ -17,6 +17,7 @@
 
 #include "infer_model.h"
 #include "infer_ops.h"
+#include "infer_precision.h"
 
 
 typedef struct infer_backend_s  infer_backend_t;
@@ -78,8 +79,13 @@ struct infer_backend_s {
 };
 
 
-/* the CPU backend: OpenBLAS, the project's AVX2 product, infer_math.h */
-infer_backend_t *infer_backend_cpu_new(char *err, size_t errlen);
+/*
+ * the CPU backend: OpenBLAS, the project's AVX2 product, infer_math.h;
+ * precision INFER_PRECISION_FP32, or INFER_PRECISION_Q8 for the products
+ * with quantized weights to round the activations to 8 bits first
+ */
+infer_backend_t *infer_backend_cpu_new(int precision, char *err,
+    size_t errlen);
 
 
 #endif /* _INFER_BACKEND_H_INCLUDED_ */

@@ -171,6 +171,21 @@ infer_model_free(infer_model_t *m)
 }
 
 
+int
+infer_model_quantized(const infer_model_t *m)
+{
+    int  i;
+
+    for (i = 0; i < m->nweights; i++) {
+        if (infer_dtype_quantized(m->weights[i].type)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /*
  * A GGUF file: the parser checks the whole file, general.architecture
  * picks the architecture, whose configure reads the metadata (root NULL)

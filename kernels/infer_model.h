@@ -136,6 +136,9 @@ struct infer_model_s {
 infer_model_t *infer_model_load(const char *dir, char *err, size_t errlen);
 void infer_model_free(infer_model_t *m);
 
+/* 1 when a weight is in quantized blocks (GGUF's Q4_1, ...), else 0 */
+int infer_model_quantized(const infer_model_t *m);
+
 /*
  * Parses config.json text alone into m (the architecture's configure(),
  * tensor names still unresolved).  For the fuzzer and for

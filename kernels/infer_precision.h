@@ -28,19 +28,27 @@ typedef enum {
     INFER_PRECISION_FP16 = 2,
 
     /* as FP16 with bfloat16 storage: the range of F32, 8-bit mantissas */
-    INFER_PRECISION_BF16 = 3
+    INFER_PRECISION_BF16 = 3,
+
+    /* the CPU's products with quantized weights take the activations
+     * rounded to 8 bits in blocks of 32 (llama.cpp's arithmetic,
+     * kernels/cpu/infer_cpu_quant_q8.c), integer products, F32 sums;
+     * everything else as FP32 */
+    INFER_PRECISION_Q8 = 4
 } infer_precision_e;
 
 
-#define INFER_PRECISION_COUNT  4
+/* the values the CUDA backend computes in: 0 to this less 1 */
+#define INFER_PRECISION_CUDA   4
+#define INFER_PRECISION_COUNT  5
 
 
-/* "fp32", "tf32", "fp16", "bf16", or NULL for a value out of range */
+/* "fp32", "tf32", "fp16", "bf16", "q8", or NULL for a value out of range */
 static inline const char *
 infer_precision_name(int p)
 {
     static const char  *names[INFER_PRECISION_COUNT] = {
-        "fp32", "tf32", "fp16", "bf16"
+        "fp32", "tf32", "fp16", "bf16", "q8"
     };
 
     return (p >= 0 && p < INFER_PRECISION_COUNT) ? names[p] : NULL;

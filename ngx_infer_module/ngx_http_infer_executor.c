@@ -240,7 +240,7 @@ ngx_http_infer_executor_cycle(void *data)
                                     sizeof(err));
 
     } else {
-        be = infer_backend_cpu_new(err, sizeof(err));
+        be = infer_backend_cpu_new(m->precision, err, sizeof(err));
     }
 
     if (be == NULL

@@ -468,6 +468,14 @@ ngx_http_infer_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_infer_model_cleanup;
     cln->data = m->model;
 
+    if (m->precision == INFER_PRECISION_Q8 && !infer_model_quantized(m->model)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\": precision=q8 rounds what meets "
+                           "quantized weights, and \"%V\" has none",
+                           &m->name, &m->path);
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_infer_text_init(cf, m) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -553,7 +561,7 @@ ngx_http_infer_model_option(ngx_conf_t *cf, ngx_http_infer_model_t *m,
         if (n < 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "model \"%V\": invalid precision \"%s\", use "
-                               "fp32, tf32, fp16 or bf16", &m->name,
+                               "fp32, tf32, fp16, bf16 or q8", &m->name,
                                value->data + 10);
             return NGX_ERROR;
         }
@@ -722,12 +730,22 @@ ngx_http_infer_device(ngx_conf_t *cf, ngx_http_infer_model_t *m)
     autodev = (m->device.len == 4
                && ngx_strncmp(m->device.data, "auto", 4) == 0);
 
+    if (m->precision == INFER_PRECISION_Q8 && (m->gpu >= 0 || autodev)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\": precision=q8 is the CPU's "
+                           "(device=cpu), a GPU computes in fp32, tf32, fp16 "
+                           "or bf16", &m->name);
+        return NGX_ERROR;
+    }
+
     if (m->gpu < 0) {
-        if (m->precision != INFER_PRECISION_FP32) {
+        if (m->precision != INFER_PRECISION_FP32
+            && m->precision != INFER_PRECISION_Q8)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "model \"%V\": precision=%s needs a GPU "
                                "(device=cuda:N or auto), the CPU computes "
-                               "in fp32", &m->name,
+                               "in fp32 or q8", &m->name,
                                infer_precision_name(m->precision));
             return NGX_ERROR;
         }

@@ -80,7 +80,7 @@ qr{executor 0 of model "digits" started on cpu}
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*model "digits": precision=fp16 needs a GPU \(device=cuda:N or auto\), the CPU computes in fp32}
+qr{\[emerg\] .*model "digits": precision=fp16 needs a GPU \(device=cuda:N or auto\), the CPU computes in fp32 or q8}
 
 
 
@@ -90,7 +90,7 @@ qr{\[emerg\] .*model "digits": precision=fp16 needs a GPU \(device=cuda:N or aut
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*model "digits": invalid precision "fp8", use fp32, tf32, fp16 or bf16}
+qr{\[emerg\] .*model "digits": invalid precision "fp8", use fp32, tf32, fp16, bf16 or q8}
 --- skip_eval: 1: 0
 
 

@@ -60,7 +60,7 @@ static const infer_backend_iface_t  infer_cpu_iface = {
 
 
 infer_backend_t *
-infer_backend_cpu_new(char *err, size_t errlen)
+infer_backend_cpu_new(int precision, char *err, size_t errlen)
 {
     infer_backend_t  *b;
     infer_cpu_ctx_t  *ctx;
@@ -82,6 +82,8 @@ infer_backend_cpu_new(char *err, size_t errlen)
     ctx->env.avx2 = __builtin_cpu_supports("avx2")
                     && __builtin_cpu_supports("fma");
 #endif
+
+    ctx->env.quant_q8 = (precision == INFER_PRECISION_Q8);
 
     /*
      * One executor, one core: executors are the unit of parallelism, and

@@ -500,7 +500,7 @@ test_parity(json_t *model)
         return;
     }
 
-    b = infer_backend_cpu_new(err, sizeof(err));
+    b = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
     rc = (b == NULL) ? -1 : infer_runner_init(&r, m, b, c.n, c.tokens, err,
                                                sizeof(err));
     ok(rc == 0, "%s: runner of %d sequences, %d tokens (warm-up on zeros): "

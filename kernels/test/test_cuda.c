@@ -122,7 +122,7 @@ typedef struct {
 } tt_tol_t;
 
 
-static const tt_tol_t  tt_tol[INFER_PRECISION_COUNT] = {
+static const tt_tol_t  tt_tol[INFER_PRECISION_CUDA] = {
     { 1e-4, 1e-5 },     /* fp32 */
     { 5e-3, 5e-3 },     /* tf32 */
     { 2e-2, 2e-2 },     /* fp16 */
@@ -378,7 +378,7 @@ cpu_compute(char *err, size_t errlen)
     infer_graph_t    *cg;
     infer_backend_t  *b;
 
-    b = infer_backend_cpu_new(err, errlen);
+    b = infer_backend_cpu_new(INFER_PRECISION_FP32, err, errlen);
     if (b == NULL) {
         return -1;
     }
@@ -591,7 +591,8 @@ test_loader(void)
        && infer_precision_parse("fp32", 3) == -1
        && infer_precision_name(INFER_PRECISION_TF32) != NULL
        && strcmp(infer_precision_name(INFER_PRECISION_TF32), "tf32") == 0
-       && infer_precision_name(4) == NULL && infer_precision_name(-1) == NULL,
+       && infer_precision_name(5) == NULL
+       && strcmp(infer_precision_name(INFER_PRECISION_Q8), "q8") == 0 && infer_precision_name(-1) == NULL,
        "infer_precision_parse() and infer_precision_name()");
 
     /* everything but the two entry points is hidden, the static CUDA
@@ -640,7 +641,7 @@ test_no_gpu(int probe_rc, const char *probe_err, double probe_s)
        "probe again: the same answer");
 
     good = 1;
-    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+    for (p = 0; p < INFER_PRECISION_CUDA; p++) {
         b = tt_backend_new(tt_so, 0, p, err, sizeof(err));
 
         snprintf(re, sizeof(re), "^cuda:0 \\(%s\\): cudaSetDevice\\(0\\): "
@@ -768,7 +769,7 @@ test_matmul(infer_backend_t **bs)
         { 17, 1000 }, { 384, 384 }
     };
 
-    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+    for (p = 0; p < INFER_PRECISION_CUDA; p++) {
         for (dt = 0; dt < 3; dt++) {
             good = 1;
             worst = 0;
@@ -1030,7 +1031,7 @@ test_get_rows(infer_backend_t **bs)
     static const int64_t  colset[] = { 1, 3, 17, 384 };
     static const int64_t  nset[] = { 1, 17, 300 };
 
-    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+    for (p = 0; p < INFER_PRECISION_CUDA; p++) {
         /* tables are held in the precision's type: exact in F32 */
         tol = p <= INFER_PRECISION_TF32 ? tt_exact : tt_tol[p];
 
@@ -1384,7 +1385,7 @@ test_forms(infer_backend_t **bs)
     int              p, wm, w1, wt;
     infer_tensor_t  *x, *t;
 
-    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+    for (p = 0; p < INFER_PRECISION_CUDA; p++) {
         begin();
 
         wm = weight(INFER_DT_F16, 17, 33, -1, 1);
@@ -1607,7 +1608,7 @@ test_quant_matmul(infer_backend_t **bs)
     /* up to 64 rows the warp kernel, above cuBLAS on tiles */
     static const int64_t  rowset[] = { 1, 3, 16, 64, 65, 300 };
 
-    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+    for (p = 0; p < INFER_PRECISION_CUDA; p++) {
         for (qi = 0; qi < TT_NQ; qi++) {
             dt = tt_qdts[qi];
             good = 1;
@@ -1733,7 +1734,7 @@ test_quant_get_rows(infer_backend_t **bs)
     static const int64_t  vocab[] = { 1, 17, 1000 };
     static const int64_t  nset[] = { 1, 17, 300 };
 
-    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+    for (p = 0; p < INFER_PRECISION_CUDA; p++) {
         for (qi = 0; qi < TT_NQ; qi++) {
             dt = tt_qdts[qi];
             begin();
@@ -1909,7 +1910,7 @@ kv_backend(int gpu, char *err, size_t errlen)
     infer_kv_shape_t   sh;
 
     b = gpu ? tt_backend_new(tt_so, 0, INFER_PRECISION_FP32, err, errlen)
-            : infer_backend_cpu_new(err, errlen);
+            : infer_backend_cpu_new(INFER_PRECISION_FP32, err, errlen);
 
     if (b == NULL) {
         return NULL;
@@ -2183,7 +2184,7 @@ check_mlp(infer_backend_t *b, int precision, const tt_mlp_t *s,
 
     /* the CPU's answers, for the largest batch: a row's output does not
      * depend on the batch it is in */
-    cb = infer_backend_cpu_new(err, sizeof(err));
+    cb = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
     rc = cb != NULL
          && infer_runner_init(&rc_cpu, m, cb, TT_MAX_BATCH, TT_MAX_BATCH, err,
                               sizeof(err)) == 0;
@@ -2356,7 +2357,7 @@ test_two(void)
     m = make_mlp(&s, err, sizeof(err));
     b = tt_backend_new(tt_so, 0, INFER_PRECISION_FP32, err, sizeof(err));
     b2 = tt_backend_new(tt_so, 0, INFER_PRECISION_BF16, err, sizeof(err));
-    cb = infer_backend_cpu_new(err, sizeof(err));
+    cb = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
 
     /* n: the runners made */
     n = 0;
@@ -2573,7 +2574,7 @@ check_llama(infer_backend_t *b, int precision, infer_model_t *m,
         }
     }
 
-    cb = infer_backend_cpu_new(err, sizeof(err));
+    cb = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
     rc = cb != NULL
          && infer_runner_init(&rc_cpu, m, cb, pr->n, pr->tokens, err,
                               sizeof(err)) == 0;
@@ -2787,7 +2788,7 @@ test_gpu(const char *info)
 {
     int               p, rc;
     char              err[INFER_ERRLEN], inf[256];
-    infer_backend_t  *bs[INFER_PRECISION_COUNT];
+    infer_backend_t  *bs[INFER_PRECISION_CUDA];
 
     ok(matches(info, "^.+, compute [0-9]+\\.[0-9]+, [0-9]+ GiB$"),
        "probe: %s", info);
@@ -2802,7 +2803,7 @@ test_gpu(const char *info)
 
     test_errors();
 
-    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+    for (p = 0; p < INFER_PRECISION_CUDA; p++) {
         bs[p] = tt_backend_new(tt_so, 0, p, err, sizeof(err));
 
         if (bs[p] == NULL) {
@@ -2835,7 +2836,7 @@ test_gpu(const char *info)
     test_kv();
     begin();
 
-    for (p = 0; p < INFER_PRECISION_COUNT; p++) {
+    for (p = 0; p < INFER_PRECISION_CUDA; p++) {
         test_mlps(bs[p], p);
         bs[p]->iface->free(bs[p]);
     }

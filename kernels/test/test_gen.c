@@ -226,7 +226,7 @@ test_model(json_t *e)
     snprintf(path, sizeof(path), "%s/%s", root,
              json_string_value(json_object_get(e, "cases")));
 
-    b = infer_backend_cpu_new(err, sizeof(err));
+    b = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
 
     if (b == NULL || load_cases(path, (int) m->output.size, &c) != 0
         || infer_runner_init(&r, m, b, T_MAX_SEQS, T_MAX_TOKENS, err,
@@ -321,7 +321,7 @@ test_greedy(json_t *e)
              sizeof(err));
     snprintf(path, sizeof(path), "%s/%s", root,
              json_string_value(json_object_get(e, "cases")));
-    b = infer_backend_cpu_new(err, sizeof(err));
+    b = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
 
     if (m == NULL || b == NULL
         || load_cases(path, (int) m->output.size, &c) != 0

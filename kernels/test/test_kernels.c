@@ -1109,7 +1109,7 @@ check_backend(const tt_mlp_t *s, const char *what)
     inited = 0;
     worst = 0;
 
-    b = infer_backend_cpu_new(err, sizeof(err));
+    b = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
     if (b == NULL
         || infer_runner_init(&r, m, b, TT_ROWS, TT_ROWS, err, sizeof(err))
            != 0)
@@ -1194,7 +1194,7 @@ test_backend(void)
                                                "w"), NULL);
     infer_op_output(&g, t, y);
 
-    b = infer_backend_cpu_new(err, sizeof(err));
+    b = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
     err[0] = '\0';
     ok(b != NULL && strcmp(b->iface->name(b), "cpu") == 0 && !g.failed
        && b->iface->compute(b, &g, err, sizeof(err)) == -1

@@ -217,7 +217,7 @@ test_model(json_t *e, const char *file, const char *cases_file,
         return;
     }
 
-    b = infer_backend_cpu_new(err, sizeof(err));
+    b = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
     rc = (b == NULL) ? -1 : infer_runner_init(&r, m, b, c.n, c.tokens, err,
                                                sizeof(err));
     ok(rc == 0, "%s: runner of %d sequences, %d tokens (warm-up on zeros): "
@@ -377,7 +377,7 @@ test_continued(const char *file)
     snprintf(path, sizeof(path), "%s/%s", root, file);
 
     m = infer_model_load(path, err, sizeof(err));
-    b = (m == NULL) ? NULL : infer_backend_cpu_new(err, sizeof(err));
+    b = (m == NULL) ? NULL : infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
     rc = (b == NULL) ? -1 : infer_runner_init(&r, m, b, 2, 8, err,
                                                sizeof(err));
 

@@ -54,7 +54,7 @@ open_model(const char *file, int n, int tokens, infer_runner_t *r,
         return NULL;
     }
 
-    *b = infer_backend_cpu_new(err, errlen);
+    *b = infer_backend_cpu_new(INFER_PRECISION_FP32, err, errlen);
 
     if (*b == NULL || infer_runner_init(r, m, *b, n, tokens, err, errlen)
                       != 0)

@@ -58,7 +58,7 @@ compute(const infer_weight_t *w, int nw, char *err, size_t errlen)
         return -1;
     }
 
-    b = infer_backend_cpu_new(err, errlen);
+    b = infer_backend_cpu_new(INFER_PRECISION_FP32, err, errlen);
     if (b == NULL) {
         return -1;
     }

@@ -398,7 +398,7 @@ run_matmul(infer_dtype_e dt, const unsigned char *wq, int64_t rows,
         return -1;
     }
 
-    be = infer_backend_cpu_new(err, errlen);
+    be = infer_backend_cpu_new(INFER_PRECISION_FP32, err, errlen);
     if (be == NULL) {
         return -1;
     }
@@ -797,7 +797,7 @@ test_get_rows(void)
         ty = infer_op_get_rows(&g, tt, ti);
         infer_op_output(&g, ty, y);
 
-        be = infer_backend_cpu_new(err, sizeof(err));
+        be = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
         rc = (be == NULL || g.failed) ? -1
              : be->iface->load(be, &w, 1, err, sizeof(err));
         if (rc == 0) {
@@ -879,7 +879,7 @@ test_refusals(void)
     w.cols = 256;
     w.data = x;
     w.nbytes = 210;
-    be = infer_backend_cpu_new(err, sizeof(err));
+    be = infer_backend_cpu_new(INFER_PRECISION_FP32, err, sizeof(err));
     ok(be != NULL && be->iface->load(be, &w, 1, err, sizeof(err)) != 0
        && strcmp(err, "cpu: weight \"w\" (Q6_K) has no blocks for [2, 256]")
           == 0,

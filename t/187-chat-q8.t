@@ -1,0 +1,112 @@
+# precision=q8 on SmolLM2-135M-Instruct's Q4_1 GGUF (make models): the
+# activations are rounded to 8 bits before the quantized products, as
+# llama.cpp does, where the default keeps them in F32.  The two follow
+# different references (t/017, kernels/test/test_greedy.c): on the
+# greedy fixtures' "long" prompt (325 tokens, given as ids), precision=q8
+# gives llama.cpp's own Q4_1 run for all 48 recorded tokens, and the
+# default gives llama.cpp's run of the same weights in F32, the two
+# parting from each other at the 16th token.  A q8 model that computed
+# in F32, or the reverse, fails here.  nginx -t refuses q8 where it
+# would mean nothing.
+
+use Test::Nginx::Socket 'no_plan';
+use JSON::PP ();
+
+our ($ids, $q8_text, $f32_text);
+
+my $repo = $ENV{TEST_NGINX_REPO} // '.';
+my $smol = "$repo/build/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+BEGIN {
+    my $fix = ($ENV{TEST_NGINX_FIXTURES} // 't/fixtures') . '/greedy';
+    my $m = eval {
+        open my $in, '<', "$fix/manifest.json" or die;
+        local $/;
+        JSON::PP->new->decode(scalar <$in>);
+    };
+    my ($p) = $m ? grep { $_->{name} eq 'long' } @{ $m->{prompts} } : ();
+
+    if ($p) {
+        my $j = JSON::PP->new->allow_nonref;
+        $ids = join(',', @{ $p->{ids} });
+        $q8_text = quotemeta $j->encode($p->{q4_1}{text});
+        $f32_text = quotemeta $j->encode($p->{f32}{text});
+    }
+}
+
+plan skip_all => "no $smol (make models)" unless -f $smol;
+plan skip_all => 'no greedy fixtures (make fixtures: it builds llama.cpp)'
+    unless $ids;
+
+no_shuffle();
+
+$ENV{TEST_NGINX_SMOL} = $smol;
+
+sub comp {
+    "POST /v1/completions\n" . '{"model":"' . $_[0] . '","prompt":[' . $ids
+    . '],"max_tokens":48,"temperature":0,"ignore_eos":true}'
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value('http_config', <<'_EOC_');
+    infer_model q8 $TEST_NGINX_SMOL kv_cache=32m ctx=512 instances=1
+                precision=q8;
+    infer_model f32 $TEST_NGINX_SMOL kv_cache=32m ctx=512 instances=1;
+_EOC_
+    }
+
+    if (!defined $block->config) {
+        $block->set_value('config', <<'_EOC_');
+    location /v1/ { infer_api openai; }
+_EOC_
+    }
+
+    if (!defined $block->no_error_log && !defined $block->must_die) {
+        $block->set_value('no_error_log', "[alert]\n[crit]\n[emerg]\n");
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: precision=q8 gives llama.cpp's Q4_1 run, all 48 tokens
+--- request eval
+main::comp('q8')
+--- timeout: 60
+--- error_code: 200
+--- response_body_like eval
+qr{^\{"id":"cmpl-[0-9a-f]+","object":"text_completion","created":\d+,"model":"q8","choices":\[\{"text":$main::q8_text,"index":0,"logprobs":null,"finish_reason":"length"\}\],"usage":\{"prompt_tokens":325,"completion_tokens":48,"total_tokens":373\}\}$}
+
+
+
+=== TEST 2: the default (F32 activations) gives llama.cpp's F32 run
+--- request eval
+main::comp('f32')
+--- timeout: 60
+--- error_code: 200
+--- response_body_like eval
+qr{^\{"id":"cmpl-[0-9a-f]+","object":"text_completion","created":\d+,"model":"f32","choices":\[\{"text":$main::f32_text,"index":0,"logprobs":null,"finish_reason":"length"\}\],"usage":\{"prompt_tokens":325,"completion_tokens":48,"total_tokens":373\}\}$}
+
+
+
+=== TEST 3: q8 on a model with no quantized weights means nothing
+--- http_config
+    infer_model digits $TEST_NGINX_REPO/models/digits precision=q8;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*model "digits": precision=q8 rounds what meets quantized weights, and ".*/models/digits" has none}
+
+
+
+=== TEST 4: q8 is the CPU's: device=auto refuses it
+--- http_config
+    infer_model q8 $TEST_NGINX_SMOL precision=q8 device=auto;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*model "q8": precision=q8 is the CPU's \(device=cpu\), a GPU computes in fp32, tf32, fp16 or bf16}

@@ -9,7 +9,9 @@
 #   make bench-chat                                # the same, from make
 #
 # Targets: (N) ngx_infer: nginx with one worker, infer_model chat FILE
-# $BENCH_CHAT_MODEL_OPTS, location /v1/ { infer_api openai; }; (L)
+# $BENCH_CHAT_MODEL_OPTS, location /v1/ { infer_api openai; }; (Q) the
+# same with precision=q8 (the activations rounded to 8 bits before the
+# quantized products, llama.cpp's arithmetic); (L)
 # llama-server through bench/peers/llama_server.sh (--threads 1
 # --threads-batch 1, no web UI) with $BENCH_CHAT_LLAMA_OPTS: 16 slots of
 # continuous batching and a context of 16 x 1024 (each slot holds the
@@ -35,7 +37,7 @@
 # Environment (defaults in brackets):
 #   BENCH_SECONDS [$BENCH_DURATION or 15]  the window of each load run
 #   BENCH_ROUNDS [3], BENCH_WARMUP [3]
-#   BENCH_CHAT_TARGETS [N L]
+#   BENCH_CHAT_TARGETS [N Q L]
 #   BENCH_CHAT_CLIENTS [4 8 16]        concurrent streams of the load runs
 #   BENCH_CHAT_REPS [3]                single-stream requests per round
 #   BENCH_CHAT_PROMPT_TOKENS [512], BENCH_CHAT_GEN_TOKENS [128]
@@ -60,7 +62,7 @@ BENCH=$REPO/bench
 SECS=${BENCH_SECONDS:-${BENCH_DURATION:-15}}
 ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP=${BENCH_WARMUP:-3}
-TARGETS=${BENCH_CHAT_TARGETS:-N L}
+TARGETS=${BENCH_CHAT_TARGETS:-N Q L}
 CLIENTS=${BENCH_CHAT_CLIENTS:-4 8 16}
 REPS=${BENCH_CHAT_REPS:-3}
 PROMPT_TOKENS=${BENCH_CHAT_PROMPT_TOKENS:-512}
@@ -88,7 +90,7 @@ log() { printf '[bench-chat %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 for t in $TARGETS; do
-    case $t in N|L) ;; *) die "BENCH_CHAT_TARGETS: unknown target $t (N, L)";; esac
+    case $t in N|Q|L) ;; *) die "BENCH_CHAT_TARGETS: unknown target $t (N, Q, L)";; esac
 done
 
 
@@ -260,8 +262,8 @@ crashes() {
 
 # ----------------------------------------------------------- servers
 
-n_conf() {   # n_conf DIR PORT
-    local dir=$1 port=$2
+n_conf() {   # n_conf DIR PORT OPTS
+    local dir=$1 port=$2 opts=$3
     cat <<EOF
 load_module $MODULE;
 
@@ -284,7 +286,7 @@ http {
     keepalive_requests 1000000;     # as llama-server: no forced reconnects
     access_log off;
 
-    infer_model  chat  $MODEL  $MODEL_OPTS;
+    infer_model  chat  $MODEL  $opts;
 
     server {
         listen 127.0.0.1:$port;
@@ -301,9 +303,11 @@ start_target() {
     mkdir -p "$dir/tmp"
     chmod 755 "$dir"
     case $t in
-    N)
+    N|Q)
         [ -f "$MODULE" ] || { START_ERROR="$MODULE_BUILT is not built"; return 1; }
-        n_conf "$dir" "$port" >"$dir/nginx.conf"
+        local opts=$MODEL_OPTS
+        [ "$t" = Q ] && opts+=" precision=q8"
+        n_conf "$dir" "$port" "$opts" >"$dir/nginx.conf"
         if ! "$NGINX" -t -q -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
                 >"$dir/nginx-t.log" 2>&1; then
             START_ERROR="nginx -t: $(grep -m1 -E '\[(emerg|alert|crit)\]' "$dir/nginx-t.log" \
@@ -434,7 +438,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         stop_server "$SERVER_PID"
         if [ -z "${noted[$t]:-}" ]; then
             note "#### $t" "" '```sh' "$SERVER_CMD" "${cmds[@]}" '```' ""
-            [ "$t" = N ] && note '```nginx' "$(cat "$DIR/nginx.conf")" '```' ""
+            [ "$t" != L ] && note '```nginx' "$(cat "$DIR/nginx.conf")" '```' ""
             noted[$t]=1
         fi
     done

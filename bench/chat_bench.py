@@ -49,7 +49,8 @@ sys.dont_write_bytecode = True
 
 perf = time.perf_counter
 
-NAMES = {"N": "ngx_infer", "L": "llama.cpp llama-server"}
+NAMES = {"N": "ngx_infer", "Q": "ngx_infer, precision=q8",
+         "L": "llama.cpp llama-server"}
 MODEL = "chat"                      # ngx_infer's name; llama-server ignores it
 MIN_NEW, MAX_NEW = 64, 128          # a load request's max_tokens, drawn
 
@@ -738,8 +739,8 @@ def cmd_summarize(a):
     o.append("")
 
     # against each other
-    if "N" in targets and "L" in targets:
-        o.append("## ngx_infer against llama-server")
+    for nt in [t for t in ("N", "Q") if t in targets and "L" in targets]:
+        o.append("## %s against llama-server" % NAMES[nt])
         o.append("")
         o.append("Targets (printed, not asserted): single-stream generation >= 1.0x "
                  "llama-server's; aggregate tok/s at 16 streams >= 2x; a lower p99 TTFT at "
@@ -756,7 +757,7 @@ def cmd_summarize(a):
                 met = "yes" if better(n, l) else "**no**"
             o.append("| %s | %s | %s | %s | %s | %s |" % (name, f(n), f(l), ratio(n, l),
                                                          target, met))
-        n1, l1 = single.get("N", (None, None)), single.get("L", (None, None))
+        n1, l1 = single.get(nt, (None, None)), single.get("L", (None, None))
         row("single-stream prompt tok/s", n1[0], l1[0], "")
         row("single-stream generation tok/s", n1[1], l1[1], ">= 1.0x",
             lambda n, l: n >= l)
@@ -764,7 +765,7 @@ def cmd_summarize(a):
             row("generation, % of the bandwidth bound",
                 n1[1] and 100 * n1[1] / bound, l1[1] and 100 * l1[1] / bound, "")
         for c in [int(x) for x in meta["clients"].split()]:
-            n, l = conc.get(("N", c)), conc.get(("L", c))
+            n, l = conc.get((nt, c)), conc.get(("L", c))
             if c == 16:
                 row("aggregate tok/s, %d streams" % c, n and n[0], l and l[0], ">= 2x",
                     lambda n, l: n >= 2 * l)

@@ -454,3 +454,35 @@ main::infer_req($main::Digits)
  qr{^/v2/models/digits/infer 503 batch=- queue=- compute=-$}]
 --- error_log
 limiting requests, excess: 1.000 by zone "one"
+
+
+
+=== TEST 19: a broken chunked body, all in one packet: the request body could not be read
+--- config
+    location /v2 { infer_api kserve; }
+--- raw_request eval
+"POST /v2/models/digits/infer HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"inp\r\nzz\r\n"
+--- error_code: 400
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"error":"the request body could not be read"}
+--- error_log
+client sent invalid chunked body
+
+
+
+=== TEST 20: a broken chunked body after a pause, found by nginx while the module waits for the rest: nginx's 400, the same JSON
+--- config
+    location /v1/ { infer_api openai; }
+--- raw_request eval
+["POST /v1/embeddings HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"mod\r\n",
+ "zz\r\n"]
+--- raw_request_middle_delay: 0.2
+--- error_code: 400
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"error":{"message":"the request body could not be read","type":"invalid_request_error","param":null,"code":null}}
+--- error_log
+client sent invalid chunked body

@@ -53,7 +53,6 @@ static ngx_int_t ngx_http_infer_live(ngx_http_request_t *r);
 static ngx_int_t ngx_http_infer_server_ready(ngx_http_request_t *r);
 static ngx_int_t ngx_http_infer_model_ready(ngx_http_request_t *r,
     ngx_http_infer_model_t *m);
-static ngx_uint_t ngx_http_infer_is_ready(ngx_http_infer_model_t *m);
 static u_char *ngx_http_infer_write_dims(u_char *p, const infer_io_t *io);
 
 
@@ -843,13 +842,6 @@ ngx_http_infer_model_ready(ngx_http_request_t *r, ngx_http_infer_model_t *m)
     return ngx_http_infer_send_json(r, ready ? NGX_HTTP_OK
                                              : NGX_HTTP_SERVICE_UNAVAILABLE,
                                     b);
-}
-
-
-static ngx_uint_t
-ngx_http_infer_is_ready(ngx_http_infer_model_t *m)
-{
-    return __atomic_load_n(&m->sh->ready, __ATOMIC_ACQUIRE) > 0;
 }
 
 

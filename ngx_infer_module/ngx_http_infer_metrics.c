@@ -16,10 +16,6 @@
 #include "ngx_http_infer_module.h"
 
 
-static u_char *ngx_http_infer_metrics_model(u_char *p, u_char *last,
-    ngx_http_infer_model_t *m);
-static u_char *ngx_http_infer_metrics_gen(u_char *p, u_char *last,
-    ngx_http_infer_model_t *m);
 static u_char *ngx_http_infer_histogram(u_char *p, u_char *last,
     const char *name, ngx_str_t *model, const uint64_t *buckets,
     const uint64_t *bounds, ngx_uint_t n, ngx_uint_t seconds, uint64_t sum,
@@ -50,60 +46,178 @@ static const uint64_t  ngx_http_infer_time_bounds[] = {
 };
 
 
+/*
+ * The metric families, each printed as one group, its HELP and TYPE lines
+ * then every model's samples, as the text format wants (a parser that
+ * reads it family by family, prometheus_client's, loses the type of
+ * samples found after another family).  Counters of the zone's stats with
+ * Triton's model and version labels; the rest with the model label; the
+ * batch-tokens histogram for text models only, the generation's families
+ * for decoders only.
+ */
+
+#define NGX_HTTP_INFER_ALL       0
+#define NGX_HTTP_INFER_TEXT      1
+#define NGX_HTTP_INFER_DECODER   2
+
+/* what a family's samples are */
+#define NGX_HTTP_INFER_S_COUNTER       0   /* a stat; model, version */
+#define NGX_HTTP_INFER_S_GEN_COUNTER   1   /* a stat; model */
+#define NGX_HTTP_INFER_S_BATCH_SIZE    2
+#define NGX_HTTP_INFER_S_BATCH_TOKENS  3
+#define NGX_HTTP_INFER_S_LATENCY       4
+#define NGX_HTTP_INFER_S_TTFT          5
+#define NGX_HTTP_INFER_S_ITL           6
+#define NGX_HTTP_INFER_S_QUEUE_DEPTH   7
+#define NGX_HTTP_INFER_S_FREE_SLOTS    8
+#define NGX_HTTP_INFER_S_EXECUTORS     9
+#define NGX_HTTP_INFER_S_MODEL_INFO    10
+#define NGX_HTTP_INFER_S_RUNNING       11
+#define NGX_HTTP_INFER_S_WAITING       12
+#define NGX_HTTP_INFER_S_KV_USED       13
+#define NGX_HTTP_INFER_S_KV_FREE       14
+
 typedef struct {
     const char                 *name;
     const char                 *help;
     const char                 *type;
+    ngx_uint_t                  models;
+    ngx_uint_t                  sample;
     size_t                      offset;
-} ngx_http_infer_metric_t;
+} ngx_http_infer_family_t;
 
 
-static ngx_http_infer_metric_t  ngx_http_infer_metrics[] = {
+static u_char *ngx_http_infer_samples(u_char *p, u_char *last,
+    ngx_http_infer_family_t *f, ngx_http_infer_model_t *m);
+
+
+#define ngx_http_infer_stat(field)                                           \
+    offsetof(ngx_http_infer_stats_t, field)
+
+static ngx_http_infer_family_t  ngx_http_infer_families[] = {
 
     { "ngx_infer_inference_request_success",
       "Inference requests answered 200", "counter",
-      offsetof(ngx_http_infer_stats_t, request_success) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(request_success) },
 
     { "ngx_infer_inference_request_failure",
       "Inference requests answered with an error", "counter",
-      offsetof(ngx_http_infer_stats_t, request_failure) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(request_failure) },
 
     { "ngx_infer_inference_count",
       "Rows computed (a request of k rows counts k; a decoder's step, its "
       "sequences)", "counter",
-      offsetof(ngx_http_infer_stats_t, inference_count) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(inference_count) },
 
     { "ngx_infer_inference_token_count",
       "Tokens computed by text models (the special tokens included)",
       "counter",
-      offsetof(ngx_http_infer_stats_t, token_count) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(token_count) },
 
     { "ngx_infer_inference_exec_count",
       "Batches computed (a decoder's steps)", "counter",
-      offsetof(ngx_http_infer_stats_t, exec_count) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(exec_count) },
 
     { "ngx_infer_inference_request_duration_us",
       "Cumulative time of successful requests, arrival to answer",
       "counter",
-      offsetof(ngx_http_infer_stats_t, request_duration_us) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(request_duration_us) },
 
     { "ngx_infer_inference_queue_duration_us",
       "Cumulative time requests waited in the queue", "counter",
-      offsetof(ngx_http_infer_stats_t, queue_duration_us) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(queue_duration_us) },
 
     { "ngx_infer_inference_compute_input_duration_us",
       "Cumulative time gathering batch inputs", "counter",
-      offsetof(ngx_http_infer_stats_t, compute_input_duration_us) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(compute_input_duration_us) },
 
     { "ngx_infer_inference_compute_infer_duration_us",
       "Cumulative time computing batches", "counter",
-      offsetof(ngx_http_infer_stats_t, compute_infer_duration_us) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(compute_infer_duration_us) },
 
     { "ngx_infer_inference_compute_output_duration_us",
       "Cumulative time scattering batch outputs", "counter",
-      offsetof(ngx_http_infer_stats_t, compute_output_duration_us) },
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_COUNTER,
+      ngx_http_infer_stat(compute_output_duration_us) },
 
-    { NULL, NULL, NULL, 0 }
+    { "ngx_infer_batch_size", "Rows in each batch", "histogram",
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_BATCH_SIZE, 0 },
+
+    { "ngx_infer_batch_tokens", "Tokens in each batch of a text model",
+      "histogram",
+      NGX_HTTP_INFER_TEXT, NGX_HTTP_INFER_S_BATCH_TOKENS, 0 },
+
+    { "ngx_infer_request_duration_seconds",
+      "Successful requests, arrival to answer", "histogram",
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_LATENCY, 0 },
+
+    { "ngx_infer_queue_depth", "Requests waiting in the queue", "gauge",
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_QUEUE_DEPTH, 0 },
+
+    { "ngx_infer_queue_free_slots", "Free slots of the queue", "gauge",
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_FREE_SLOTS, 0 },
+
+    { "ngx_infer_executors_ready", "Executors up", "gauge",
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_EXECUTORS, 0 },
+
+    { "ngx_infer_model_info", "The model's device and precision", "gauge",
+      NGX_HTTP_INFER_ALL, NGX_HTTP_INFER_S_MODEL_INFO, 0 },
+
+    { "ngx_infer_prompt_tokens", "Prompt tokens of a decoder's requests",
+      "counter",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_GEN_COUNTER,
+      ngx_http_infer_stat(prompt_tokens) },
+
+    { "ngx_infer_generation_tokens", "Tokens a decoder generated",
+      "counter",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_GEN_COUNTER,
+      ngx_http_infer_stat(generated_tokens) },
+
+    { "ngx_infer_sequences_cancelled",
+      "Generations whose client left or that a stop string ended",
+      "counter",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_GEN_COUNTER,
+      ngx_http_infer_stat(cancellations) },
+
+    { "ngx_infer_sequences_preempted",
+      "Sequences whose KV blocks were taken, to be computed again",
+      "counter",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_GEN_COUNTER,
+      ngx_http_infer_stat(preemptions) },
+
+    { "ngx_infer_time_to_first_token_seconds", "Queued to first token",
+      "histogram",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_TTFT, 0 },
+
+    { "ngx_infer_inter_token_latency_seconds",
+      "Between a generation's tokens", "histogram",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_ITL, 0 },
+
+    { "ngx_infer_sequences_running", "Sequences in the executors' steps",
+      "gauge",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_RUNNING, 0 },
+
+    { "ngx_infer_sequences_waiting",
+      "Requests queued or waiting for KV blocks", "gauge",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_WAITING, 0 },
+
+    { "ngx_infer_kv_blocks_used", "KV cache blocks holding sequences",
+      "gauge",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_KV_USED, 0 },
+
+    { "ngx_infer_kv_blocks_free", "KV cache blocks free", "gauge",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_KV_FREE, 0 },
+
+    { NULL, NULL, NULL, 0, 0, 0 }
 };
 
 
@@ -183,8 +297,9 @@ ngx_http_infer_metrics_handler(ngx_http_request_t *r)
     size_t                       len;
     ngx_buf_t                   *b;
     ngx_str_t                    type;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, head;
     ngx_http_infer_model_t     **mp;
+    ngx_http_infer_family_t     *f;
     ngx_http_infer_main_conf_t  *imcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -198,8 +313,8 @@ ngx_http_infer_metrics_handler(ngx_http_request_t *r)
     imcf = ngx_http_get_module_main_conf(r, ngx_http_infer_module);
     mp = imcf->models.elts;
 
-    /* the help lines once, then about 80 lines of up to 160 bytes a model */
-    len = 4096 + imcf->models.nelts * 96 * 160;
+    /* the help lines once, then about 100 lines of up to 160 bytes a model */
+    len = 8192 + imcf->models.nelts * 128 * 160;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -209,69 +324,27 @@ ngx_http_infer_metrics_handler(ngx_http_request_t *r)
     p = b->last;
     last = b->end;
 
-    for (i = 0; ngx_http_infer_metrics[i].name; i++) {
-        p = ngx_slprintf(p, last, "# HELP %s %s.\n# TYPE %s %s\n",
-                         ngx_http_infer_metrics[i].name,
-                         ngx_http_infer_metrics[i].help,
-                         ngx_http_infer_metrics[i].name,
-                         ngx_http_infer_metrics[i].type);
-    }
+    for (f = ngx_http_infer_families; f->name; f++) {
 
-    p = ngx_slprintf(p, last,
-                     "# HELP ngx_infer_batch_size Rows in each batch.\n"
-                     "# TYPE ngx_infer_batch_size histogram\n"
-                     "# HELP ngx_infer_batch_tokens Tokens in each batch of "
-                     "a text model.\n"
-                     "# TYPE ngx_infer_batch_tokens histogram\n"
-                     "# HELP ngx_infer_request_duration_seconds Successful "
-                     "requests, arrival to answer.\n"
-                     "# TYPE ngx_infer_request_duration_seconds histogram\n"
-                     "# HELP ngx_infer_queue_depth Requests waiting in the "
-                     "queue.\n"
-                     "# TYPE ngx_infer_queue_depth gauge\n"
-                     "# HELP ngx_infer_queue_free_slots Free slots of the "
-                     "queue.\n"
-                     "# TYPE ngx_infer_queue_free_slots gauge\n"
-                     "# HELP ngx_infer_executors_ready Executors up.\n"
-                     "# TYPE ngx_infer_executors_ready gauge\n"
-                     "# HELP ngx_infer_model_info The model's device and "
-                     "precision.\n"
-                     "# TYPE ngx_infer_model_info gauge\n"
-                     "# HELP ngx_infer_prompt_tokens Prompt tokens of a "
-                     "decoder's requests.\n"
-                     "# TYPE ngx_infer_prompt_tokens counter\n"
-                     "# HELP ngx_infer_generation_tokens Tokens a decoder "
-                     "generated.\n"
-                     "# TYPE ngx_infer_generation_tokens counter\n"
-                     "# HELP ngx_infer_sequences_cancelled Generations "
-                     "whose client left or that a stop string ended.\n"
-                     "# TYPE ngx_infer_sequences_cancelled counter\n"
-                     "# HELP ngx_infer_sequences_preempted Sequences whose "
-                     "KV blocks were taken, to be computed again.\n"
-                     "# TYPE ngx_infer_sequences_preempted counter\n"
-                     "# HELP ngx_infer_time_to_first_token_seconds Queued "
-                     "to first token.\n"
-                     "# TYPE ngx_infer_time_to_first_token_seconds "
-                     "histogram\n"
-                     "# HELP ngx_infer_inter_token_latency_seconds Between "
-                     "a generation's tokens.\n"
-                     "# TYPE ngx_infer_inter_token_latency_seconds "
-                     "histogram\n"
-                     "# HELP ngx_infer_sequences_running Sequences in the "
-                     "executors' steps.\n"
-                     "# TYPE ngx_infer_sequences_running gauge\n"
-                     "# HELP ngx_infer_sequences_waiting Requests queued or "
-                     "waiting for KV blocks.\n"
-                     "# TYPE ngx_infer_sequences_waiting gauge\n"
-                     "# HELP ngx_infer_kv_blocks_used KV cache blocks "
-                     "holding sequences.\n"
-                     "# TYPE ngx_infer_kv_blocks_used gauge\n"
-                     "# HELP ngx_infer_kv_blocks_free KV cache blocks "
-                     "free.\n"
-                     "# TYPE ngx_infer_kv_blocks_free gauge\n");
+        /* a family no model has is left out */
+        head = 0;
 
-    for (i = 0; i < imcf->models.nelts; i++) {
-        p = ngx_http_infer_metrics_model(p, last, mp[i]);
+        for (i = 0; i < imcf->models.nelts; i++) {
+
+            if ((f->models == NGX_HTTP_INFER_TEXT && !mp[i]->tokenizer)
+                || (f->models == NGX_HTTP_INFER_DECODER && !mp[i]->bpe))
+            {
+                continue;
+            }
+
+            if (!head) {
+                p = ngx_slprintf(p, last, "# HELP %s %s.\n# TYPE %s %s\n",
+                                 f->name, f->help, f->name, f->type);
+                head = 1;
+            }
+
+            p = ngx_http_infer_samples(p, last, f, mp[i]);
+        }
     }
 
     b->last = p;
@@ -282,10 +355,13 @@ ngx_http_infer_metrics_handler(ngx_http_request_t *r)
 }
 
 
+/* a family's samples of one model */
+
 static u_char *
-ngx_http_infer_metrics_model(u_char *p, u_char *last,
+ngx_http_infer_samples(u_char *p, u_char *last, ngx_http_infer_family_t *f,
     ngx_http_infer_model_t *m)
 {
+    uint64_t                 v, used, total;
     ngx_uint_t               i;
     ngx_http_infer_stats_t  *st;
     ngx_http_infer_shctx_t  *sh;
@@ -293,108 +369,108 @@ ngx_http_infer_metrics_model(u_char *p, u_char *last,
     sh = m->sh;
     st = &sh->stats;
 
-    for (i = 0; ngx_http_infer_metrics[i].name; i++) {
-        p = ngx_slprintf(p, last, "%s{model=\"%V\",version=\"1\"} %uL\n",
-                         ngx_http_infer_metrics[i].name, &m->name,
-                         __atomic_load_n((uint64_t *) ((u_char *) st
-                                         + ngx_http_infer_metrics[i].offset),
-                                         __ATOMIC_RELAXED));
-    }
+    switch (f->sample) {
 
-    p = ngx_http_infer_histogram(p, last, "ngx_infer_batch_size", &m->name,
-                                 st->batch_size, ngx_http_infer_batch_bounds,
-                                 NGX_HTTP_INFER_BATCH_BUCKETS, 0,
-                                 st->inference_count, st->exec_count);
+    case NGX_HTTP_INFER_S_COUNTER:
+    case NGX_HTTP_INFER_S_GEN_COUNTER:
+        v = __atomic_load_n((uint64_t *) ((u_char *) st + f->offset),
+                            __ATOMIC_RELAXED);
 
-    if (m->tokenizer) {
-        p = ngx_http_infer_histogram(p, last, "ngx_infer_batch_tokens",
-                                     &m->name, st->batch_tokens,
-                                     ngx_http_infer_token_bounds,
-                                     NGX_HTTP_INFER_TOKEN_BUCKETS, 0,
-                                     st->token_count, st->exec_count);
-    }
+        if (f->sample == NGX_HTTP_INFER_S_GEN_COUNTER) {
+            return ngx_slprintf(p, last, "%s{model=\"%V\"} %uL\n",
+                                f->name, &m->name, v);
+        }
 
-    p = ngx_http_infer_histogram(p, last,
-                                 "ngx_infer_request_duration_seconds",
-                                 &m->name, st->latency,
-                                 ngx_http_infer_latency_bounds,
-                                 NGX_HTTP_INFER_LATENCY_BUCKETS, 1,
-                                 st->request_duration_us,
-                                 st->request_success);
+        return ngx_slprintf(p, last, "%s{model=\"%V\",version=\"1\"} %uL\n",
+                            f->name, &m->name, v);
 
-    if (m->bpe) {
-        p = ngx_http_infer_metrics_gen(p, last, m);
-    }
+    case NGX_HTTP_INFER_S_BATCH_SIZE:
+        return ngx_http_infer_histogram(p, last, f->name, &m->name,
+                                        st->batch_size,
+                                        ngx_http_infer_batch_bounds,
+                                        NGX_HTTP_INFER_BATCH_BUCKETS, 0,
+                                        st->inference_count, st->exec_count);
+
+    case NGX_HTTP_INFER_S_BATCH_TOKENS:
+        return ngx_http_infer_histogram(p, last, f->name, &m->name,
+                                        st->batch_tokens,
+                                        ngx_http_infer_token_bounds,
+                                        NGX_HTTP_INFER_TOKEN_BUCKETS, 0,
+                                        st->token_count, st->exec_count);
+
+    case NGX_HTTP_INFER_S_LATENCY:
+        return ngx_http_infer_histogram(p, last, f->name, &m->name,
+                                        st->latency,
+                                        ngx_http_infer_latency_bounds,
+                                        NGX_HTTP_INFER_LATENCY_BUCKETS, 1,
+                                        st->request_duration_us,
+                                        st->request_success);
+
+    case NGX_HTTP_INFER_S_TTFT:
+    case NGX_HTTP_INFER_S_ITL:
+        total = 0;
+
+        for (i = 0; i < NGX_HTTP_INFER_TIME_BUCKETS; i++) {
+            total += (f->sample == NGX_HTTP_INFER_S_TTFT) ? st->ttft[i]
+                                                         : st->itl[i];
+        }
+
+        if (f->sample == NGX_HTTP_INFER_S_TTFT) {
+            return ngx_http_infer_histogram(p, last, f->name, &m->name,
+                                            st->ttft,
+                                            ngx_http_infer_time_bounds,
+                                            NGX_HTTP_INFER_TIME_BUCKETS, 1,
+                                            st->ttft_sum_us, total);
+        }
+
+        return ngx_http_infer_histogram(p, last, f->name, &m->name, st->itl,
+                                        ngx_http_infer_time_bounds,
+                                        NGX_HTTP_INFER_TIME_BUCKETS, 1,
+                                        st->itl_sum_us, total);
 
     /* a snapshot, not under the lock: gauges are a glance */
 
-    p = ngx_slprintf(p, last,
-                     "ngx_infer_queue_depth{model=\"%V\"} %uD\n"
-                     "ngx_infer_queue_free_slots{model=\"%V\"} %uD\n"
-                     "ngx_infer_executors_ready{model=\"%V\"} %uD\n"
-                     "ngx_infer_model_info{model=\"%V\",device=\"%V\","
-                     "precision=\"%s\",max_batch=\"%ui\"} 1\n",
-                     &m->name, sh->queued, &m->name, sh->nfree,
-                     &m->name, sh->ready, &m->name, &m->device,
-                     infer_precision_name(m->precision), m->max_batch);
+    case NGX_HTTP_INFER_S_QUEUE_DEPTH:
+        v = sh->queued;
+        break;
 
-    return p;
-}
+    case NGX_HTTP_INFER_S_FREE_SLOTS:
+        v = sh->nfree;
+        break;
 
+    case NGX_HTTP_INFER_S_EXECUTORS:
+        v = sh->ready;
+        break;
 
-/* a decoder's: tokens, latencies, sequences, the KV cache */
+    case NGX_HTTP_INFER_S_MODEL_INFO:
+        return ngx_slprintf(p, last, "%s{model=\"%V\",device=\"%V\","
+                            "precision=\"%s\",max_batch=\"%ui\"} 1\n",
+                            f->name, &m->name, &m->device,
+                            infer_precision_name(m->precision),
+                            m->max_batch);
 
-static u_char *
-ngx_http_infer_metrics_gen(u_char *p, u_char *last, ngx_http_infer_model_t *m)
-{
-    uint64_t                 first, used, total;
-    ngx_uint_t               i;
-    ngx_http_infer_stats_t  *st;
+    case NGX_HTTP_INFER_S_RUNNING:
+        v = st->running;
+        break;
 
-    st = &m->sh->stats;
+    case NGX_HTTP_INFER_S_WAITING:
+        v = st->waiting + sh->queued;
+        break;
 
-    p = ngx_slprintf(p, last,
-                     "ngx_infer_prompt_tokens{model=\"%V\"} %uL\n"
-                     "ngx_infer_generation_tokens{model=\"%V\"} %uL\n"
-                     "ngx_infer_sequences_cancelled{model=\"%V\"} %uL\n"
-                     "ngx_infer_sequences_preempted{model=\"%V\"} %uL\n",
-                     &m->name, st->prompt_tokens, &m->name,
-                     st->generated_tokens, &m->name, st->cancellations,
-                     &m->name, st->preemptions);
+    default: /* NGX_HTTP_INFER_S_KV_USED, NGX_HTTP_INFER_S_KV_FREE */
+        used = __atomic_load_n(&st->kv_blocks_used, __ATOMIC_RELAXED);
+        total = __atomic_load_n(&st->kv_blocks_total, __ATOMIC_RELAXED);
 
-    first = 0;
-    total = 0;
+        if (f->sample == NGX_HTTP_INFER_S_KV_USED) {
+            v = used;
 
-    for (i = 0; i < NGX_HTTP_INFER_TIME_BUCKETS; i++) {
-        first += st->ttft[i];
-        total += st->itl[i];
+        } else {
+            v = total > used ? total - used : 0;
+        }
     }
 
-    p = ngx_http_infer_histogram(p, last,
-                                 "ngx_infer_time_to_first_token_seconds",
-                                 &m->name, st->ttft,
-                                 ngx_http_infer_time_bounds,
-                                 NGX_HTTP_INFER_TIME_BUCKETS, 1,
-                                 st->ttft_sum_us, first);
-
-    p = ngx_http_infer_histogram(p, last,
-                                 "ngx_infer_inter_token_latency_seconds",
-                                 &m->name, st->itl,
-                                 ngx_http_infer_time_bounds,
-                                 NGX_HTTP_INFER_TIME_BUCKETS, 1,
-                                 st->itl_sum_us, total);
-
-    used = __atomic_load_n(&st->kv_blocks_used, __ATOMIC_RELAXED);
-    total = __atomic_load_n(&st->kv_blocks_total, __ATOMIC_RELAXED);
-
-    return ngx_slprintf(p, last,
-                        "ngx_infer_sequences_running{model=\"%V\"} %uL\n"
-                        "ngx_infer_sequences_waiting{model=\"%V\"} %uL\n"
-                        "ngx_infer_kv_blocks_used{model=\"%V\"} %uL\n"
-                        "ngx_infer_kv_blocks_free{model=\"%V\"} %uL\n",
-                        &m->name, st->running, &m->name,
-                        st->waiting + m->sh->queued, &m->name, used,
-                        &m->name, total > used ? total - used : 0);
+    return ngx_slprintf(p, last, "%s{model=\"%V\"} %uL\n", f->name, &m->name,
+                        v);
 }
 
 

@@ -388,6 +388,7 @@ int32_t *ngx_http_infer_slot_lens(ngx_http_infer_model_t *m, uint32_t slot);
 void ngx_http_infer_kick_handler(ngx_event_t *ev);
 void ngx_http_infer_attach(ngx_http_infer_model_t *m, ngx_uint_t attach);
 void ngx_http_infer_ready(ngx_http_infer_model_t *m, ngx_uint_t add);
+ngx_uint_t ngx_http_infer_is_ready(ngx_http_infer_model_t *m);
 ngx_uint_t ngx_http_infer_pid_dead(ngx_pid_t pid);
 void ngx_http_infer_reap(ngx_http_infer_model_t *m, ngx_log_t *log);
 
@@ -487,6 +488,10 @@ ngx_int_t ngx_http_infer_err(ngx_http_infer_err_t *err, ngx_uint_t status,
 ngx_buf_t *ngx_http_infer_error_body(ngx_http_request_t *r,
     ngx_uint_t status, const char *param, const char *code, u_char *msg,
     size_t len);
+
+/* ngx_http_infer_errors.c: nginx's own errors in the API's JSON */
+ngx_uint_t ngx_http_infer_error_page(ngx_http_request_t *r,
+    ngx_uint_t status);
 ngx_int_t ngx_http_infer_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_infer_module.c */

@@ -8,6 +8,9 @@
  *   ngx_http_infer_body_handler()    take a slot, decode the body (the
  *                                    codec), copy the inputs into a
  *                                    payload of their size, park, queue
+ *   ngx_http_infer_admit()           a slot, or 503: a full queue, or a
+ *                                    model not ready where error_page
+ *                                    spills 503 over
  *   ngx_http_infer_park()            wait with a timer; a client that
  *                                    goes away cancels the slot
  *   ngx_http_infer_wake()            the executor's wake-up: progress
@@ -32,6 +35,8 @@
 
 
 static void ngx_http_infer_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_infer_admit(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m, ngx_http_infer_ctx_t *ctx, ngx_int_t *rc);
 static u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
 static ngx_int_t ngx_http_infer_park(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
@@ -172,8 +177,9 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
      * that names its model in the body (OpenAI's) takes it after.
      */
 
-    if (m && ngx_http_infer_slot_alloc(m, ctx) != NGX_OK) {
-        goto full;
+    if (m && ngx_http_infer_admit(r, m, ctx, &rc) != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
     }
 
     if (ctx->codec->decode(ctx, body, len, &err) != NGX_OK) {
@@ -183,8 +189,9 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
     if (m == NULL) {
         m = ctx->model;
 
-        if (ngx_http_infer_slot_alloc(m, ctx) != NGX_OK) {
-            goto full;
+        if (ngx_http_infer_admit(r, m, ctx, &rc) != NGX_OK) {
+            ngx_http_finalize_request(r, rc);
+            return;
         }
     }
 
@@ -221,20 +228,6 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
 
     return;
 
-full:
-
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "infer: queue of model \"%V\" is full (%ui requests)",
-                  &m->name, m->queue);
-
-    ngx_http_infer_count_request(m, ctx, 0);
-
-    rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "the queue of model \"%V\" is full, "
-                                   "retry later", &m->name);
-    ngx_http_finalize_request(r, rc);
-    return;
-
 error:
 
     if (err.status == NGX_HTTP_SERVICE_UNAVAILABLE) {
@@ -258,6 +251,54 @@ failed:
     ngx_http_infer_count_request(m, ctx, 0);
     ngx_http_infer_slot_release(m, ctx);
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * A slot for the request, NGX_OK; or NGX_DECLINED and in *rc the 503 to
+ * finalize with.  A model that is not ready (no executor up: a worker
+ * being replaced, executors that could not start) keeps its requests
+ * queued for an executor to come, except where an error_page takes 503:
+ * there it spills over at once, as a full queue does.
+ */
+
+static ngx_int_t
+ngx_http_infer_admit(ngx_http_request_t *r, ngx_http_infer_model_t *m,
+    ngx_http_infer_ctx_t *ctx, ngx_int_t *rc)
+{
+    ngx_uint_t  spill, level;
+
+    spill = ngx_http_infer_error_page(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+    level = spill ? NGX_LOG_INFO : NGX_LOG_WARN;
+
+    if (spill && !ngx_http_infer_is_ready(m)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "infer: model \"%V\" is not ready, the request goes "
+                      "to error_page", &m->name);
+
+        ngx_http_infer_count_request(m, ctx, 0);
+
+        *rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "model \"%V\" is not ready, retry "
+                                        "later", &m->name);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_infer_slot_alloc(m, ctx) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "infer: queue of model \"%V\" is full (%ui requests)%s",
+                  &m->name, m->queue,
+                  spill ? ", the request goes to error_page" : "");
+
+    ngx_http_infer_count_request(m, ctx, 0);
+
+    *rc = ngx_http_infer_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "the queue of model \"%V\" is full, "
+                                    "retry later", &m->name);
+    return NGX_DECLINED;
 }
 
 

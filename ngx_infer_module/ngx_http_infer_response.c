@@ -2,10 +2,10 @@
 /*
  * ngx_infer: what the module answers with: JSON bodies, JSON errors in
  * the location's API's shape (KServe's {"error": "..."}, OpenAI's
- * {"error": {"message", "type", "param", "code"}}), 405 with Allow, and
- * the filter that makes nginx's own errors in inference locations (413,
- * 408, limit_req's 503...) JSON too.  Every error body is built by
- * ngx_http_infer_error_body().
+ * {"error": {"message", "type", "param", "code"}}), 405 with Allow.
+ * Every error body is built by ngx_http_infer_error_body(), nginx's own
+ * errors' too (ngx_http_infer_errors.c).  An error whose status an
+ * error_page takes is left to nginx, which redirects it.
  */
 
 
@@ -17,21 +17,16 @@
 #include "infer_openai.h"
 
 
-static ngx_int_t ngx_http_infer_error_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_infer_error_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
-
-
-static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
-static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
-
-
 /* post: the endpoint takes POST, else GET and HEAD */
 
 ngx_int_t
 ngx_http_infer_not_allowed(ngx_http_request_t *r, ngx_uint_t post)
 {
     ngx_table_elt_t  *h;
+
+    if (ngx_http_infer_error_page(r, NGX_HTTP_NOT_ALLOWED)) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
@@ -145,6 +140,16 @@ ngx_http_infer_send_error_param(ngx_http_request_t *r, ngx_uint_t status,
     ngx_table_elt_t  *h;
     u_char            msg[NGX_MAX_ERROR_STR];
 
+    /*
+     * error_page decides where an error goes (error_page 503 = @origin: a
+     * full queue spills over to another server); the body is not
+     * discarded, so that a proxy there sends it on
+     */
+
+    if (ngx_http_infer_error_page(r, status)) {
+        return status;
+    }
+
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
     }
@@ -233,167 +238,4 @@ ngx_http_infer_send_buf(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
-}
-
-
-/*
- * Errors that nginx itself answers in an inference location (a body over
- * client_max_body_size caught before the handler runs, a client that is
- * too slow, limit_req, ...) are JSON too, like every answer of the API.
- */
-
-static ngx_int_t
-ngx_http_infer_error_header_filter(ngx_http_request_t *r)
-{
-    u_char                     *p;
-    ngx_buf_t                  *b;
-    ngx_http_infer_ctx_t       *ctx;
-    ngx_http_core_loc_conf_t   *clcf;
-    ngx_http_infer_loc_conf_t  *ilcf;
-    u_char                      msg[128];
-
-    if (r != r->main || r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_infer_module);
-
-    if (ilcf->model == NULL && ilcf->api == NGX_HTTP_INFER_API_NONE) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    /* ours are JSON already */
-    if (r->headers_out.content_type.len == sizeof("application/json") - 1
-        && ngx_strncmp(r->headers_out.content_type.data, "application/json",
-                       sizeof("application/json") - 1)
-           == 0)
-    {
-        return ngx_http_next_header_filter(r);
-    }
-
-    switch (r->headers_out.status) {
-
-    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
-        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-        p = ngx_snprintf(msg, sizeof(msg), "request body is larger than "
-                         "client_max_body_size %O",
-                         clcf->client_max_body_size);
-        break;
-
-    case NGX_HTTP_REQUEST_TIME_OUT:
-        p = ngx_cpymem(msg, "the client did not send the request in time",
-                       sizeof("the client did not send the request in time")
-                       - 1);
-        break;
-
-    case NGX_HTTP_LENGTH_REQUIRED:
-        p = ngx_cpymem(msg, "Content-Length is required",
-                       sizeof("Content-Length is required") - 1);
-        break;
-
-    case NGX_HTTP_SERVICE_UNAVAILABLE:
-        p = ngx_cpymem(msg, "service unavailable, retry later",
-                       sizeof("service unavailable, retry later") - 1);
-        break;
-
-    case NGX_HTTP_BAD_REQUEST:
-        p = ngx_cpymem(msg, "bad request", sizeof("bad request") - 1);
-        break;
-
-    case NGX_HTTP_UNAUTHORIZED:
-        p = ngx_cpymem(msg, "authentication required: no valid API key",
-                       sizeof("authentication required: no valid API key")
-                       - 1);
-        break;
-
-    case NGX_HTTP_FORBIDDEN:
-        p = ngx_cpymem(msg, "access forbidden", sizeof("access forbidden")
-                                                - 1);
-        break;
-
-    default:
-        p = ngx_snprintf(msg, sizeof(msg), "HTTP error %ui",
-                         r->headers_out.status);
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_infer_ctx_t));
-        if (ctx == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_infer_module);
-    }
-
-    b = ngx_http_infer_error_body(r, r->headers_out.status, NULL, NULL, msg,
-                                  p - msg);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    ctx->error_body = b;
-
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (r->headers_out.content_length) {
-        r->headers_out.content_length->hash = 0;
-        r->headers_out.content_length = NULL;
-    }
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.charset.len = 0;
-
-    return ngx_http_next_header_filter(r);
-}
-
-
-static ngx_int_t
-ngx_http_infer_error_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
-{
-    ngx_chain_t            out, *cl;
-    ngx_http_infer_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_infer_module);
-
-    if (ctx == NULL || ctx->error_body == NULL) {
-        return ngx_http_next_body_filter(r, in);
-    }
-
-    /* nginx's HTML page goes nowhere; the JSON body goes once */
-
-    for (cl = in; cl; cl = cl->next) {
-        cl->buf->pos = cl->buf->last;
-        cl->buf->file_pos = cl->buf->file_last;
-    }
-
-    if (ctx->error_sent) {
-        return NGX_OK;
-    }
-
-    ctx->error_sent = 1;
-
-    out.buf = ctx->error_body;
-    out.next = NULL;
-
-    return ngx_http_next_body_filter(r, &out);
-}
-
-
-ngx_int_t
-ngx_http_infer_filter_init(ngx_conf_t *cf)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_infer_error_header_filter;
-
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_infer_error_body_filter;
-
-    return NGX_OK;
 }

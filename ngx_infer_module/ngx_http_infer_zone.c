@@ -513,6 +513,15 @@ ngx_http_infer_ready(ngx_http_infer_model_t *m, ngx_uint_t add)
 }
 
 
+/* a request can be computed: an executor of the model is up */
+
+ngx_uint_t
+ngx_http_infer_is_ready(ngx_http_infer_model_t *m)
+{
+    return __atomic_load_n(&m->sh->ready, __ATOMIC_ACQUIRE) > 0;
+}
+
+
 ngx_uint_t
 ngx_http_infer_pid_dead(ngx_pid_t pid)
 {

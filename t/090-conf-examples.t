@@ -10,6 +10,7 @@ use JSON::PP;
 use File::Path ();
 use InferTest;
 use InferCheck;
+use InferOrigin;
 
 ensure_fixtures();
 
@@ -38,7 +39,7 @@ for my $f (@files) {
 
 # the example run for real, moved into the test prefix
 sub start_example {
-    my ($f) = @_;
+    my ($f, %o) = @_;
     my $conf = slurp($f);
     $conf =~ s{load_module\s+\S+;}{load_module $module;};
     $conf =~ s{^(\s*pid\s+)\S+;}{${1}logs/nginx.pid;}m;
@@ -47,6 +48,8 @@ sub start_example {
     $conf =~ s{(\s)build/models/}{$1$repo/build/models/}g;
     $conf =~ s{(\s)models/}{$1$repo/models/}g;
     $conf =~ s{listen\s+\d+;}{listen 127.0.0.1:$port;}g;
+    $conf =~ s{server\s+127\.0\.0\.1:8090;}{server 127.0.0.1:$o{origin};}
+        if $o{origin};
     return start_nginx(conf => $conf);
 }
 
@@ -223,6 +226,58 @@ my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
        'chat: ... with the tokens of the streamed one') or diag("log: @log");
     $checked{'chat.conf'} = 1;
     stop_nginx();
+}
+
+# --- spillover.conf ---------------------------------------------------------------
+
+{
+    # the origin: another nginx with the same model
+    my $oport = start_origin(
+        http_config => "    infer_model digits $repo/models/digits;\n",
+        config => "        location /v2 { infer_api kserve; }\n");
+    ok($oport, 'spillover: an origin starts') or diag($InferTest::LastError);
+    ok(start_example("$repo/conf-examples/spillover.conf", origin => $oport),
+       'spillover.conf starts') or diag($InferTest::LastError);
+
+    # the comment's curl
+    my $example = slurp("$repo/models/digits/example-request.json");
+    my ($st, $h, $b) = http_request('POST', '/v2/models/digits/infer',
+                                    $example);
+    is($st, 200, 'spillover: the comment\'s curl answers');
+    is($h->{'x-served-by'}, 'edge', 'spillover: ... from the edge');
+
+    # more than the edge's 100 requests a second: the rest to the origin,
+    # every answer the same
+    my $res = parallel_clients(clients => 6, requests => 5, request =>
+                               ['POST', '/v2/models/digits/infer', $req]);
+    my (%by, $right);
+    $right = 0;
+    for my $r (@$res) {
+        $by{ $r->{headers}{'x-served-by'} // 'nobody' }++;
+        $right++ if ($r->{status} // 0) == 200
+                    && !defined json_cmp(eval { decode_json($r->{body}) },
+                                         decode_json($exp));
+    }
+    is($right, 30, 'spillover: 30 requests at once, 30 right answers')
+        or diag(explain \%by);
+    ok($by{edge} && $by{origin},
+       "spillover: from the edge ($by{edge}) and the origin ("
+       . ($by{origin} // 0) . ')');
+
+    # not a 503: a bad body is the edge's own (once under the rate again)
+    select(undef, undef, undef, 0.1);
+    ($st, $h, $b) = http_request('POST', '/v2/models/digits/infer',
+                                 '{"inputs": [');
+    is($st, 400, 'spillover: a bad body, 400');
+    is($h->{'x-served-by'}, 'edge', 'spillover: ... from the edge');
+
+    my @log = slurp_lines("$root/logs/spillover-access.log");
+    ok((grep { m{" 200 origin=127\.0\.0\.1:$oport batch=- } } @log)
+       && (grep { m{" 200 origin=- batch=\d+ } } @log),
+       'spillover: the access log says which answered') or diag("log: @log");
+    $checked{'spillover.conf'} = 1;
+    stop_nginx();
+    stop_origin();
 }
 
 sub slurp_lines { open my $f, '<', $_[0] or return (); <$f> }

@@ -32,7 +32,6 @@
 
 
 static void ngx_http_infer_body_handler(ngx_http_request_t *r);
-static u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
 static ngx_int_t ngx_http_infer_park(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
 static void ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx);
@@ -266,7 +265,7 @@ failed:
  * or, when it went to a temporary file or several buffers, a copy.
  */
 
-static u_char *
+u_char *
 ngx_http_infer_body(ngx_http_request_t *r, size_t *len)
 {
     u_char       *p, *body;
@@ -450,6 +449,11 @@ ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx)
     ctx->compute_time_us = (s->t_end - s->t_start) / 1000;
 
     ngx_http_infer_count_request(m, ctx, !s->failed);
+
+    if (!s->failed && m->bpe == NULL) {
+        /* a generation has no batch of its own to time */
+        ngx_http_infer_count_computed(m, s);
+    }
 
     if (s->failed && !r->header_sent) {
         rc = ngx_http_infer_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,

@@ -543,7 +543,16 @@ void ngx_http_infer_count_phases(ngx_http_infer_shctx_t *sh,
 
 /* ngx_http_infer_kserve.c */
 ngx_int_t ngx_http_infer_kserve_handler(ngx_http_request_t *r);
+ngx_uint_t ngx_http_infer_is_ready(ngx_http_infer_model_t *m);
 extern const ngx_http_infer_codec_t  ngx_http_infer_kserve_codec;
+
+/* ngx_http_infer_triton.c: Triton's extensions of KServe v2 */
+ngx_int_t ngx_http_infer_triton_config(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m);
+ngx_int_t ngx_http_infer_triton_stats(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m);
+ngx_int_t ngx_http_infer_triton_repository(ngx_http_request_t *r,
+    u_char *p, u_char *end);
 
 /* ngx_http_infer_openai.c */
 ngx_int_t ngx_http_infer_openai_handler(ngx_http_request_t *r);

@@ -106,12 +106,11 @@ SKIP: {
 
     my $before = stats('digits');
 
-    # count windows of 200 requests, stable within 50 %: a short run, on
-    # a loaded machine too
+    # windows of 0.5 s, stable within 50 %: a short run, on a loaded
+    # machine too
     my @cmd = ($pa, '-m', 'digits', '-u', '127.0.0.1:' . nginx_port(),
-               '-i', 'http', '--concurrency-range', '1:8:7',
-               '--measurement-mode', 'count_windows',
-               '--measurement-request-count', 200, '-s', 50, '-r', 20);
+               '-i', 'http', '--concurrency-range', '1:8:7', '-p', 500,
+               '-s', 50, '-r', 20);
     my $report = '';
     {
         my $pid = open(my $out, '-|') // die "fork: $!";

@@ -143,7 +143,9 @@ set -e
 
 read -r ok1 fail1 inf1 exec1 < <(stats)
 measured=$(awk '/^    Request count:/ { n += $3 } END { print n + 0 }' "$WORK/report.txt")
-server="the server's statistics of the run: $((ok1 - ok0)) requests answered, $((fail1 - fail0)) with an error, $((inf1 - inf0)) rows in $((exec1 - exec0)) batches; perf_analyzer measured $measured requests"
+server="the server's statistics of the run: $((ok1 - ok0)) requests answered,"
+server+=" $((fail1 - fail0)) with an error, $((inf1 - inf0)) rows in"
+server+=" $((exec1 - exec0)) batches; perf_analyzer measured $measured requests"
 echo
 echo "$server"
 
@@ -151,7 +153,11 @@ mkdir -p "$(dirname "$OUT")"
 {
     echo "# Triton's perf_analyzer against ngx_infer"
     echo
-    echo "$(date -u +%F), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), nginx $("$NGINX" -v 2>&1 | sed 's/.*\///'), perf_analyzer $("$PA" --version 2>&1 | awk '{print $4}'), load average $LOAD before the run"
+    cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+    echo "$(date -u +%F), $(nproc) CPUs ($cpu)," \
+         "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///')," \
+         "perf_analyzer $("$PA" --version 2>&1 | awk '{print $4}')," \
+         "load average $LOAD before the run"
     echo
     echo '```'
     echo "${CMD[*]}" | sed "s#$REPO/##g"

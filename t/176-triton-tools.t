@@ -190,8 +190,9 @@ my ($host) = map { /\] (\d+)#\d+: .*executor 0 of model "image" started/
                    ? $1 : () } error_log_lines(0);
 ok($host, "image's executor runs in worker " . ($host // '?'));
 
-my $master = master_pid();
-kill 'STOP', $master;
+our $Stopped = master_pid();
+END { kill 'CONT', $Stopped if $Stopped }   # whatever happens below
+kill 'STOP', $Stopped;
 kill 'QUIT', $host;
 
 my $down = '[{"name":"digits","version":"1","state":"READY"},'
@@ -207,7 +208,8 @@ is(index_body('{"ready": true}'),
 is((http_request('GET', '/v2/models/image/ready'))[0], 503,
    'image\'s /ready says the same (503)');
 
-kill 'CONT', $master;
+kill 'CONT', $Stopped;
+$Stopped = undef;
 
 my $up = '[{"name":"digits","version":"1","state":"READY"},'
          . '{"name":"image","version":"1","state":"READY"}]';

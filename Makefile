@@ -10,6 +10,8 @@
 #   make bench    the benchmarks against the Python peers (bench/run.sh)
 #   make bench-chat   SmolLM2 on ngx_infer against llama.cpp's llama-server
 #                 (bench/chat.sh, about 9 minutes)
+#   make bench-perf-analyzer   Triton's perf_analyzer on the digits model,
+#                 concurrency 1 and 8 (bench/perf_analyzer.sh)
 #   make fuzz     libFuzzer on the codec and the model parsers (fuzz/)
 #   make test-asan, make test-valgrind   the suite under ASan+UBSan, valgrind
 
@@ -32,10 +34,12 @@ MODULE_SRCS := $(wildcard ngx_infer_module/*.c ngx_infer_module/*.h) \
                $(KERNEL_HDRS) $(KERNEL_SRCS) config
 
 # python3-torch and python3-venv: the sentence-transformers reference of
-# the BERT fixtures (below), Debian's torch rather than PyPI's
+# the BERT fixtures (below), Debian's torch rather than PyPI's; libb64-0d:
+# what Triton's perf_analyzer links (below)
 APT_PKGS    := nginx-core nginx-dev libjansson-dev libpcre2-dev \
                libopenblas-dev libtest-base-perl libwww-perl curl wrk \
-               build-essential libutf8proc-dev python3-torch python3-venv
+               build-essential libutf8proc-dev python3-torch python3-venv \
+               libb64-0d
 PIP_PKGS    := numpy scipy safetensors scikit-learn tokenizers openai \
                'tritonclient[http]' gguf jinja2
 # all-MiniLM-L6-v2's tokenizer.json, for the tokenizer's parity fixtures:
@@ -515,7 +519,46 @@ run: deps $(MODULE) $(MINILM) $(SMOLLM2)
 	exec $(NGINX) -p $(CURDIR)/ -c $(BUILD)/run/quickstart.conf \
 	    -g 'daemon off; master_process on;'
 
-test: deps all unit fixtures $(MINILM) $(SMOLLM2)
+# Triton's perf_analyzer as the tritonclient 2.40.0 wheel ships it (later
+# wheels do not), with the CUDA runtime it links from PyPI's
+# nvidia-cuda-runtime-cu12 (its HTTP client calls none of it): the two
+# files out of the wheels, under build/perf-analyzer, and bin/perf_analyzer
+# that runs it with that library (t/176-triton-tools.t, make
+# bench-perf-analyzer)
+PA_VERSION    := 2.40.0
+PA_CUDART     := 12.9.79
+PA_DIR        := $(BUILD)/perf-analyzer
+PERF_ANALYZER := $(PA_DIR)/bin/perf_analyzer
+PA_UNZIP       = $(PYTHON) -c 'import sys, zipfile; \
+    sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))'
+
+$(PERF_ANALYZER): | deps
+	mkdir -p $(PA_DIR)/wheels $(PA_DIR)/libexec $(PA_DIR)/lib $(PA_DIR)/bin
+	$(PYTHON) -m pip download -q --no-deps -d $(PA_DIR)/wheels \
+	    tritonclient==$(PA_VERSION) nvidia-cuda-runtime-cu12==$(PA_CUDART)
+	$(PA_UNZIP) $(PA_DIR)/wheels/tritonclient-$(PA_VERSION)-py3-none-manylinux1_x86_64.whl \
+	    tritonclient-$(PA_VERSION).data/data/bin/perf_analyzer \
+	    >$(PA_DIR)/libexec/perf_analyzer
+	$(PA_UNZIP) $(PA_DIR)/wheels/nvidia_cuda_runtime_cu12-$(PA_CUDART)-*.whl \
+	    nvidia/cuda_runtime/lib/libcudart.so.12 >$(PA_DIR)/lib/libcudart.so.12
+	chmod 755 $(PA_DIR)/libexec/perf_analyzer
+	printf '%s\n' '#!/bin/sh' \
+	    '# perf_analyzer $(PA_VERSION) with the libcudart.so.12 beside it' \
+	    'd=$$(cd "$$(dirname "$$0")/.." && pwd)' \
+	    'LD_LIBRARY_PATH=$$d/lib$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \' \
+	    '    exec "$$d/libexec/perf_analyzer" "$$@"' >$@.tmp
+	chmod 755 $@.tmp
+	$@.tmp --version >/dev/null 2>&1 || { $@.tmp --version; exit 1; }
+	mv -f $@.tmp $@
+
+# for make test: without PyPI, the test that runs it skips
+.PHONY: perf-analyzer
+perf-analyzer: | deps
+	@test -x $(PERF_ANALYZER) || $(MAKE) --no-print-directory \
+	    $(PERF_ANALYZER) || echo "make: no $(PERF_ANALYZER):" \
+	    "t/176-triton-tools.t skips perf_analyzer"
+
+test: deps all unit fixtures $(MINILM) $(SMOLLM2) perf-analyzer
 	TEST_NGINX_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) \
 	TEST_NGINX_REPO=$(CURDIR) \
@@ -533,6 +576,12 @@ bench: deps all fixtures $(BUILD)/bench_tokenizer
 .PHONY: bench-chat
 bench-chat: deps all $(LLAMA_CPP_DIR)/bin/llama-server
 	BENCH_SCENARIO=chat bench/run.sh
+
+# Triton's perf_analyzer on the digits model, concurrency 1 and 8
+# (bench/perf_analyzer.sh; PA_SECONDS=1 for a quick look)
+.PHONY: bench-perf-analyzer
+bench-perf-analyzer: deps all $(PERF_ANALYZER)
+	bench/perf_analyzer.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -203,6 +203,14 @@ int infer_ks_decode_binary(infer_ks_request_t *req, const char *body,
 int infer_ks_output_binary(const infer_ks_request_t *req, const char *name,
     size_t len);
 
+/*
+ * Triton's model repository index request, {"ready": true|false} (false
+ * when the body is empty or says nothing): 0 with *ready, or -1 with the
+ * message in err (INFER_KSERVE_ERRLEN bytes), as for the requests above.
+ */
+int infer_ks_decode_index(const char *body, size_t len, int *ready,
+    char *err);
+
 /* bytes per element of binary data, 0 for BYTES and UNKNOWN */
 size_t infer_ks_datatype_size(infer_ks_datatype_e dt);
 

@@ -820,3 +820,54 @@ invalid:
                             "parameters.timeout: expected a non-negative "
                             "integer (microseconds)");
 }
+
+
+int
+infer_ks_decode_index(const char *body, size_t len, int *ready, char *err)
+{
+    int                   k, rc;
+    infer_json_parser_t   js;
+    infer_json_object_t   obj;
+
+    static const char *const  keys[] = { "ready", NULL };
+
+    *ready = 0;
+
+    infer_json_init(&js, body, len, err, INFER_KSERVE_ERRLEN);
+
+    if (infer_json_peek(&js) == -1) {
+        return 0;
+    }
+
+    if (!infer_json_object(&js, &obj)) {
+        infer_json_error(&js, INFER_JSON_INVALID,
+                         "the request body must be a JSON object");
+        return infer_json_report(&js);
+    }
+
+    while ((rc = infer_json_member(&js, &obj, keys, &k)) == 1) {
+        rc = infer_json_bool(&js, ready);
+
+        if (rc == INFER_JSON_DECLINED) {
+            infer_json_error(&js, INFER_JSON_INVALID,
+                             "ready: expected true or false");
+            return infer_json_report(&js);
+        }
+    }
+
+    if (rc == INFER_JSON_DECLINED) {
+        infer_json_error(&js, INFER_JSON_INVALID, "duplicate key \"ready\"");
+        return infer_json_report(&js);
+    }
+
+    if (rc != 0) {
+        return infer_json_report(&js);
+    }
+
+    if (infer_json_peek(&js) != -1) {
+        infer_json_syntax(&js, js.p, "end of file expected");
+        return infer_json_report(&js);
+    }
+
+    return 0;
+}

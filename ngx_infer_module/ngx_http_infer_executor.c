@@ -572,6 +572,7 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
         s->failed = (rc != 0);
         s->batch_rows = rows;
         s->t_start = t_start;
+        s->t_run = t_run;
         s->t_end = t_end;
         off += s->nseqs;
     }
@@ -601,10 +602,15 @@ ngx_http_infer_run_batch(ngx_http_infer_executor_t *ex,
     ngx_http_infer_count(st->compute_output_duration_us,
                          (t_done - t_end) / 1000);
 
+    if (rc == 0) {
+        ngx_http_infer_count_phases(sh, rows, t_start, t_run, t_end, t_done);
+    }
+
     ngx_shmtx_lock(&m->shpool->mutex);
 
     for (i = 0; i < n; i++) {
         s = &sh->slots[w->slots[i]];
+        s->t_done = t_done;
         w->tickets[i] = s->ticket;
 
         if (s->state == NGX_HTTP_INFER_CANCELLED) {

@@ -4,6 +4,8 @@
  * and the codec of its inference requests (JSON, Triton's binary tensor
  * data extension, a raw octet-stream tensor) for the request path of
  * ngx_http_infer_request.c.  The JSON itself is kernels/infer_kserve*.c.
+ * Triton's other extensions (model configuration, statistics, the model
+ * repository) are routed to ngx_http_infer_triton.c.
  */
 
 
@@ -21,6 +23,8 @@
 #define NGX_HTTP_INFER_EP_READY          2
 #define NGX_HTTP_INFER_EP_MODEL          3
 #define NGX_HTTP_INFER_EP_MODEL_READY    4
+#define NGX_HTTP_INFER_EP_CONFIG         5
+#define NGX_HTTP_INFER_EP_STATS          6
 
 
 /* the rest of the path, p to end, is exactly s */
@@ -96,6 +100,16 @@ ngx_http_infer_kserve_handler(ngx_http_request_t *r)
     } else if (ngx_http_infer_is(p, end, "/health/ready")) {
         ep = NGX_HTTP_INFER_EP_READY;
 
+    } else if (ngx_http_infer_is(p, end, "/models/stats")) {
+        /* Triton's: every model's (m is NULL) */
+        ep = NGX_HTTP_INFER_EP_STATS;
+
+    } else if ((size_t) (end - p) >= sizeof("/repository/") - 1
+               && ngx_strncmp(p, "/repository/", sizeof("/repository/") - 1)
+                  == 0)
+    {
+        return ngx_http_infer_triton_repository(r, p, end);
+
     } else {
         if ((size_t) (end - p) <= sizeof("/models/") - 1
             || ngx_strncmp(p, "/models/", sizeof("/models/") - 1) != 0)
@@ -142,6 +156,12 @@ ngx_http_infer_kserve_handler(ngx_http_request_t *r)
         } else if (ngx_http_infer_is(p, end, "/ready")) {
             ep = NGX_HTTP_INFER_EP_MODEL_READY;
 
+        } else if (ngx_http_infer_is(p, end, "/config")) {
+            ep = NGX_HTTP_INFER_EP_CONFIG;
+
+        } else if (ngx_http_infer_is(p, end, "/stats")) {
+            ep = NGX_HTTP_INFER_EP_STATS;
+
         } else if (ngx_http_infer_is(p, end, "/infer")) {
             if (r->method != NGX_HTTP_POST) {
                 return ngx_http_infer_not_allowed(r, 1);
@@ -171,6 +191,12 @@ ngx_http_infer_kserve_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_INFER_EP_MODEL:
         return ngx_http_infer_model_metadata(r, m);
+
+    case NGX_HTTP_INFER_EP_CONFIG:
+        return ngx_http_infer_triton_config(r, m);
+
+    case NGX_HTTP_INFER_EP_STATS:
+        return ngx_http_infer_triton_stats(r, m);
 
     default: /* NGX_HTTP_INFER_EP_MODEL_READY */
         return ngx_http_infer_model_ready(r, m);
@@ -712,7 +738,8 @@ ngx_http_infer_server_metadata(ngx_http_request_t *r)
 
     b->pos = (u_char *) "{\"name\":\"ngx_infer\",\"version\":\""
                         NGX_HTTP_INFER_VERSION "\",\"extensions\":"
-                        "[\"binary_tensor_data\"]}";
+                        "[\"binary_tensor_data\",\"model_configuration\","
+                        "\"statistics\",\"model_repository\"]}";
     b->last = b->pos + ngx_strlen(b->pos);
     b->memory = 1;
 

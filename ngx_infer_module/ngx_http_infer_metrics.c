@@ -225,18 +225,36 @@ void
 ngx_http_infer_count_request(ngx_http_infer_model_t *m,
     ngx_http_infer_ctx_t *ctx, ngx_uint_t ok)
 {
-    int64_t                  us;
+    int64_t                  ns, us;
+    uint64_t                 ms, last;
     ngx_uint_t               i;
+    ngx_time_t              *tp;
     ngx_http_infer_stats_t  *st;
 
     st = &m->sh->stats;
+    ns = ngx_http_infer_now() - ctx->t_arrive;
+
+    /* the latest answer of any worker: workers' clocks race by a tick */
+
+    tp = ngx_timeofday();
+    ms = (uint64_t) tp->sec * 1000 + tp->msec;
+    last = __atomic_load_n(&st->last_inference_ms, __ATOMIC_RELAXED);
+
+    while (ms > last
+           && !__atomic_compare_exchange_n(&st->last_inference_ms, &last, ms,
+                                           1, __ATOMIC_RELAXED,
+                                           __ATOMIC_RELAXED))
+    {
+        /* void */
+    }
 
     if (!ok) {
+        ngx_http_infer_count(st->failure_ns, ns);
         ngx_http_infer_count(st->request_failure, 1);
         return;
     }
 
-    us = (ngx_http_infer_now() - ctx->t_arrive) / 1000;
+    us = ns / 1000;
 
     for (i = 0; i < NGX_HTTP_INFER_LATENCY_BUCKETS - 1; i++) {
         if ((uint64_t) us <= ngx_http_infer_latency_bounds[i]) {
@@ -246,7 +264,50 @@ ngx_http_infer_count_request(ngx_http_infer_model_t *m,
 
     ngx_http_infer_count(st->latency[i], 1);
     ngx_http_infer_count(st->request_duration_us, us);
+    ngx_http_infer_count(st->success_ns, ns);
     ngx_http_infer_count(st->request_success, 1);
+}
+
+
+/*
+ * A successful request that a batch computed, as Triton counts it: its
+ * time in the queue, and each phase of its batch
+ */
+
+void
+ngx_http_infer_count_computed(ngx_http_infer_model_t *m,
+    ngx_http_infer_slot_t *s)
+{
+    ngx_http_infer_stats_t  *st;
+
+    st = &m->sh->stats;
+
+    ngx_http_infer_count(st->queue_ns, s->t_start - s->t_enqueue);
+    ngx_http_infer_count(st->compute_input_ns, s->t_run - s->t_start);
+    ngx_http_infer_count(st->compute_infer_ns, s->t_end - s->t_run);
+    ngx_http_infer_count(st->compute_output_ns, s->t_done - s->t_end);
+    ngx_http_infer_count(st->computed, 1);
+}
+
+
+/* the phases of a batch of rows, by its size */
+
+void
+ngx_http_infer_count_phases(ngx_http_infer_shctx_t *sh, ngx_uint_t rows,
+    int64_t t_start, int64_t t_run, int64_t t_end, int64_t t_done)
+{
+    ngx_http_infer_batch_stat_t  *bs;
+
+    if (rows == 0 || rows > sh->nbatch_stats) {
+        return;
+    }
+
+    bs = &sh->batch_stats[rows - 1];
+
+    ngx_http_infer_count(bs->compute_input_ns, t_run - t_start);
+    ngx_http_infer_count(bs->compute_infer_ns, t_end - t_run);
+    ngx_http_infer_count(bs->compute_output_ns, t_done - t_end);
+    ngx_http_infer_count(bs->count, 1);
 }
 
 

@@ -72,8 +72,10 @@ typedef struct {
                                                 ran it */
     uint64_t                    ticket;      /* tells reuses of a slot apart */
     int64_t                     t_enqueue;   /* CLOCK_MONOTONIC, ns */
-    int64_t                     t_start;
-    int64_t                     t_end;
+    int64_t                     t_start;     /* its batch: gathered from */
+    int64_t                     t_run;       /* computed from */
+    int64_t                     t_end;       /* scattered from */
+    int64_t                     t_done;      /* the batch's outputs out */
     uint32_t                    failed;      /* the backend failed the batch */
     u_char                     *payload;
     size_t                      payload_size;
@@ -123,7 +125,30 @@ typedef struct {
     uint64_t                    waiting;     /* claimed, not admitted */
     uint64_t                    kv_blocks_used;
     uint64_t                    kv_blocks_total;
+
+    /*
+     * Triton's statistics extension, in nanoseconds: the requests
+     * answered (request_success, request_failure) from arrival; of the
+     * successes that a batch computed, each with its batch's phases
+     */
+    uint64_t                    last_inference_ms;   /* since the epoch */
+    uint64_t                    success_ns;
+    uint64_t                    failure_ns;
+    uint64_t                    computed;
+    uint64_t                    queue_ns;
+    uint64_t                    compute_input_ns;
+    uint64_t                    compute_infer_ns;
+    uint64_t                    compute_output_ns;
 } ngx_http_infer_stats_t;
+
+
+/* the batches of one size (rows), for Triton's batch_stats */
+typedef struct {
+    uint64_t                    count;
+    uint64_t                    compute_input_ns;
+    uint64_t                    compute_infer_ns;
+    uint64_t                    compute_output_ns;
+} ngx_http_infer_batch_stat_t;
 
 
 #define ngx_http_infer_count(field, n)                                       \
@@ -161,6 +186,10 @@ typedef struct {
     uint32_t                   *fifo;
     uint32_t                   *free;
     ngx_http_infer_slot_t      *slots;
+
+    /* by rows - 1, for batches of 1 to max_batch rows */
+    uint32_t                    nbatch_stats;
+    ngx_http_infer_batch_stat_t  *batch_stats;
 } ngx_http_infer_shctx_t;
 
 
@@ -417,6 +446,7 @@ void ngx_http_infer_wake(ngx_http_infer_model_t *m, uint32_t slot,
     uint64_t ticket, ngx_uint_t kind);
 ngx_table_elt_t *ngx_http_infer_header_in(ngx_http_request_t *r,
     const char *name);
+u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
 void *ngx_http_infer_decode_room(ngx_log_t *log, size_t size);
 
 /*
@@ -510,10 +540,23 @@ void ngx_http_infer_count_time(uint64_t *buckets, uint64_t *sum,
     int64_t ns);
 void ngx_http_infer_count_batch(ngx_http_infer_stats_t *st,
     ngx_uint_t rows);
+void ngx_http_infer_count_computed(ngx_http_infer_model_t *m,
+    ngx_http_infer_slot_t *s);
+void ngx_http_infer_count_phases(ngx_http_infer_shctx_t *sh,
+    ngx_uint_t rows, int64_t t_start, int64_t t_run, int64_t t_end,
+    int64_t t_done);
 
 /* ngx_http_infer_kserve.c */
 ngx_int_t ngx_http_infer_kserve_handler(ngx_http_request_t *r);
 extern const ngx_http_infer_codec_t  ngx_http_infer_kserve_codec;
+
+/* ngx_http_infer_triton.c: Triton's extensions of KServe v2 */
+ngx_int_t ngx_http_infer_triton_config(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m);
+ngx_int_t ngx_http_infer_triton_stats(ngx_http_request_t *r,
+    ngx_http_infer_model_t *m);
+ngx_int_t ngx_http_infer_triton_repository(ngx_http_request_t *r,
+    u_char *p, u_char *end);
 
 /* ngx_http_infer_openai.c */
 ngx_int_t ngx_http_infer_openai_handler(ngx_http_request_t *r);

@@ -37,7 +37,6 @@
 static void ngx_http_infer_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_infer_admit(ngx_http_request_t *r,
     ngx_http_infer_model_t *m, ngx_http_infer_ctx_t *ctx, ngx_int_t *rc);
-static u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
 static ngx_int_t ngx_http_infer_park(ngx_http_request_t *r,
     ngx_http_infer_ctx_t *ctx);
 static void ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx);
@@ -307,7 +306,7 @@ ngx_http_infer_admit(ngx_http_request_t *r, ngx_http_infer_model_t *m,
  * or, when it went to a temporary file or several buffers, a copy.
  */
 
-static u_char *
+u_char *
 ngx_http_infer_body(ngx_http_request_t *r, size_t *len)
 {
     u_char       *p, *body;
@@ -491,6 +490,11 @@ ngx_http_infer_answer(ngx_http_infer_ctx_t *ctx)
     ctx->compute_time_us = (s->t_end - s->t_start) / 1000;
 
     ngx_http_infer_count_request(m, ctx, !s->failed);
+
+    if (!s->failed && m->bpe == NULL) {
+        /* a generation has no batch of its own to time */
+        ngx_http_infer_count_computed(m, s);
+    }
 
     if (s->failed && !r->header_sent) {
         rc = ngx_http_infer_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,

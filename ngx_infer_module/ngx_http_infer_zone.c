@@ -43,15 +43,16 @@ ngx_http_infer_now(void)
 
 /*
  * The zone's layout, in one place: the fixed part (the context, the ring,
- * the free stack, the slot headers) that init_zone allocates first, and
- * the room for payloads after it.
+ * the free stack, the slot headers, the statistics of each batch size)
+ * that init_zone allocates first, and the room for payloads after it.
  */
 
 static size_t
 ngx_http_infer_zone_fixed(ngx_http_infer_model_t *m)
 {
     return sizeof(ngx_http_infer_shctx_t)
-           + m->queue * (2 * sizeof(uint32_t) + sizeof(ngx_http_infer_slot_t));
+           + m->queue * (2 * sizeof(uint32_t) + sizeof(ngx_http_infer_slot_t))
+           + m->max_batch * sizeof(ngx_http_infer_batch_stat_t);
 }
 
 
@@ -163,6 +164,12 @@ ngx_http_infer_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->free = (uint32_t *) p;
     p += m->queue * sizeof(uint32_t);
     sh->slots = (ngx_http_infer_slot_t *) p;
+    p += m->queue * sizeof(ngx_http_infer_slot_t);
+
+    sh->nbatch_stats = m->max_batch;
+    sh->batch_stats = (ngx_http_infer_batch_stat_t *) p;
+    ngx_memzero(sh->batch_stats,
+                m->max_batch * sizeof(ngx_http_infer_batch_stat_t));
 
     /* the stack pops slot 0 first */
     for (i = 0; i < sh->nslots; i++) {

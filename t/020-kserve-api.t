@@ -57,7 +57,7 @@ GET /v2/health/ready
 --- request
 GET /v2
 --- response_body chomp
-{"name":"ngx_infer","version":"0.1.0","extensions":["binary_tensor_data"]}
+{"name":"ngx_infer","version":"0.1.0","extensions":["binary_tensor_data","model_configuration","statistics","model_repository"]}
 
 
 
@@ -65,7 +65,7 @@ GET /v2
 --- request
 GET /v2/
 --- response_body chomp
-{"name":"ngx_infer","version":"0.1.0","extensions":["binary_tensor_data"]}
+{"name":"ngx_infer","version":"0.1.0","extensions":["binary_tensor_data","model_configuration","statistics","model_repository"]}
 
 
 
@@ -163,12 +163,12 @@ GET /v2/models/digits/explain
 
 
 
-=== TEST 16: unknown endpoint
+=== TEST 16: unknown endpoint (Triton's shared memory extension, not served)
 --- request
-GET /v2/repository/index
+GET /v2/systemsharedmemory/status
 --- error_code: 404
 --- response_body chomp
-{"error":"no KServe v2 endpoint at \"/v2/repository/index\""}
+{"error":"no KServe v2 endpoint at \"/v2/systemsharedmemory/status\""}
 
 
 

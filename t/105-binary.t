@@ -101,8 +101,9 @@ for my $ask ([parameters => { binary_data_output => JSON::PP::true }],
 # the server says it has the extension
 {
     my ($st, undef, $b) = http_request('GET', '/v2');
-    is_deeply(decode_json($b)->{extensions}, ['binary_tensor_data'],
-              'server metadata lists binary_tensor_data');
+    ok((grep { $_ eq 'binary_tensor_data' }
+            @{ decode_json($b)->{extensions} }),
+       'server metadata lists binary_tensor_data');
 }
 
 # errors

@@ -216,6 +216,10 @@ my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
     ($st, undef, $b) = http_request('GET', '/metrics');
     like($b, qr/^ngx_infer_generation_tokens\{model="smollm2"\} 8$/m,
          'chat: /metrics counts the 8 generated tokens');
+    # the executor frees a finished stream's blocks after its last token
+    # went out: wait for it
+    wait_until { (undef, undef, $b) = http_request('GET', '/metrics');
+                 $b =~ /^ngx_infer_kv_blocks_free\{model="smollm2"\} 182$/m };
     like($b, qr/^ngx_infer_kv_blocks_free\{model="smollm2"\} 182$/m,
          'chat: /metrics: all 182 KV blocks free again');
     my @log = grep { /tokens=/ } slurp_lines("$root/logs/chat-access.log");

@@ -394,6 +394,9 @@ struct ngx_http_infer_codec_s {
 };
 
 
+/* ngx_http_infer_device.c: device= and precision= checked, the GPU probed */
+ngx_int_t ngx_http_infer_device(ngx_conf_t *cf, ngx_http_infer_model_t *m);
+
 /* ngx_http_infer_zone.c: the zone and its slots */
 int64_t ngx_http_infer_now(void);
 size_t ngx_http_infer_zone_size(ngx_http_infer_model_t *m);

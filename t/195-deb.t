@@ -14,7 +14,8 @@
 # the backend's cuBLAS is what is missing).
 #
 # Root and apt-get are needed (debootstrap, chroot); the archive too.
-# About two minutes past the package's own build, most of it apt-get.
+# About 2 minutes from nothing (make deb 90 s with the CUDA backend,
+# debootstrap 30 s), 40 s once both are made.
 
 use strict;
 use warnings;

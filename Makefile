@@ -14,6 +14,8 @@
 #                 concurrency 1 and 8 (bench/perf_analyzer.sh)
 #   make fuzz     libFuzzer on the codec and the model parsers (fuzz/)
 #   make test-asan, make test-valgrind   the suite under ASan+UBSan, valgrind
+#   make deb      the Debian packages libnginx-mod-http-infer(-cuda) in
+#                 build/deb, then lintian (debian/deb.mk)
 
 NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
@@ -62,6 +64,9 @@ ST_PIP      := sentence-transformers==5.7.0 transformers==4.47.1 'numpy<2' \
 # make fuzz (libFuzzer on the parsers); make test-asan, make test-valgrind
 -include fuzz/fuzz.mk
 -include sanitize/asan.mk
+
+# make deb: the Debian packages in build/deb (debian/, nginx-dev's dh)
+-include debian/deb.mk
 
 .PHONY: all deps run test unit fixtures models bench clean
 

@@ -1,7 +1,10 @@
 # Every file in conf-examples/ is a complete nginx.conf a user can start
 # from: each passes nginx -t as it is (prefix: the repository), then runs
 # (its ports, pid and log paths moved into the test prefix) and serves
-# what its comments promise.
+# what its comments promise.  All but debian.conf, what the Debian
+# package's /etc/nginx/conf.d/ holds: here it is included in the http
+# block of a stand-in for Debian's nginx.conf; t/195-deb.t runs it in
+# Debian's own, with the package installed.
 
 use strict;
 use warnings;
@@ -31,6 +34,7 @@ sub slurp { local (@ARGV, $/) = @_; <> }
 File::Path::make_path("$repo/build/run");
 for my $f (@files) {
     my $name = $f =~ s{.*/}{}r;
+    next if $name eq 'debian.conf';
     my $out = `/usr/sbin/nginx -t -p $repo/ -c $f -g 'error_log stderr;' 2>&1`;
     my $st = $?;
     # nginx -t still wants to write the pid path's directory
@@ -282,6 +286,43 @@ my ($req, $exp) = ref_kserve("$repo/models/digits", rows => 3, seed => 11,
     $checked{'spillover.conf'} = 1;
     stop_nginx();
     stop_origin();
+}
+
+# --- debian.conf -----------------------------------------------------------------
+
+{
+    # Debian's nginx.conf loads the module through modules-enabled/ and
+    # includes conf.d/*.conf in its http block; the model where the file
+    # says the administrator copied it, here the repository's
+    my $conf = slurp("$repo/conf-examples/debian.conf");
+    like($conf, qr{^infer_model\s+digits\s+/srv/models/digits\s}m,
+         'debian.conf: digits from /srv/models/digits');
+    $conf =~ s{/srv/models/digits}{$repo/models/digits}g;
+    $conf =~ s{listen\s+\d+;}{listen 127.0.0.1:$port;}g;
+    ok(start_nginx(
+           conf => "load_module $module;\n"
+                   . "worker_processes 2;\n"
+                   . "pid logs/nginx.pid;\n"
+                   . "error_log logs/error.log;\n"
+                   . "events { worker_connections 768; }\n"
+                   . "http {\n"
+                   . "    access_log logs/access.log;\n"
+                   . "    client_body_temp_path logs/body;\n"
+                   . "    include $root/conf/infer.conf;\n"
+                   . "}\n",
+           user_files => [["$root/conf/infer.conf", $conf]]),
+       'debian.conf starts, included in the http block')
+        or diag($InferTest::LastError);
+    my ($st, undef, $b) = http_request('POST', '/v2/models/digits/infer',
+                                       $req);
+    is($st, 200, 'debian.conf: infer');
+    is(json_cmp(decode_json($b), decode_json($exp)), undef,
+       'debian.conf: the answer equals the reference');
+    ($st, undef, $b) = http_request('GET', '/metrics');
+    like($b, qr/^ngx_infer_inference_request_success\{model="digits",version="1"\} 1$/m,
+         'debian.conf: /metrics counts it');
+    $checked{'debian.conf'} = 1;
+    stop_nginx();
 }
 
 sub slurp_lines { open my $f, '<', $_[0] or return (); <$f> }

@@ -57,6 +57,10 @@ infer_gen_init(infer_gen_t *gen, infer_runner_t *runner, int n_blocks,
     gen->wait_cap = waiting + max_seqs;
 
     gen->free = malloc((size_t) n_blocks * sizeof(int32_t));
+    gen->ref = calloc((size_t) n_blocks, sizeof(int32_t));
+    gen->hash = calloc((size_t) n_blocks, sizeof(uint64_t));
+    gen->released = calloc((size_t) n_blocks, sizeof(uint64_t));
+    gen->btok = malloc((size_t) n_blocks * block_tokens * sizeof(int32_t));
     gen->running = malloc((size_t) max_seqs * sizeof(infer_gen_seq_t *));
     gen->waiting = malloc((size_t) gen->wait_cap
                           * sizeof(infer_gen_seq_t *));
@@ -69,7 +73,9 @@ infer_gen_init(infer_gen_t *gen, infer_runner_t *runner, int n_blocks,
     gen->chunk = malloc((size_t) max_seqs * sizeof(int32_t));
     gen->out = malloc((size_t) max_seqs * gen->vocab * sizeof(float));
 
-    if (gen->free == NULL || gen->running == NULL || gen->waiting == NULL
+    if (gen->free == NULL || gen->ref == NULL || gen->hash == NULL
+        || gen->released == NULL || gen->btok == NULL
+        || gen->running == NULL || gen->waiting == NULL
         || gen->seqs == NULL || gen->ids == NULL || gen->tokens == NULL
         || gen->pos == NULL || gen->blocks == NULL || gen->chunk == NULL
         || gen->out == NULL)
@@ -85,6 +91,7 @@ infer_gen_init(infer_gen_t *gen, infer_runner_t *runner, int n_blocks,
     }
 
     gen->n_free = n_blocks;
+    gen->n_stack = n_blocks;
 
     kv.block_tokens = block_tokens;
     kv.n_blocks = n_blocks;
@@ -104,6 +111,10 @@ void
 infer_gen_free(infer_gen_t *gen)
 {
     free(gen->free);
+    free(gen->ref);
+    free(gen->hash);
+    free(gen->released);
+    free(gen->btok);
     free(gen->running);
     free(gen->waiting);
     free(gen->seqs);
@@ -144,6 +155,8 @@ infer_gen_add(infer_gen_t *gen, infer_gen_seq_t *seq)
 
     seq->n_past = 0;
     seq->n_table = 0;
+    seq->n_hashed = 0;
+    seq->chain = INFER_GEN_SEED;
     seq->logits = NULL;
     seq->state = INFER_GEN_WAITING;
 
@@ -277,6 +290,7 @@ infer_gen_step(infer_gen_t *gen, infer_gen_seq_t **ready, int *n_ready,
         }
 
         seq->n_past += len;
+        infer_gen_prefix_note(gen, seq);
 
         if (seq->n_past == seq->n_tokens) {
             seq->logits = gen->out + (size_t) k * gen->vocab;
@@ -301,12 +315,15 @@ infer_gen_step(infer_gen_t *gen, infer_gen_seq_t **ready, int *n_ready,
 static void
 infer_gen_admit(infer_gen_t *gen)
 {
-    int32_t           need;
+    int32_t           need, cached, idle;
     infer_gen_seq_t  *seq;
 
     while (gen->n_waiting && gen->n_running < gen->max_seqs) {
         seq = gen->waiting[gen->wait_head];
-        need = infer_gen_blocks_for(gen, seq->n_tokens);
+
+        /* cached blocks no one holds are counted free: taking them too */
+        cached = infer_gen_prefix_find(gen, seq, &idle);
+        need = infer_gen_blocks_for(gen, seq->n_tokens) - cached + idle;
 
         if (need + gen->n_running > gen->n_free
             && !(gen->n_running == 0 && need <= gen->n_free))
@@ -314,13 +331,13 @@ infer_gen_admit(infer_gen_t *gen)
             return;
         }
 
+        infer_gen_prefix_take(gen, seq, cached);
         (void) infer_gen_take(gen, seq, seq->n_tokens);
 
         gen->wait_head = (gen->wait_head + 1) % gen->wait_cap;
         gen->n_waiting--;
 
         seq->state = INFER_GEN_RUNNING;
-        seq->n_past = 0;
         seq->admitted = ++gen->serial;
         gen->running[gen->n_running++] = seq;
     }
@@ -410,7 +427,7 @@ infer_gen_take(infer_gen_t *gen, infer_gen_seq_t *seq, int32_t positions)
     }
 
     while (need--) {
-        seq->table[seq->n_table++] = gen->free[--gen->n_free];
+        seq->table[seq->n_table++] = infer_gen_block_new(gen);
     }
 
     return 0;
@@ -421,10 +438,12 @@ static void
 infer_gen_release(infer_gen_t *gen, infer_gen_seq_t *seq)
 {
     while (seq->n_table) {
-        gen->free[gen->n_free++] = seq->table[--seq->n_table];
+        infer_gen_block_put(gen, seq->table[--seq->n_table]);
     }
 
     seq->n_past = 0;
+    seq->n_hashed = 0;
+    seq->chain = INFER_GEN_SEED;
 }
 
 

@@ -26,6 +26,18 @@
  * has blocks for their whole prompt; admission takes those blocks, so
  * that an admitted prompt always fits.
  *
+ * Full blocks are kept for reuse (prefix caching, vLLM's): once a block's
+ * 16 positions are computed it is known by a hash of its tokens chained
+ * to those of the blocks before it, and when its last sequence leaves it
+ * stays cached, counted free, until a new block is needed and none that
+ * is not cached is free (the least recently released goes first).  A
+ * sequence admitted with the same first tokens takes those blocks as
+ * they are and computes only what follows (at least its last token, for
+ * its logits): a chat's system prompt, an earlier turn, a preempted
+ * sequence's own blocks.  A shared block is never written again.  Since
+ * the CPU kernels give a position's keys and values the same bits in any
+ * batch, a sequence's logits are the same bits with or without the hit.
+ *
  * When a decoding sequence needs a block and none is free, the most
  * recently admitted running sequence is preempted: its blocks are freed
  * and it goes back to the head of the queue with its tokens so far,
@@ -53,6 +65,9 @@
 #define INFER_GEN_RUNNING   1
 #define INFER_GEN_REMOVED   2
 
+/* the chained hash of no block */
+#define INFER_GEN_SEED      0x6a09e667f3bcc909ULL
+
 
 typedef struct infer_gen_seq_s  infer_gen_seq_t;
 
@@ -72,6 +87,9 @@ struct infer_gen_seq_s {
                                           infer_gen_blocks_for(cap) */
     int32_t               n_table;
 
+    int32_t               n_hashed;    /* blocks known by their hash */
+    uint64_t              chain;       /* the hash of the last of them */
+
     int                   state;       /* INFER_GEN_* */
     uint32_t              preempted;   /* times */
     uint64_t              admitted;    /* the admission's serial number */
@@ -89,8 +107,17 @@ typedef struct {
     /* the cache's blocks */
     int32_t               block_tokens;
     int32_t               n_blocks;
-    int32_t               n_free;
-    int32_t              *free;        /* a stack of block numbers */
+    int32_t               n_free;      /* not cached and cached alike */
+    int32_t              *free;        /* a stack of the blocks not cached
+                                          and free */
+    int32_t               n_stack;
+
+    /* the prefix cache: per block */
+    int32_t              *ref;         /* sequences holding it */
+    uint64_t             *hash;        /* its chained hash, 0 none */
+    uint64_t             *released;    /* when its last holder left */
+    int32_t              *btok;        /* its tokens, block_tokens each */
+    uint64_t              clock;
     int32_t               max_blocks;  /* a sequence's most: the context */
 
     int                   max_seqs;    /* running at once */
@@ -116,6 +143,7 @@ typedef struct {
     /* counters, for metrics */
     uint64_t              steps;
     uint64_t              preemptions;
+    uint64_t              cached_tokens;  /* prompt tokens found cached */
     int                   last_seqs;   /* of the last step */
     int                   last_tokens;
 } infer_gen_t;
@@ -159,6 +187,16 @@ void infer_gen_append(infer_gen_seq_t *seq, int32_t token);
  */
 int infer_gen_step(infer_gen_t *gen, infer_gen_seq_t **ready, int *n_ready,
     char *err, size_t errlen);
+
+
+/* infer_gen_prefix.c, for infer_gen.c: the prefix cache's blocks */
+int32_t infer_gen_block_new(infer_gen_t *gen);
+void infer_gen_block_put(infer_gen_t *gen, int32_t b);
+int32_t infer_gen_prefix_find(infer_gen_t *gen, infer_gen_seq_t *seq,
+    int32_t *idle);
+void infer_gen_prefix_take(infer_gen_t *gen, infer_gen_seq_t *seq,
+    int32_t blocks);
+void infer_gen_prefix_note(infer_gen_t *gen, infer_gen_seq_t *seq);
 
 
 #endif /* _INFER_GEN_H_INCLUDED_ */

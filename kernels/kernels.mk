@@ -23,7 +23,7 @@ KMODEL_SRCS  := kernels/infer_util.c kernels/infer_safetensors.c \
                 kernels/infer_model.c kernels/infer_quant.c \
                 kernels/infer_gguf.c kernels/infer_gguf_meta.c \
                 kernels/infer_llama.c kernels/infer_llama_hf.c \
-                kernels/infer_gen.c
+                kernels/infer_gen.c kernels/infer_gen_prefix.c
 
 # the CPU backend
 KCPU_SRCS    := kernels/cpu/infer_cpu.c kernels/cpu/infer_cpu_matmul.c \

@@ -190,6 +190,12 @@ ngx_http_infer_generate(ngx_http_infer_model_t *m, ngx_log_t *log,
             }
         }
 
+        if (gl.gen.cached_tokens) {
+            ngx_http_infer_count(m->sh->stats.prompt_tokens_cached,
+                                 gl.gen.cached_tokens);
+            gl.gen.cached_tokens = 0;
+        }
+
         if (gl.gen.preemptions) {
             ngx_http_infer_count(m->sh->stats.preemptions,
                                  gl.gen.preemptions);

@@ -177,6 +177,12 @@ static ngx_http_infer_family_t  ngx_http_infer_families[] = {
       NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_GEN_COUNTER,
       ngx_http_infer_stat(prompt_tokens) },
 
+    { "ngx_infer_prompt_tokens_cached",
+      "Prompt tokens whose keys and values were found in the KV cache",
+      "counter",
+      NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_GEN_COUNTER,
+      ngx_http_infer_stat(prompt_tokens_cached) },
+
     { "ngx_infer_generation_tokens", "Tokens a decoder generated",
       "counter",
       NGX_HTTP_INFER_DECODER, NGX_HTTP_INFER_S_GEN_COUNTER,

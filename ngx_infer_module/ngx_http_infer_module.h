@@ -113,6 +113,7 @@ typedef struct {
 
     /* a decoder's: the generation */
     uint64_t                    prompt_tokens;
+    uint64_t                    prompt_tokens_cached;
     uint64_t                    generated_tokens;
     uint64_t                    cancellations;
     uint64_t                    preemptions;

@@ -7,7 +7,8 @@
 # default gives llama.cpp's run of the same weights in F32, the two
 # parting from each other at the 16th token.  A q8 model that computed
 # in F32, or the reverse, fails here.  nginx -t refuses q8 where it
-# would mean nothing.
+# would mean nothing.  The same prompt a second time takes its first 20
+# blocks from the KV cache (prefix caching) and gives the same text.
 
 use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
@@ -61,6 +62,7 @@ _EOC_
     if (!defined $block->config) {
         $block->set_value('config', <<'_EOC_');
     location /v1/ { infer_api openai; }
+    location = /metrics { infer_metrics; }
 _EOC_
     }
 
@@ -110,3 +112,19 @@ qr{\[emerg\] .*model "digits": precision=q8 rounds what meets quantized weights,
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*model "q8": precision=q8 is the CPU's \(device=cpu\), a GPU computes in fp32, tf32, fp16 or bf16}
+
+
+
+=== TEST 5: the same prompt again finds its blocks cached, the same text
+--- http_config
+    infer_model q8 $TEST_NGINX_SMOL kv_cache=24m ctx=512 instances=1
+                precision=q8;
+--- request eval
+[main::comp('q8'), main::comp('q8'), "GET /metrics"]
+--- timeout: 60
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr{"text":$main::q8_text,"index":0,.*"prompt_tokens":325,"completion_tokens":48,},
+ qr{"text":$main::q8_text,"index":0,.*"prompt_tokens":325,"completion_tokens":48,},
+ qr{^ngx_infer_prompt_tokens_cached\{model="q8"\} 320$}m]

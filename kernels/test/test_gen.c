@@ -40,7 +40,8 @@
 #define T_MAX_TOKENS 64
 
 
-static char  root[400];
+static char      root[400];
+static uint64_t  last_cached;   /* the last run_cases()' cached tokens */
 
 
 static infer_model_t *
@@ -138,6 +139,10 @@ run_cases(infer_runner_t *r, const cases_t *c, int mode, int seqs,
             first = 1;
             start = i * 1000;
             break;
+        case 3:                 /* whole prompts, each twice in turn */
+            first = c->len[i];
+            start = 0;
+            break;
         default:                /* half, joining a running batch */
             first = (c->len[i] + 1) / 2;
             start = i * 3;
@@ -157,6 +162,22 @@ run_cases(infer_runner_t *r, const cases_t *c, int mode, int seqs,
                 ts[i].start = 0;
                 rc = drive(&gen, &ts[i], 1, out, c->vocab, err, errlen);
             }
+
+        } else if (mode == 3) {
+            /* the second time, its blocks are in the cache */
+            for (i = 0; rc == 0 && i < c->n; i++) {
+                rc = drive(&gen, &ts[i], 1, out, c->vocab, err, errlen);
+                tseq_free(&ts[i]);
+                tseq_init(&ts[i], c->ids[i], c->len[i], i, c->len[i], 0, 0);
+            }
+
+            last_cached = gen.cached_tokens;
+
+            for (i = 0; rc == 0 && i < c->n; i++) {
+                rc = drive(&gen, &ts[i], 1, out, c->vocab, err, errlen);
+            }
+
+            last_cached = gen.cached_tokens - last_cached;
 
         } else {
             rc = drive(&gen, ts, c->n, out, c->vocab, err, errlen);
@@ -199,7 +220,7 @@ test_model(json_t *e)
     double           d;
     score_t          s = { 0 };
     cases_t          c;
-    uint64_t         pre;
+    uint64_t         pre, want;
     const char      *name;
     infer_model_t   *m;
     infer_runner_t   r;
@@ -291,6 +312,38 @@ test_model(json_t *e)
                "those of each prompt alone within %.0e: %.3g", name,
                SAME_REL, d);
         }
+    }
+
+    /*
+     * Prefix caching: every prompt alone, then every prompt again in the
+     * same engine, whose blocks hold them all: the second time each
+     * finds its full blocks but the one of its last token, and gives the
+     * same logits, bit for bit
+     */
+    for (rc = 0, want = 0; rc < c.n; rc++) {
+        want += (uint64_t) ((c.len[rc] - 1) / 16) * 16;
+    }
+
+    memset(out, 0, (size_t) c.n * c.vocab * sizeof(float));
+    rc = run_cases(&r, &c, 3, T_MAX_SEQS, T_MAX_TOKENS, 4 * blocks, out,
+                   &pre, err, sizeof(err));
+
+    if (rc == 0 && exact) {
+        ok(last_cached == want
+           && memcmp(out, one, (size_t) c.n * c.vocab * sizeof(float)) == 0,
+           "%s: the prompts again, %llu of their tokens found cached (of "
+           "%llu): the logits of each alone, bit for bit", name,
+           (unsigned long long) last_cached, (unsigned long long) want);
+
+    } else if (rc == 0) {
+        d = same_diff(&c, out, one);
+        ok(last_cached == want && d <= SAME_REL, "%s: the prompts again, "
+           "%llu of %llu tokens found cached: within %.0e of alone: %.3g",
+           name, (unsigned long long) last_cached, (unsigned long long) want,
+           SAME_REL, d);
+
+    } else {
+        ok(0, "%s: the prompts again: %s", name, err);
     }
 
     free(one);

@@ -450,7 +450,8 @@ void ngx_http_infer_wake(ngx_http_infer_model_t *m, uint32_t slot,
     uint64_t ticket, ngx_uint_t kind);
 ngx_table_elt_t *ngx_http_infer_header_in(ngx_http_request_t *r,
     const char *name);
-u_char *ngx_http_infer_body(ngx_http_request_t *r, size_t *len);
+ngx_int_t ngx_http_infer_body(ngx_http_request_t *r, u_char **body,
+    size_t *len, ngx_http_infer_err_t *err);
 void *ngx_http_infer_decode_room(ngx_log_t *log, size_t size);
 
 /*

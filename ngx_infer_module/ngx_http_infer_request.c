@@ -35,6 +35,8 @@
 
 
 static void ngx_http_infer_body_handler(ngx_http_request_t *r);
+static u_char *ngx_http_infer_body_bytes(ngx_http_request_t *r,
+    size_t *len);
 static ngx_int_t ngx_http_infer_admit(ngx_http_request_t *r,
     ngx_http_infer_model_t *m, ngx_http_infer_ctx_t *ctx, ngx_int_t *rc);
 static ngx_int_t ngx_http_infer_park(ngx_http_request_t *r,
@@ -142,13 +144,7 @@ ngx_http_infer_body_handler(ngx_http_request_t *r)
 
     ngx_memzero(&err, offsetof(ngx_http_infer_err_t, msg));
 
-    body = ngx_http_infer_body(r, &len);
-    if (body == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    rc = ngx_http_infer_decode_body(r, &body, &len, &err);
+    rc = ngx_http_infer_body(r, &body, &len, &err);
 
     if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -302,12 +298,31 @@ ngx_http_infer_admit(ngx_http_request_t *r, ngx_http_infer_model_t *m,
 
 
 /*
- * The request body as one piece of memory: the buffer nginx read it into,
- * or, when it went to a temporary file or several buffers, a copy.
+ * The request body as one piece of memory, inflated when it was sent
+ * compressed: NGX_OK, NGX_DECLINED (err says why: a bad encoding) or
+ * NGX_ERROR
  */
 
-u_char *
-ngx_http_infer_body(ngx_http_request_t *r, size_t *len)
+ngx_int_t
+ngx_http_infer_body(ngx_http_request_t *r, u_char **body, size_t *len,
+    ngx_http_infer_err_t *err)
+{
+    *body = ngx_http_infer_body_bytes(r, len);
+    if (*body == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_infer_decode_body(r, body, len, err);
+}
+
+
+/*
+ * The request body as nginx read it: the buffer it read it into, or,
+ * when it went to a temporary file or several buffers, a copy.
+ */
+
+static u_char *
+ngx_http_infer_body_bytes(ngx_http_request_t *r, size_t *len)
 {
     u_char       *p, *body;
     off_t         size;

@@ -413,13 +413,7 @@ ngx_http_infer_repository_index(ngx_http_request_t *r)
 
     ngx_memzero(&err, offsetof(ngx_http_infer_err_t, msg));
 
-    body = ngx_http_infer_body(r, &len);
-    if (body == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    rc = ngx_http_infer_decode_body(r, &body, &len, &err);
+    rc = ngx_http_infer_body(r, &body, &len, &err);
 
     if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

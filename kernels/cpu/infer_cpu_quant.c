@@ -4,25 +4,30 @@
  * row a run of blocks, never dequantized as a whole.
  *
  * With AVX2, FMA and F16C, a block's quants are unpacked in registers into
- * eight floats at a time, scaled (d, or d sc and the min for the K types),
- * and FMA'd against the F32 activations of a few rows of x at once.  The
- * loops are ordered so that the weights come from memory once per batch,
- * which is what continuous batching needs: over a tile of up to
- * INFER_CPU_QT rows of x, a block of INFER_CPU_QJB weight rows is taken a
- * chunk of INFER_CPU_QKC values at a time, and each group of INFER_CPU_QNR
- * rows of x passes over all of the block's chunks while they are in L1 (x's
- * chunk stays there too).  A batch of 16 decoding sequences reads each
- * weight byte from memory once, where 16 products would read it 16 times.
+ * floats, 8 at a time, each value its own weight (d q + m, or d sc q -
+ * dmin mn for the K types, as one FMA), and FMA'd against x in F32.
  *
- * Every output sums in an order fixed by n_in alone: per row of x one
- * 8-lane accumulator over the chunk, a block's (32 values') products summed
- * apart and then added to it (so that one row alone has chains to overlap),
- * the lanes summed at the end of a chunk and the chunks added to y in
- * order.  Nothing depends on which rows share a group or a tile: a row
- * computes the same bits alone as in any batch (kernels/test/test_quant.c
- * checks it).
+ * A batch of more than two rows is a small GEMM: the weights of
+ * INFER_CPU_QJB rows are unpacked once, a chunk at a time, into a buffer
+ * that stays in L1, and a register tile of INFER_CPU_QMJ weight rows by
+ * INFER_CPU_QMR rows of x runs over it (12 accumulators: each load of x
+ * feeds 3 FMAs, each load of the buffer 4), so that the FMA units, not
+ * the loads, set the pace.  The weights come from memory once for a tile
+ * of INFER_CPU_QT rows of x: a batch of 16 decoding sequences reads each
+ * weight byte once, where 16 products would read it 16 times.  One or two
+ * rows (a decoding sequence alone) unpack in registers straight into the
+ * FMAs, four weight rows at a time.
  *
- * Without AVX2, each output is infer_quant_dot() (plain C, same loops).
+ * Every output sums in an order fixed by n_in alone: the row is taken in
+ * chunks (infer_cpu_qchunk()), in each chunk one 8-lane accumulator takes
+ * fma(w, x, acc) for 8 values after 8 in order, its lanes are summed in a
+ * fixed tree at the chunk's end, and the chunks are added to y in order.
+ * A value's weight is unpacked by the same inline function on both
+ * paths, so nothing depends on which rows share a tile: a row computes
+ * the same bits alone as in any batch (kernels/test/test_quant.c checks
+ * it).
+ *
+ * Without AVX2, each output is infer_quant_dot() (plain C).
  */
 
 #include <stdint.h>
@@ -38,25 +43,15 @@
 #include "infer_quant.h"
 
 
-#define INFER_CPU_QNR   8       /* rows of x per pass, in registers */
-#define INFER_CPU_QKC   512     /* values of a chunk: 2 K blocks */
-#define INFER_CPU_QJB   16      /* weight rows per block */
-#define INFER_CPU_QT    64      /* rows of x per tile: its chunk in L2 */
-
-
-typedef void (*infer_cpu_qrows_pt)(const unsigned char *w, const float *x,
-    size_t ldx, int nr, int64_t n, float *y, size_t ldy, int first);
-
-/* the whole product for nr of 1 or 2: chunk by chunk of each weight row,
- * cb the bytes of a chunk */
-typedef void (*infer_cpu_qfew_pt)(const unsigned char *w, size_t row_size,
-    size_t cb, const float *x, size_t ldx, int nr, int64_t n_in,
-    int64_t n_out, float *y, size_t ldy);
-
-typedef struct {
-    infer_cpu_qrows_pt    rows;
-    infer_cpu_qfew_pt     few;
-} infer_cpu_qfns_t;
+#define INFER_CPU_QKMAX  1024    /* a row up to this long is one chunk */
+#define INFER_CPU_QKC    512     /* else chunks of this many values */
+#define INFER_CPU_QJB    6       /* weight rows unpacked at once */
+#define INFER_CPU_QMJ    3       /* weight rows of the register tile */
+#define INFER_CPU_QMR    4       /* rows of x of the register tile */
+#define INFER_CPU_QT     64      /* rows of x per tile: their chunk in L2 */
+#ifndef INFER_CPU_QFJ
+#define INFER_CPU_QFJ    4       /* weight rows at once for 1 or 2 rows */
+#endif
 
 
 static void infer_cpu_quant_c(infer_dtype_e dt, const float *x, size_t ldx,
@@ -64,11 +59,27 @@ static void infer_cpu_quant_c(infer_dtype_e dt, const float *x, size_t ldx,
     int64_t n_out, float *y, size_t ldy);
 
 #if (INFER_CPU_QAVX2)
+
+/* values [k0, k0 + n) of a weight row as floats at out (n a whole number
+ * of blocks) */
+typedef void (*infer_cpu_qdeq_pt)(const unsigned char *row, int64_t k0,
+    int64_t n, float *out);
+
+/* the whole product for 1 or 2 rows of x */
+typedef void (*infer_cpu_qfew_pt)(const unsigned char *w, size_t row_size,
+    const float *x, size_t ldx, int nr, int64_t n_in, int64_t n_out,
+    float *y, size_t ldy);
+
+typedef struct {
+    infer_cpu_qdeq_pt     deq;
+    infer_cpu_qfew_pt     few;
+} infer_cpu_qfns_t;
+
 static void infer_cpu_quant_tiles(const infer_cpu_qfns_t *fns,
     infer_dtype_e dt, const float *x, size_t ldx, int rows,
     const unsigned char *w, size_t row_size, int64_t n_in, int64_t n_out,
     float *y, size_t ldy);
-static const infer_cpu_qfns_t *infer_cpu_qrows(infer_dtype_e dt);
+static const infer_cpu_qfns_t *infer_cpu_qfns(infer_dtype_e dt);
 #endif
 
 
@@ -113,8 +124,14 @@ infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
     }
 
 #if (INFER_CPU_QAVX2)
-    if (env->avx2 && infer_cpu_quant_avx2() && infer_cpu_qrows(dt) != NULL) {
-        infer_cpu_quant_tiles(infer_cpu_qrows(dt), dt, x, ldx, rows, wb,
+    if (env->avx2 && infer_cpu_quant_avx2() && infer_cpu_qfns(dt) != NULL) {
+        if (rows <= 2) {
+            infer_cpu_qfns(dt)->few(wb, row_size, x, ldx, rows, n_in, n_out,
+                                    y, ldy);
+            return;
+        }
+
+        infer_cpu_quant_tiles(infer_cpu_qfns(dt), dt, x, ldx, rows, wb,
                               row_size, n_in, n_out, y, ldy);
         return;
     }
@@ -122,80 +139,6 @@ infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
 
     infer_cpu_quant_c(dt, x, ldx, rows, wb, row_size, n_in, n_out, y, ldy);
 }
-
-
-#if (INFER_CPU_QAVX2)
-
-/* the loops that make the weights come from memory once a tile */
-static void
-infer_cpu_quant_tiles(const infer_cpu_qfns_t *fns, infer_dtype_e dt,
-    const float *x, size_t ldx, int rows, const unsigned char *w,
-    size_t row_size, int64_t n_in, int64_t n_out, float *y, size_t ldy)
-{
-    int                 r0, r1, r, nr;
-    size_t              at, next, end, pf, l;
-    int64_t             j0, j1, j, k0, kc;
-    infer_cpu_qrows_pt  fn;
-
-    /*
-     * One or two rows of x stay in L1 whole: each weight row is read
-     * once, front to back, which the hardware prefetches best; the loops
-     * are the type's own, with the body inlined (a call a chunk cost as
-     * much as a short chunk's arithmetic).
-     */
-    if (rows <= 2) {
-        fns->few(w, row_size, infer_dtype_row_size(dt, INFER_CPU_QKC), x,
-                 ldx, rows, n_in, n_out, y, ldy);
-        return;
-    }
-
-    fn = fns->rows;
-
-    for (r0 = 0; r0 < rows; r0 = r1) {
-        r1 = (rows - r0 > INFER_CPU_QT) ? r0 + INFER_CPU_QT : rows;
-
-        for (j0 = 0; j0 < n_out; j0 = j1) {
-            j1 = (n_out - j0 > INFER_CPU_QJB) ? j0 + INFER_CPU_QJB : n_out;
-
-            for (k0 = 0; k0 < n_in; k0 += INFER_CPU_QKC) {
-                kc = (n_in - k0 > INFER_CPU_QKC) ? INFER_CPU_QKC : n_in - k0;
-                at = infer_dtype_row_size(dt, k0);
-
-                /*
-                 * The block's rows are as many streams through memory,
-                 * too short for the hardware's prefetcher to follow:
-                 * each row's next chunk is asked for one chunk ahead.
-                 */
-                next = (k0 + INFER_CPU_QKC < n_in)
-                       ? at + infer_dtype_row_size(dt, INFER_CPU_QKC)
-                       : (size_t) INFER_CPU_QJB * row_size;
-                end = (size_t) n_out * row_size;
-
-                for (j = j0; j < j1; j++) {
-                    pf = (size_t) j * row_size + next;
-
-                    for (l = 0; l < infer_dtype_row_size(dt, kc)
-                                    && pf + l < end; l += 64)
-                    {
-                        _mm_prefetch((const char *) w + pf + l, _MM_HINT_T0);
-                    }
-                }
-
-                for (r = r0; r < r1; r += nr) {
-                    nr = (r1 - r > INFER_CPU_QNR) ? INFER_CPU_QNR : r1 - r;
-
-                    for (j = j0; j < j1; j++) {
-                        fn(w + (size_t) j * row_size + at,
-                           x + (size_t) r * ldx + k0, ldx, nr, kc,
-                           y + (size_t) r * ldy + j, ldy, k0 == 0);
-                    }
-                }
-            }
-        }
-    }
-}
-
-#endif
 
 
 static void
@@ -224,6 +167,18 @@ infer_cpu_quant_c(infer_dtype_e dt, const float *x, size_t ldx, int rows,
 #define INFER_CPU_QT_FN  __attribute__((target("avx2,fma,f16c")))
 
 
+/* the values of the chunk at k0: both paths take the same ones */
+static inline int64_t
+infer_cpu_qchunk(int64_t n_in, int64_t k0)
+{
+    if (n_in <= INFER_CPU_QKMAX) {
+        return n_in;
+    }
+
+    return (n_in - k0 > INFER_CPU_QKC) ? INFER_CPU_QKC : n_in - k0;
+}
+
+
 static inline INFER_CPU_QT_ATTR float
 infer_cpu_qhsum(__m256 v)
 {
@@ -237,6 +192,18 @@ infer_cpu_qhsum(__m256 v)
 }
 
 
+/* the end of a chunk: the lanes, to y (first) or added to it */
+static inline INFER_CPU_QT_ATTR void
+infer_cpu_qput(float *y, __m256 acc, int first)
+{
+    if (first) {
+        *y = infer_cpu_qhsum(acc);
+    } else {
+        *y += infer_cpu_qhsum(acc);
+    }
+}
+
+
 /* 8 bytes at p as 8 int32 lanes, zero- or sign-extended */
 #define infer_cpu_qu8(p)                                                     \
     _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (p)))
@@ -247,444 +214,361 @@ infer_cpu_qhsum(__m256 v)
 
 
 /*
- * 32 values w[0..3] of a block against 32 of each of nr rows of x (at x,
- * ldx apart): each row's products summed in p, apart from acc[r], then
- * added to it.
- */
-static inline INFER_CPU_QT_ATTR void
-infer_cpu_qfma(__m256 *acc, const __m256 *w, const float *x, size_t ldx,
-    int nr)
-{
-    int           r;
-    __m256        p;
-    const float  *xr;
-
-#pragma GCC unroll 8
-    for (r = 0; r < nr; r++) {
-        xr = x + (size_t) r * ldx;
-        p = _mm256_mul_ps(w[0], _mm256_loadu_ps(xr));
-        p = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(xr + 8), p);
-        p = _mm256_fmadd_ps(w[2], _mm256_loadu_ps(xr + 16), p);
-        p = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xr + 24), p);
-        acc[r] = _mm256_add_ps(acc[r], p);
-    }
-}
-
-
-/* the same with raw quants: each row's sum scaled by the block's d */
-static inline INFER_CPU_QT_ATTR void
-infer_cpu_qfma_d(__m256 *acc, const __m256 *q, __m256 d, const float *x,
-    size_t ldx, int nr)
-{
-    int           r;
-    __m256        p;
-    const float  *xr;
-
-#pragma GCC unroll 8
-    for (r = 0; r < nr; r++) {
-        xr = x + (size_t) r * ldx;
-        p = _mm256_mul_ps(q[0], _mm256_loadu_ps(xr));
-        p = _mm256_fmadd_ps(q[1], _mm256_loadu_ps(xr + 8), p);
-        p = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(xr + 16), p);
-        p = _mm256_fmadd_ps(q[3], _mm256_loadu_ps(xr + 24), p);
-        acc[r] = _mm256_fmadd_ps(d, p, acc[r]);
-    }
-}
-
-
-/* the end of a chunk: each row's lanes, to y (first) or added to it */
-static inline INFER_CPU_QT_ATTR void
-infer_cpu_qstore(const __m256 *acc, int nr, float *y, size_t ldy, int first)
-{
-    int  r;
-
-#pragma GCC unroll 8
-    for (r = 0; r < nr; r++) {
-        if (first) {
-            y[(size_t) r * ldy] = infer_cpu_qhsum(acc[r]);
-        } else {
-            y[(size_t) r * ldy] += infer_cpu_qhsum(acc[r]);
-        }
-    }
-}
-
-
-#define infer_cpu_qzero(acc, nr)                                             \
-    do {                                                                     \
-        int  r_;                                                             \
-        _Pragma("GCC unroll 8")                                              \
-        for (r_ = 0; r_ < (nr); r_++) {                                      \
-            (acc)[r_] = _mm256_setzero_ps();                                 \
-        }                                                                    \
-    } while (0)
-
-
-/*
- * Each type's body, for n values (a chunk) of one weight row at w and nr
- * rows of x; inlined with nr constant (1..INFER_CPU_QNR) by
- * INFER_CPU_QROWS below, so that the loops over the rows unroll.
+ * Each type's unpacking: the 32 values of group g of a row (values 32 g
+ * to 32 g + 31) as wv[0..3], 8 each in order.  A 32-value type's group is
+ * its block g; a K type's is sub-block g % 8 of block g / 8, whose scale
+ * and min (ks, from infer_cpu_qks()) the caller has for the whole block.
  */
 
+typedef struct {
+    float                 d[8];      /* d sc of each sub-block */
+    float                 m[8];      /* dmin mn */
+} infer_cpu_qks_t;
+
+
 static inline INFER_CPU_QT_ATTR void
-infer_cpu_q8_0_body(const unsigned char *w, const float *x, size_t ldx,
-    int nr, int64_t n, float *y, size_t ldy, int first)
+infer_cpu_q8_0_group(const unsigned char *row, int64_t g,
+    const infer_cpu_qks_t *ks, __m256 *wv)
 {
     int                        v;
-    int64_t                    i;
-    __m256                     acc[INFER_CPU_QNR], wv[4], d;
+    __m256                     d;
     const infer_block_q8_0_t  *b;
 
-    infer_cpu_qzero(acc, nr);
-    b = (const infer_block_q8_0_t *) w;
+    (void) ks;
+    b = (const infer_block_q8_0_t *) row + g;
+    d = _mm256_set1_ps(_cvtsh_ss(b->d));
 
-    for (i = 0; i < n; i += INFER_QK, b++) {
-        d = _mm256_set1_ps(_cvtsh_ss(b->d));
-
-        #pragma GCC unroll 4
-        for (v = 0; v < 4; v++) {
-            wv[v] = infer_cpu_qf(infer_cpu_qi8(b->qs + 8 * v));
-        }
-
-        infer_cpu_qfma_d(acc, wv, d, x + i, ldx, nr);
+#pragma GCC unroll 4
+    for (v = 0; v < 4; v++) {
+        wv[v] = _mm256_mul_ps(infer_cpu_qf(infer_cpu_qi8(b->qs + 8 * v)), d);
     }
-
-    infer_cpu_qstore(acc, nr, y, ldy, first);
 }
 
 
 static inline INFER_CPU_QT_ATTR void
-infer_cpu_q4_0_body(const unsigned char *w, const float *x, size_t ldx,
-    int nr, int64_t n, float *y, size_t ldy, int first)
+infer_cpu_q4_0_group(const unsigned char *row, int64_t g,
+    const infer_cpu_qks_t *ks, __m256 *wv)
 {
-    int64_t                    i;
     __m256i                    q0, q1, m4, m8;
-    __m256                     acc[INFER_CPU_QNR], wv[4], d;
+    __m256                     d;
     const infer_block_q4_0_t  *b;
 
-    infer_cpu_qzero(acc, nr);
-    b = (const infer_block_q4_0_t *) w;
+    (void) ks;
+    b = (const infer_block_q4_0_t *) row + g;
+    d = _mm256_set1_ps(_cvtsh_ss(b->d));
     m4 = _mm256_set1_epi32(0xf);
     m8 = _mm256_set1_epi32(8);
 
-    for (i = 0; i < n; i += INFER_QK, b++) {
-        d = _mm256_set1_ps(_cvtsh_ss(b->d));
-
-        q0 = infer_cpu_qu8(b->qs);
-        q1 = infer_cpu_qu8(b->qs + 8);
-        wv[0] = infer_cpu_qf(_mm256_sub_epi32(_mm256_and_si256(q0, m4), m8));
-        wv[1] = infer_cpu_qf(_mm256_sub_epi32(_mm256_and_si256(q1, m4), m8));
-        wv[2] = infer_cpu_qf(_mm256_sub_epi32(_mm256_srli_epi32(q0, 4), m8));
-        wv[3] = infer_cpu_qf(_mm256_sub_epi32(_mm256_srli_epi32(q1, 4), m8));
-
-        infer_cpu_qfma_d(acc, wv, d, x + i, ldx, nr);
-    }
-
-    infer_cpu_qstore(acc, nr, y, ldy, first);
+    q0 = infer_cpu_qu8(b->qs);
+    q1 = infer_cpu_qu8(b->qs + 8);
+    wv[0] = _mm256_mul_ps(infer_cpu_qf(_mm256_sub_epi32(
+                              _mm256_and_si256(q0, m4), m8)), d);
+    wv[1] = _mm256_mul_ps(infer_cpu_qf(_mm256_sub_epi32(
+                              _mm256_and_si256(q1, m4), m8)), d);
+    wv[2] = _mm256_mul_ps(infer_cpu_qf(_mm256_sub_epi32(
+                              _mm256_srli_epi32(q0, 4), m8)), d);
+    wv[3] = _mm256_mul_ps(infer_cpu_qf(_mm256_sub_epi32(
+                              _mm256_srli_epi32(q1, 4), m8)), d);
 }
 
 
 static inline INFER_CPU_QT_ATTR void
-infer_cpu_q4_1_body(const unsigned char *w, const float *x, size_t ldx,
-    int nr, int64_t n, float *y, size_t ldy, int first)
+infer_cpu_q4_1_group(const unsigned char *row, int64_t g,
+    const infer_cpu_qks_t *ks, __m256 *wv)
 {
-    int64_t                    i;
     __m256i                    q0, q1, m4;
-    __m256                     acc[INFER_CPU_QNR], wv[4], d, m;
+    __m256                     d, m;
     const infer_block_q4_1_t  *b;
 
-    infer_cpu_qzero(acc, nr);
-    b = (const infer_block_q4_1_t *) w;
+    (void) ks;
+    b = (const infer_block_q4_1_t *) row + g;
+    d = _mm256_set1_ps(_cvtsh_ss(b->d));
+    m = _mm256_set1_ps(_cvtsh_ss(b->m));
     m4 = _mm256_set1_epi32(0xf);
 
-    for (i = 0; i < n; i += INFER_QK, b++) {
-        d = _mm256_set1_ps(_cvtsh_ss(b->d));
-        m = _mm256_set1_ps(_cvtsh_ss(b->m));
+    q0 = infer_cpu_qu8(b->qs);
+    q1 = infer_cpu_qu8(b->qs + 8);
+    wv[0] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_and_si256(q0, m4)), d, m);
+    wv[1] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_and_si256(q1, m4)), d, m);
+    wv[2] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_srli_epi32(q0, 4)), d, m);
+    wv[3] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_srli_epi32(q1, 4)), d, m);
+}
 
-        q0 = infer_cpu_qu8(b->qs);
-        q1 = infer_cpu_qu8(b->qs + 8);
-        wv[0] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_and_si256(q0, m4)), d, m);
-        wv[1] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_and_si256(q1, m4)), d, m);
-        wv[2] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_srli_epi32(q0, 4)), d, m);
-        wv[3] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_srli_epi32(q1, 4)), d, m);
 
-        infer_cpu_qfma(acc, wv, x + i, ldx, nr);
+/* a Q4_K or Q5_K block's d sc and dmin mn, each sub-block's */
+static inline INFER_CPU_QT_ATTR void
+infer_cpu_qks(const unsigned char *block, infer_cpu_qks_t *ks)
+{
+    int                        s;
+    float                      d, dmin;
+    uint32_t                   u[4];
+    const uint8_t             *sc;
+    const infer_block_q4_k_t  *b;
+
+    /* d, dmin and the scales lie alike in both types' blocks */
+    b = (const infer_block_q4_k_t *) block;
+    d = _cvtsh_ss(b->d);
+    dmin = _cvtsh_ss(b->dmin);
+    infer_quant_k_scales(b->scales, u);
+    sc = (const uint8_t *) u;
+
+#pragma GCC unroll 8
+    for (s = 0; s < 8; s++) {
+        ks->d[s] = d * (float) sc[s];
+        ks->m[s] = dmin * (float) sc[8 + s];
     }
-
-    infer_cpu_qstore(acc, nr, y, ldy, first);
 }
 
 
 /*
- * Q4_K and Q5_K: 64 values at a time from 32 bytes of qs (and, Q5_K, the
- * bits 2c, 2c + 1 of qh), sub-block 2c in the low nibbles, 2c + 1 in the
- * high; d sc q - dmin mn as one FMA.
+ * Q4_K and Q5_K: sub-block s takes the low (s even) or high nibbles of
+ * qs[32 (s / 2) ..] and, Q5_K, bit s of qh[0 .. 32) as its fifth bit
  */
 static inline INFER_CPU_QT_ATTR void
-infer_cpu_qk45_body(const unsigned char *w, const float *x, size_t ldx,
-    int nr, int64_t n, float *y, size_t ldy, int first, int five)
+infer_cpu_qk45_group(const unsigned char *block, int s,
+    const infer_cpu_qks_t *ks, __m256 *wv, int five)
 {
-    int                   c, v;
-    float                 d, dmin;
-    uint32_t              u[4];
-    int64_t               i;
-    __m128i               sh;
-    __m256i               q, h, ql, qh4, m4, one, two;
-    __m256                acc[INFER_CPU_QNR], lo[4], hi[4], d1, m1, d2, m2;
-    __m256                dsc8, mns8;
-    const uint8_t        *scales, *qs, *qh;
-    const unsigned char  *b;
+    int             v;
+    __m128i         sh, nib;
+    __m256i         q, m4, one;
+    __m256          d1, m1;
+    const uint8_t  *qs, *qh;
 
-    infer_cpu_qzero(acc, nr);
+    if (five) {
+        qs = ((const infer_block_q5_k_t *) block)->qs;
+        qh = ((const infer_block_q5_k_t *) block)->qh;
+    } else {
+        qs = ((const infer_block_q4_k_t *) block)->qs;
+        qh = NULL;
+    }
+
+    d1 = _mm256_set1_ps(ks->d[s]);
+    m1 = _mm256_set1_ps(ks->m[s]);
     m4 = _mm256_set1_epi32(0xf);
     one = _mm256_set1_epi32(1);
-    two = _mm256_set1_epi32(2);
-
-    for (i = 0, b = w; i < n; i += INFER_QK_K) {
-        if (five) {
-            const infer_block_q5_k_t  *b5 = (const infer_block_q5_k_t *) b;
-
-            d = _cvtsh_ss(b5->d);
-            dmin = _cvtsh_ss(b5->dmin);
-            scales = b5->scales;
-            qs = b5->qs;
-            qh = b5->qh;
-            b += sizeof(infer_block_q5_k_t);
-
-        } else {
-            const infer_block_q4_k_t  *b4 = (const infer_block_q4_k_t *) b;
-
-            d = _cvtsh_ss(b4->d);
-            dmin = _cvtsh_ss(b4->dmin);
-            scales = b4->scales;
-            qs = b4->qs;
-            qh = NULL;
-            b += sizeof(infer_block_q4_k_t);
-        }
-
-                /* the 8 scales and mins as floats, d sc and dmin mn, at once */
-        infer_quant_k_scales(scales, u);
-        dsc8 = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(
-                   _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int) u[1],
-                                                      (int) u[0]))));
-        mns8 = _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(
-                   _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int) u[3],
-                                                      (int) u[2]))));
+    sh = _mm_cvtsi32_si128(s);
+    nib = _mm_cvtsi32_si128(4 * (s & 1));
 
 #pragma GCC unroll 4
-        for (c = 0; c < 4; c++) {
-            d1 = _mm256_permutevar8x32_ps(dsc8, _mm256_set1_epi32(2 * c));
-            m1 = _mm256_permutevar8x32_ps(mns8, _mm256_set1_epi32(2 * c));
-            d2 = _mm256_permutevar8x32_ps(dsc8, _mm256_set1_epi32(2 * c + 1));
-            m2 = _mm256_permutevar8x32_ps(mns8, _mm256_set1_epi32(2 * c + 1));
-            sh = _mm_cvtsi32_si128(2 * c);
+    for (v = 0; v < 4; v++) {
+        q = _mm256_and_si256(_mm256_srl_epi32(
+                infer_cpu_qu8(qs + 32 * (s >> 1) + 8 * v), nib), m4);
 
-            #pragma GCC unroll 4
-            for (v = 0; v < 4; v++) {
-                q = infer_cpu_qu8(qs + 32 * c + 8 * v);
-                ql = _mm256_and_si256(q, m4);
-                qh4 = _mm256_srli_epi32(q, 4);
-
-                if (five) {
-                    h = _mm256_srl_epi32(infer_cpu_qu8(qh + 8 * v), sh);
-                    ql = _mm256_or_si256(ql, _mm256_slli_epi32(
-                             _mm256_and_si256(h, one), 4));
-                    qh4 = _mm256_or_si256(qh4, _mm256_slli_epi32(
-                              _mm256_and_si256(h, two), 3));
-                }
-
-                lo[v] = _mm256_fmsub_ps(d1, infer_cpu_qf(ql), m1);
-                hi[v] = _mm256_fmsub_ps(d2, infer_cpu_qf(qh4), m2);
-            }
-
-            infer_cpu_qfma(acc, lo, x + i + 64 * c, ldx, nr);
-            infer_cpu_qfma(acc, hi, x + i + 64 * c + 32, ldx, nr);
+        if (five) {
+            q = _mm256_or_si256(q, _mm256_slli_epi32(_mm256_and_si256(
+                    _mm256_srl_epi32(infer_cpu_qu8(qh + 8 * v), sh), one), 4));
         }
-    }
 
-    infer_cpu_qstore(acc, nr, y, ldy, first);
+        wv[v] = _mm256_fmsub_ps(d1, infer_cpu_qf(q), m1);
+    }
 }
 
 
-/* 32 bytes as 4 x 8 floats, values 0..7, 8..15, 16..23, 24..31 */
 static inline INFER_CPU_QT_ATTR void
-infer_cpu_qwiden_i8(__m256i v, __m256 *f)
+infer_cpu_q4_k_group(const unsigned char *row, int64_t g,
+    const infer_cpu_qks_t *ks, __m256 *wv)
 {
-    __m128i  lo, hi;
+    infer_cpu_qk45_group(row + (g >> 3) * sizeof(infer_block_q4_k_t),
+                         (int) (g & 7), ks, wv, 0);
+}
 
-    lo = _mm256_castsi256_si128(v);
-    hi = _mm256_extracti128_si256(v, 1);
-    f[0] = infer_cpu_qf(_mm256_cvtepi8_epi32(lo));
-    f[1] = infer_cpu_qf(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
-    f[2] = infer_cpu_qf(_mm256_cvtepi8_epi32(hi));
-    f[3] = infer_cpu_qf(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+
+static inline INFER_CPU_QT_ATTR void
+infer_cpu_q5_k_group(const unsigned char *row, int64_t g,
+    const infer_cpu_qks_t *ks, __m256 *wv)
+{
+    infer_cpu_qk45_group(row + (g >> 3) * sizeof(infer_block_q5_k_t),
+                         (int) (g & 7), ks, wv, 1);
 }
 
 
 /*
- * Q6_K: per half of 128 values, group g (0..3) of 32 takes the low (g 0,
- * 1) or high (g 2, 3) nibbles of ql[32 (g & 1) + l] and bits 2g, 2g + 1
- * of qh[l]: the 32 quants are put together as bytes (32 at a time), less
- * 32, then widened to floats and times d sc, the reference's rounding.
+ * Q6_K: sub-block s (0..7) lies in half h = s / 4 of the block; its
+ * group gg = s % 4 takes the low (gg 0, 1) or high (gg 2, 3) nibbles of
+ * ql[64 h + 32 (gg & 1) ..] and bits 2 gg, 2 gg + 1 of qh[32 h ..] as
+ * its top two, less 32, times d sc of each 16 values (the reference's
+ * rounding: the quant times the product d sc).
  */
 static inline INFER_CPU_QT_ATTR void
-infer_cpu_q6_k_body(const unsigned char *w, const float *x, size_t ldx,
-    int nr, int64_t n, float *y, size_t ldy, int first)
+infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
+    const infer_cpu_qks_t *ks, __m256 *wv)
 {
-    int                        s, g, v;
+    int                        s, h, gg;
     float                      d;
-    int64_t                    i;
-    __m256i                    ql0, ql1, qh, q[4], m4, m3, o;
-    __m256                     acc[INFER_CPU_QNR], wv[4], sv[2];
+    __m128i                    lo, hi;
+    __m256i                    ql, qh, q;
+    __m256                     s0, s1;
     const infer_block_q6_k_t  *b;
 
-    infer_cpu_qzero(acc, nr);
-    b = (const infer_block_q6_k_t *) w;
-    m4 = _mm256_set1_epi8(0xf);
-    m3 = _mm256_set1_epi8(3);
-    o = _mm256_set1_epi8(32);
+    (void) ks;
+    b = (const infer_block_q6_k_t *) row + (g >> 3);
+    s = (int) (g & 7);
+    h = s >> 2;
+    gg = s & 3;
+    d = _cvtsh_ss(b->d);
 
-    for (i = 0; i < n; i += INFER_QK_K, b++) {
-        d = _cvtsh_ss(b->d);
+    ql = _mm256_loadu_si256((const __m256i *) (b->ql + 64 * h + 32 * (gg & 1)));
+    qh = _mm256_loadu_si256((const __m256i *) (b->qh + 32 * h));
 
-#pragma GCC unroll 2
-        for (s = 0; s < 2; s++) {
-            ql0 = _mm256_loadu_si256((const __m256i *) (b->ql + 64 * s));
-            ql1 = _mm256_loadu_si256((const __m256i *) (b->ql + 64 * s + 32));
-            qh = _mm256_loadu_si256((const __m256i *) (b->qh + 32 * s));
+    q = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srl_epi16(ql,
+                                 _mm_cvtsi32_si128(4 * (gg >> 1))),
+                             _mm256_set1_epi8(0xf)),
+            _mm256_slli_epi16(_mm256_and_si256(
+                _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * gg)),
+                _mm256_set1_epi8(3)), 4));
+    q = _mm256_sub_epi8(q, _mm256_set1_epi8(32));
 
-            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
-                       _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                       _mm256_slli_epi16(_mm256_and_si256(
-                           _mm256_srli_epi16(qh, 2), m3), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(
-                       _mm256_srli_epi16(ql0, 4), m4),
-                       _mm256_slli_epi16(_mm256_and_si256(
-                           _mm256_srli_epi16(qh, 4), m3), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(
-                       _mm256_srli_epi16(ql1, 4), m4),
-                       _mm256_slli_epi16(_mm256_and_si256(
-                           _mm256_srli_epi16(qh, 6), m3), 4));
+    s0 = _mm256_set1_ps(d * (float) b->scales[8 * h + 2 * gg]);
+    s1 = _mm256_set1_ps(d * (float) b->scales[8 * h + 2 * gg + 1]);
 
-#pragma GCC unroll 4
-            for (g = 0; g < 4; g++) {
-                sv[0] = _mm256_set1_ps(d * (float) b->scales[8 * s + 2 * g]);
-                sv[1] = _mm256_set1_ps(d
-                                       * (float) b->scales[8 * s + 2 * g + 1]);
-                infer_cpu_qwiden_i8(_mm256_sub_epi8(q[g], o), wv);
+    lo = _mm256_castsi256_si128(q);
+    hi = _mm256_extracti128_si256(q, 1);
+    wv[0] = _mm256_mul_ps(infer_cpu_qf(_mm256_cvtepi8_epi32(lo)), s0);
+    wv[1] = _mm256_mul_ps(infer_cpu_qf(_mm256_cvtepi8_epi32(
+                              _mm_srli_si128(lo, 8))), s0);
+    wv[2] = _mm256_mul_ps(infer_cpu_qf(_mm256_cvtepi8_epi32(hi)), s1);
+    wv[3] = _mm256_mul_ps(infer_cpu_qf(_mm256_cvtepi8_epi32(
+                              _mm_srli_si128(hi, 8))), s1);
+}
 
-#pragma GCC unroll 4
-                for (v = 0; v < 4; v++) {
-                    wv[v] = _mm256_mul_ps(wv[v], sv[v >> 1]);
-                }
 
-                infer_cpu_qfma(acc, wv, x + i + 128 * s + 32 * g, ldx, nr);
-            }
-        }
+/* a K type's block of 256 values comes with its scales set up once */
+#define INFER_CPU_QKS_q8_0(row, g, ks)
+#define INFER_CPU_QKS_q4_0(row, g, ks)
+#define INFER_CPU_QKS_q4_1(row, g, ks)
+#define INFER_CPU_QKS_q6_k(row, g, ks)
+#define INFER_CPU_QKS_q4_k(row, g, ks)                                       \
+    if (((g) & 7) == 0) {                                                    \
+        infer_cpu_qks((row) + ((g) >> 3) * sizeof(infer_block_q4_k_t), ks);  \
+    }
+#define INFER_CPU_QKS_q5_k(row, g, ks)                                       \
+    if (((g) & 7) == 0) {                                                    \
+        infer_cpu_qks((row) + ((g) >> 3) * sizeof(infer_block_q5_k_t), ks);  \
     }
 
-    infer_cpu_qstore(acc, nr, y, ldy, first);
-}
 
-
-static inline INFER_CPU_QT_ATTR void
-infer_cpu_q4_k_body(const unsigned char *w, const float *x, size_t ldx,
-    int nr, int64_t n, float *y, size_t ldy, int first)
-{
-    infer_cpu_qk45_body(w, x, ldx, nr, n, y, ldy, first, 0);
-}
-
-
-static inline INFER_CPU_QT_ATTR void
-infer_cpu_q5_k_body(const unsigned char *w, const float *x, size_t ldx,
-    int nr, int64_t n, float *y, size_t ldy, int first)
-{
-    infer_cpu_qk45_body(w, x, ldx, nr, n, y, ldy, first, 1);
-}
-
-
-/* one function per type: the body with nr made a constant */
-#define INFER_CPU_QROWS(type)                                                \
+/*
+ * For each type: its unpacking into the tiles' buffer, and the product
+ * of one or two rows of x, four weight rows at a time (jn of them), each
+ * output's accumulator taking the values in the order the tiles' do.
+ */
+#define INFER_CPU_QTYPE(type)                                                \
     static INFER_CPU_QT_FN void                                              \
-    infer_cpu_##type##_rows(const unsigned char *w, const float *x,          \
-        size_t ldx, int nr, int64_t n, float *y, size_t ldy, int first)      \
+    infer_cpu_##type##_deq(const unsigned char *row, int64_t k0, int64_t n,  \
+        float *out)                                                          \
     {                                                                        \
-        switch (nr) {                                                        \
-        case 8:                                                              \
-            infer_cpu_##type##_body(w, x, ldx, 8, n, y, ldy, first);         \
-            break;                                                           \
-        case 7:                                                              \
-            infer_cpu_##type##_body(w, x, ldx, 7, n, y, ldy, first);         \
-            break;                                                           \
-        case 6:                                                              \
-            infer_cpu_##type##_body(w, x, ldx, 6, n, y, ldy, first);         \
-            break;                                                           \
-        case 5:                                                              \
-            infer_cpu_##type##_body(w, x, ldx, 5, n, y, ldy, first);         \
-            break;                                                           \
-        case 4:                                                              \
-            infer_cpu_##type##_body(w, x, ldx, 4, n, y, ldy, first);         \
-            break;                                                           \
-        case 3:                                                              \
-            infer_cpu_##type##_body(w, x, ldx, 3, n, y, ldy, first);         \
-            break;                                                           \
-        case 2:                                                              \
-            infer_cpu_##type##_body(w, x, ldx, 2, n, y, ldy, first);         \
-            break;                                                           \
-        default:                                                             \
-            infer_cpu_##type##_body(w, x, ldx, 1, n, y, ldy, first);         \
-            break;                                                           \
+        int              v;                                                  \
+        int64_t          g;                                                  \
+        __m256           wv[4];                                              \
+        infer_cpu_qks_t  ks;                                                 \
+                                                                             \
+        for (g = k0 / 32; g < (k0 + n) / 32; g++, out += 32) {               \
+            INFER_CPU_QKS_##type(row, g, &ks)                                \
+            infer_cpu_##type##_group(row, g, &ks, wv);                       \
+                                                                             \
+            _Pragma("GCC unroll 4")                                          \
+            for (v = 0; v < 4; v++) {                                        \
+                _mm256_store_ps(out + 8 * v, wv[v]);                         \
+            }                                                                \
         }                                                                    \
-    }
-
-/* and the whole product of one or two rows of x, the same bodies */
-#define INFER_CPU_QFEW(type)                                                 \
-    static INFER_CPU_QT_FN void                                              \
-    infer_cpu_##type##_few(const unsigned char *w, size_t row_size,          \
-        size_t cb, const float *x, size_t ldx, int nr, int64_t n_in,         \
-        int64_t n_out, float *y, size_t ldy)                                 \
+    }                                                                        \
+                                                                             \
+    static inline INFER_CPU_QT_ATTR void                                     \
+    infer_cpu_##type##_fewj(const unsigned char *w, size_t row_size,         \
+        const float *x, size_t ldx, int nr, int jn, int64_t n_in,            \
+        float *y, size_t ldy)                                                \
     {                                                                        \
-        int64_t               j, k0, kc;                                     \
-        const unsigned char  *wr;                                            \
+        int              j, r, v;                                            \
+        size_t           bs;                                                 \
+        int64_t          k0, kc, g;                                          \
+        __m256           acc[INFER_CPU_QFJ][2], wv[4];                       \
+        infer_cpu_qks_t  ks[INFER_CPU_QFJ];                                  \
                                                                              \
-        for (j = 0; j < n_out; j++) {                                        \
-            wr = w + (size_t) j * row_size;                                  \
+        bs = row_size / (size_t) (n_in / 32);                                \
                                                                              \
-            for (k0 = 0; k0 < n_in; k0 += INFER_CPU_QKC, wr += cb) {         \
-                kc = (n_in - k0 > INFER_CPU_QKC) ? INFER_CPU_QKC             \
-                                                 : n_in - k0;                \
-                if (nr == 2) {                                               \
-                    infer_cpu_##type##_body(wr, x + k0, ldx, 2, kc, y + j,   \
-                                            ldy, k0 == 0);                   \
-                } else {                                                     \
-                    infer_cpu_##type##_body(wr, x + k0, ldx, 1, kc, y + j,   \
-                                            ldy, k0 == 0);                   \
+        for (k0 = 0; k0 < n_in; k0 += kc) {                                  \
+            kc = infer_cpu_qchunk(n_in, k0);                                 \
+                                                                             \
+            _Pragma("GCC unroll 4")                                          \
+            for (j = 0; j < jn; j++) {                                       \
+                acc[j][0] = _mm256_setzero_ps();                             \
+                acc[j][1] = _mm256_setzero_ps();                             \
+            }                                                                \
+                                                                             \
+            for (g = k0 / 32; g < (k0 + kc) / 32; g++) {                     \
+                _Pragma("GCC unroll 4")                                      \
+                for (j = 0; j < jn; j++) {                                   \
+                    _mm_prefetch((const char *) w + (size_t) (j + jn)        \
+                                 * row_size + g * bs, _MM_HINT_T0);          \
+                    INFER_CPU_QKS_##type(w + (size_t) j * row_size, g,       \
+                                         &ks[j])                             \
+                    infer_cpu_##type##_group(w + (size_t) j * row_size, g,   \
+                                             &ks[j], wv);                    \
+                                                                             \
+                    _Pragma("GCC unroll 2")                                  \
+                    for (r = 0; r < nr; r++) {                               \
+                        _Pragma("GCC unroll 4")                              \
+                        for (v = 0; v < 4; v++) {                            \
+                            acc[j][r] = _mm256_fmadd_ps(wv[v],               \
+                                _mm256_loadu_ps(x + (size_t) r * ldx         \
+                                                + 32 * g + 8 * v),           \
+                                acc[j][r]);                                  \
+                        }                                                    \
+                    }                                                        \
+                }                                                            \
+            }                                                                \
+                                                                             \
+            _Pragma("GCC unroll 4")                                          \
+            for (j = 0; j < jn; j++) {                                       \
+                _Pragma("GCC unroll 2")                                      \
+                for (r = 0; r < nr; r++) {                                   \
+                    infer_cpu_qput(y + (size_t) r * ldy + j, acc[j][r],      \
+                                   k0 == 0);                                 \
                 }                                                            \
             }                                                                \
         }                                                                    \
     }                                                                        \
                                                                              \
+    static INFER_CPU_QT_FN void                                              \
+    infer_cpu_##type##_few(const unsigned char *w, size_t row_size,          \
+        const float *x, size_t ldx, int nr, int64_t n_in, int64_t n_out,     \
+        float *y, size_t ldy)                                                \
+    {                                                                        \
+        int64_t  j;                                                          \
+                                                                             \
+        for (j = 0; j + INFER_CPU_QFJ <= n_out; j += INFER_CPU_QFJ) {        \
+            if (nr == 2) {                                                   \
+                infer_cpu_##type##_fewj(w + (size_t) j * row_size, row_size, \
+                                        x, ldx, 2, INFER_CPU_QFJ, n_in,      \
+                                        y + j, ldy);                         \
+            } else {                                                         \
+                infer_cpu_##type##_fewj(w + (size_t) j * row_size, row_size, \
+                                        x, ldx, 1, INFER_CPU_QFJ, n_in,      \
+                                        y + j, ldy);                         \
+            }                                                                \
+        }                                                                    \
+                                                                             \
+        for ( /* void */ ; j < n_out; j++) {                                 \
+            infer_cpu_##type##_fewj(w + (size_t) j * row_size, row_size, x,  \
+                                    ldx, nr, 1, n_in, y + j, ldy);           \
+        }                                                                    \
+    }                                                                        \
+                                                                             \
     static const infer_cpu_qfns_t  infer_cpu_##type##_fns = {                \
-        infer_cpu_##type##_rows, infer_cpu_##type##_few                      \
+        infer_cpu_##type##_deq, infer_cpu_##type##_few                       \
     }
 
-INFER_CPU_QROWS(q8_0)
-INFER_CPU_QROWS(q4_0)
-INFER_CPU_QROWS(q4_1)
-INFER_CPU_QROWS(q4_k)
-INFER_CPU_QROWS(q5_k)
-INFER_CPU_QROWS(q6_k)
-
-INFER_CPU_QFEW(q8_0);
-INFER_CPU_QFEW(q4_0);
-INFER_CPU_QFEW(q4_1);
-INFER_CPU_QFEW(q4_k);
-INFER_CPU_QFEW(q5_k);
-INFER_CPU_QFEW(q6_k);
+INFER_CPU_QTYPE(q8_0);
+INFER_CPU_QTYPE(q4_0);
+INFER_CPU_QTYPE(q4_1);
+INFER_CPU_QTYPE(q4_k);
+INFER_CPU_QTYPE(q5_k);
+INFER_CPU_QTYPE(q6_k);
 
 
 static const infer_cpu_qfns_t *
-infer_cpu_qrows(infer_dtype_e dt)
+infer_cpu_qfns(infer_dtype_e dt)
 {
     switch (dt) {
     case INFER_DT_Q8_0:
@@ -701,6 +585,148 @@ infer_cpu_qrows(infer_dtype_e dt)
         return &infer_cpu_q6_k_fns;
     default:
         return NULL;
+    }
+}
+
+
+/*
+ * The register tile: nj (1..3) unpacked weight rows of the buffer, ldw
+ * apart, by nr (1..4) rows of x, over kc values
+ */
+static inline INFER_CPU_QT_ATTR void
+infer_cpu_qtile(const float *w, size_t ldw, const float *x, size_t ldx,
+    int64_t kc, float *y, size_t ldy, int first, int nj, int nr)
+{
+    int      j, r;
+    int64_t  k;
+    __m256   acc[INFER_CPU_QMJ][INFER_CPU_QMR], wv[INFER_CPU_QMJ], xv;
+
+#pragma GCC unroll 3
+    for (j = 0; j < nj; j++) {
+#pragma GCC unroll 4
+        for (r = 0; r < nr; r++) {
+            acc[j][r] = _mm256_setzero_ps();
+        }
+    }
+
+    for (k = 0; k < kc; k += 8) {
+#pragma GCC unroll 3
+        for (j = 0; j < nj; j++) {
+            wv[j] = _mm256_load_ps(w + (size_t) j * ldw + k);
+        }
+
+#pragma GCC unroll 4
+        for (r = 0; r < nr; r++) {
+            xv = _mm256_loadu_ps(x + (size_t) r * ldx + k);
+
+#pragma GCC unroll 3
+            for (j = 0; j < nj; j++) {
+                acc[j][r] = _mm256_fmadd_ps(wv[j], xv, acc[j][r]);
+            }
+        }
+    }
+
+#pragma GCC unroll 3
+    for (j = 0; j < nj; j++) {
+#pragma GCC unroll 4
+        for (r = 0; r < nr; r++) {
+            infer_cpu_qput(y + (size_t) r * ldy + j, acc[j][r], first);
+        }
+    }
+}
+
+
+#define INFER_CPU_QTILE_CASE(nj, nr)                                         \
+    case (nj) * 8 + (nr):                                                    \
+        infer_cpu_qtile(w, ldw, x, ldx, kc, y, ldy, first, nj, nr);          \
+        break
+
+/* the tile with its shape made constants */
+static INFER_CPU_QT_FN void
+infer_cpu_qtiles(const float *w, size_t ldw, const float *x, size_t ldx,
+    int64_t kc, float *y, size_t ldy, int first, int nj, int nr)
+{
+    switch (nj * 8 + nr) {
+    INFER_CPU_QTILE_CASE(3, 4);
+    INFER_CPU_QTILE_CASE(3, 3);
+    INFER_CPU_QTILE_CASE(3, 2);
+    INFER_CPU_QTILE_CASE(3, 1);
+    INFER_CPU_QTILE_CASE(2, 4);
+    INFER_CPU_QTILE_CASE(2, 3);
+    INFER_CPU_QTILE_CASE(2, 2);
+    INFER_CPU_QTILE_CASE(2, 1);
+    INFER_CPU_QTILE_CASE(1, 4);
+    INFER_CPU_QTILE_CASE(1, 3);
+    INFER_CPU_QTILE_CASE(1, 2);
+    default:
+        infer_cpu_qtile(w, ldw, x, ldx, kc, y, ldy, first, 1, 1);
+        break;
+    }
+}
+
+
+/* the loops that make the weights come from memory once a tile */
+static void
+infer_cpu_quant_tiles(const infer_cpu_qfns_t *fns, infer_dtype_e dt,
+    const float *x, size_t ldx, int rows, const unsigned char *w,
+    size_t row_size, int64_t n_in, int64_t n_out, float *y, size_t ldy)
+{
+    int            r0, r1, r, nr, nj;
+    size_t         at, next, cb, end, l;
+    int64_t        j0, jb, j, k0, kc;
+    const char    *p;
+    float          buf[INFER_CPU_QJB * INFER_CPU_QKMAX]
+                       __attribute__((aligned(32)));
+
+    end = (size_t) n_out * row_size;
+
+    for (r0 = 0; r0 < rows; r0 = r1) {
+        r1 = (rows - r0 > INFER_CPU_QT) ? r0 + INFER_CPU_QT : rows;
+
+        for (j0 = 0; j0 < n_out; j0 += jb) {
+            jb = (n_out - j0 > INFER_CPU_QJB) ? INFER_CPU_QJB : n_out - j0;
+
+            for (k0 = 0; k0 < n_in; k0 += kc) {
+                kc = infer_cpu_qchunk(n_in, k0);
+                at = infer_dtype_row_size(dt, k0);
+                cb = infer_dtype_row_size(dt, kc);
+
+                /*
+                 * The rows' next chunks are as many short streams through
+                 * memory, which the hardware's prefetcher follows poorly:
+                 * each is asked for while this one is unpacked
+                 */
+                next = (k0 + kc < n_in) ? at + cb
+                                        : (size_t) INFER_CPU_QJB * row_size;
+
+                for (j = 0; j < jb; j++) {
+                    p = (const char *) w + (size_t) (j0 + j) * row_size;
+
+                    for (l = 0; l < cb && (size_t) (j0 + j) * row_size + next
+                                          + l < end; l += 64)
+                    {
+                        _mm_prefetch(p + next + l, _MM_HINT_T0);
+                    }
+
+                    fns->deq((const unsigned char *) p, k0, kc,
+                             buf + j * kc);
+                }
+
+                for (r = r0; r < r1; r += nr) {
+                    nr = (r1 - r > INFER_CPU_QMR) ? INFER_CPU_QMR : r1 - r;
+
+                    for (j = 0; j < jb; j += nj) {
+                        nj = (jb - j > INFER_CPU_QMJ) ? INFER_CPU_QMJ
+                                                      : (int) (jb - j);
+
+                        infer_cpu_qtiles(buf + j * kc, (size_t) kc,
+                                         x + (size_t) r * ldx + k0, ldx, kc,
+                                         y + (size_t) r * ldy + j0 + j, ldy,
+                                         k0 == 0, nj, nr);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -506,19 +506,20 @@ def main():
                         and not mine:
                     whole += 1
                 else:
-                    wrong.append(text_of(x.events))
+                    wrong.append(("whole", mine, text_of(x.events),
+                                  x.events[-3:]))
             except (EOFError, ConnectionError, socket.timeout):
                 # its connection was in the worker that died
                 cut += 1
                 if not mine or not ref.startswith(text_of(x.events)):
-                    wrong.append(text_of(x.events))
+                    wrong.append(("cut", mine, text_of(x.events)))
             x.close()
         check("kill -9 of the executor's worker (%s) mid-stream: the "
               "streams of the other worker (%d) end whole with the text they "
               "give alone, those of the killed one (%d) are cut" % (
                   executor, whole, cut),
               not wrong and whole == other and other > 0
-              and whole + cut == len(streams), wrong[:2])
+              and whole + cut == len(streams), (ref, wrong[:3]))
         st, _, r = post(port, "/v1/chat/completions",
                         chat(PROMPTS[0], temperature=0, max_tokens=40))
         check("after the crash, the new worker's executor answers the same",

@@ -73,6 +73,9 @@ int infer_cpu_seq_check(const infer_tensor_t *seqs, int64_t tokens,
 /* infer_cpu_vec.c: y[0 .. n) = GELU(x[0 .. n)), with AVX2 and FMA */
 void infer_cpu_gelu_avx2(float *y, const float *x, int64_t n);
 
+/* infer_cpu_vec.c: y[0 .. n) = SiLU(x[0 .. n)), with AVX2 and FMA */
+void infer_cpu_silu_avx2(float *y, const float *x, int64_t n);
+
 /* infer_cpu_vec.c: a softmax row in place, with AVX2 and FMA */
 void infer_cpu_softmax_avx2(float *x, int64_t n);
 

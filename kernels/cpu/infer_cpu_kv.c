@@ -198,29 +198,38 @@ infer_cpu_kv_head_avx2(const infer_cpu_env_t *env, const int32_t *table,
     float scale, float *sc)
 {
     int           l, c;
+    size_t        ld;
     __m256        a0, a1, w, acc[8];
     __m128        h;
-    int64_t       j;
+    int64_t       j, j0, j1, bt;
     const float  *kr, *vr;
 
-    for (j = 0; j <= p; j++) {
-        kr = infer_cpu_kv_row(env, table, layer, 0, j) + off;
-        a0 = _mm256_setzero_ps();
-        a1 = _mm256_setzero_ps();
+    /* a block's positions are rows ld apart: one lookup a block */
+    bt = env->kv_shape.block_tokens;
+    ld = (size_t) env->kv_shape.kv_dim;
 
-        for (l = 0; l < d; l += 16) {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l),
-                                 _mm256_loadu_ps(kr + l), a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l + 8),
-                                 _mm256_loadu_ps(kr + l + 8), a1);
+    for (j0 = 0; j0 <= p; j0 = j1) {
+        j1 = (p + 1 - j0 > bt) ? j0 + bt : p + 1;
+        kr = infer_cpu_kv_row(env, table, layer, 0, j0) + off;
+
+        for (j = j0; j < j1; j++, kr += ld) {
+            a0 = _mm256_setzero_ps();
+            a1 = _mm256_setzero_ps();
+
+            for (l = 0; l < d; l += 16) {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l),
+                                     _mm256_loadu_ps(kr + l), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l + 8),
+                                     _mm256_loadu_ps(kr + l + 8), a1);
+            }
+
+            a0 = _mm256_add_ps(a0, a1);
+            h = _mm_add_ps(_mm256_castps256_ps128(a0),
+                           _mm256_extractf128_ps(a0, 1));
+            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_add_ss(h, _mm_movehdup_ps(h));
+            sc[j] = scale * _mm_cvtss_f32(h);
         }
-
-        a0 = _mm256_add_ps(a0, a1);
-        h = _mm_add_ps(_mm256_castps256_ps128(a0),
-                       _mm256_extractf128_ps(a0, 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_movehdup_ps(h));
-        sc[j] = scale * _mm_cvtss_f32(h);
     }
 
     infer_cpu_softmax_avx2(sc, p + 1);
@@ -231,13 +240,17 @@ infer_cpu_kv_head_avx2(const infer_cpu_env_t *env, const int32_t *table,
             acc[l] = _mm256_loadu_ps(y + c + 8 * l);
         }
 
-        for (j = 0; j <= p; j++) {
-            vr = infer_cpu_kv_row(env, table, layer, 1, j) + off + c;
-            w = _mm256_set1_ps(sc[j]);
+        for (j0 = 0; j0 <= p; j0 = j1) {
+            j1 = (p + 1 - j0 > bt) ? j0 + bt : p + 1;
+            vr = infer_cpu_kv_row(env, table, layer, 1, j0) + off + c;
 
-            for (l = 0; l < 8 && c + 8 * l < d; l++) {
-                acc[l] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 8 * l),
-                                         acc[l]);
+            for (j = j0; j < j1; j++, vr += ld) {
+                w = _mm256_set1_ps(sc[j]);
+
+                for (l = 0; l < 8 && c + 8 * l < d; l++) {
+                    acc[l] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 8 * l),
+                                             acc[l]);
+                }
             }
         }
 

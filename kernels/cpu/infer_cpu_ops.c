@@ -187,6 +187,11 @@ infer_cpu_act(infer_cpu_env_t *env, infer_tensor_t *t)
             }
             break;
         case INFER_ACT_SILU:
+            if (env->avx2) {
+                infer_cpu_silu_avx2(y, x, n);
+                break;
+            }
+
             for (j = 0; j < n; j++) {
                 y[j] = infer_silu(x[j]);
             }

@@ -111,6 +111,33 @@ infer_cpu_gelu_avx2(float *y, const float *x, int64_t n)
 
 
 /*
+ * SiLU, x sigmoid(x), with e = exp(-|x|): x / (1 + e) for x >= 0, x e /
+ * (1 + e) below, so that neither side overflows (a decoder's SwiGLU: 46 k
+ * values a token in SmolLM2, through expf() a tenth of a batch's step)
+ */
+__attribute__((target("avx2,fma"))) void
+infer_cpu_silu_avx2(float *y, const float *x, int64_t n)
+{
+    __m256   v, e, s, neg;
+    int64_t  j;
+
+    for (j = 0; j + 8 <= n; j += 8) {
+        v = _mm256_loadu_ps(x + j);
+        e = infer_cpu_exp8(_mm256_or_ps(v, _mm256_set1_ps(-0.0f)));
+        s = _mm256_div_ps(_mm256_set1_ps(1.0f),
+                          _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+        s = _mm256_blendv_ps(s, _mm256_mul_ps(e, s), neg);
+        _mm256_storeu_ps(y + j, _mm256_mul_ps(v, s));
+    }
+
+    for ( /* void */ ; j < n; j++) {
+        y[j] = infer_silu(x[j]);
+    }
+}
+
+
+/*
  * x[0 .. n) = exp(x - max) / sum, in place: a softmax row (attention's
  * scores); the sum is taken in the order the elements come, 8 lanes then
  * the tail

@@ -215,9 +215,11 @@ infer_cpu_qput(float *y, __m256 acc, int first)
 
 /*
  * Each type's unpacking: the 32 values of group g of a row (values 32 g
- * to 32 g + 31) as wv[0..3], 8 each in order.  A 32-value type's group is
- * its block g; a K type's is sub-block g % 8 of block g / 8, whose scale
- * and min (ks, from infer_cpu_qks()) the caller has for the whole block.
+ * to 32 g + 31) as wv[0..3], 8 each in order; Q4_K and Q5_K give two
+ * groups at once (g even, wv[0..7]: a byte's two nibbles are the two
+ * groups' quants).  A 32-value type's group is its block g; a K type's is
+ * sub-block g % 8 of block g / 8, whose scale and min (ks, from
+ * infer_cpu_qks()) the caller has for the whole block.
  */
 
 typedef struct {
@@ -321,17 +323,17 @@ infer_cpu_qks(const unsigned char *block, infer_cpu_qks_t *ks)
 
 
 /*
- * Q4_K and Q5_K: sub-block s takes the low (s even) or high nibbles of
- * qs[32 (s / 2) ..] and, Q5_K, bit s of qh[0 .. 32) as its fifth bit
+ * Q4_K and Q5_K: sub-blocks 2c and 2c + 1 (64 values, wv[0..7]) take the
+ * low and the high nibbles of qs[32 c ..] and, Q5_K, bits 2c and 2c + 1
+ * of qh[0 .. 32) as their fifth bits
  */
 static inline INFER_CPU_QT_ATTR void
-infer_cpu_qk45_group(const unsigned char *block, int s,
+infer_cpu_qk45_pair(const unsigned char *block, int c,
     const infer_cpu_qks_t *ks, __m256 *wv, int five)
 {
     int             v;
-    __m128i         sh, nib;
-    __m256i         q, m4, one;
-    __m256          d1, m1;
+    __m256i         q, lo, hi, h, m4, one, two;
+    __m256          d1, m1, d2, m2;
     const uint8_t  *qs, *qh;
 
     if (five) {
@@ -342,34 +344,42 @@ infer_cpu_qk45_group(const unsigned char *block, int s,
         qh = NULL;
     }
 
-    d1 = _mm256_set1_ps(ks->d[s]);
-    m1 = _mm256_set1_ps(ks->m[s]);
+    d1 = _mm256_set1_ps(ks->d[2 * c]);
+    m1 = _mm256_set1_ps(ks->m[2 * c]);
+    d2 = _mm256_set1_ps(ks->d[2 * c + 1]);
+    m2 = _mm256_set1_ps(ks->m[2 * c + 1]);
     m4 = _mm256_set1_epi32(0xf);
     one = _mm256_set1_epi32(1);
-    sh = _mm_cvtsi32_si128(s);
-    nib = _mm_cvtsi32_si128(4 * (s & 1));
+    two = _mm256_set1_epi32(2);
 
 #pragma GCC unroll 4
     for (v = 0; v < 4; v++) {
-        q = _mm256_and_si256(_mm256_srl_epi32(
-                infer_cpu_qu8(qs + 32 * (s >> 1) + 8 * v), nib), m4);
+        q = infer_cpu_qu8(qs + 32 * c + 8 * v);
+        lo = _mm256_and_si256(q, m4);
+        hi = _mm256_srli_epi32(q, 4);
 
         if (five) {
-            q = _mm256_or_si256(q, _mm256_slli_epi32(_mm256_and_si256(
-                    _mm256_srl_epi32(infer_cpu_qu8(qh + 8 * v), sh), one), 4));
+            h = _mm256_srl_epi32(infer_cpu_qu8(qh + 8 * v),
+                                 _mm_cvtsi32_si128(2 * c));
+            lo = _mm256_or_si256(lo, _mm256_slli_epi32(
+                     _mm256_and_si256(h, one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi32(
+                     _mm256_and_si256(h, two), 3));
         }
 
-        wv[v] = _mm256_fmsub_ps(d1, infer_cpu_qf(q), m1);
+        wv[v] = _mm256_fmsub_ps(d1, infer_cpu_qf(lo), m1);
+        wv[4 + v] = _mm256_fmsub_ps(d2, infer_cpu_qf(hi), m2);
     }
 }
 
 
+/* a K type's unit is two sub-blocks: g is even */
 static inline INFER_CPU_QT_ATTR void
 infer_cpu_q4_k_group(const unsigned char *row, int64_t g,
     const infer_cpu_qks_t *ks, __m256 *wv)
 {
-    infer_cpu_qk45_group(row + (g >> 3) * sizeof(infer_block_q4_k_t),
-                         (int) (g & 7), ks, wv, 0);
+    infer_cpu_qk45_pair(row + (g >> 3) * sizeof(infer_block_q4_k_t),
+                        (int) ((g & 7) >> 1), ks, wv, 0);
 }
 
 
@@ -377,8 +387,8 @@ static inline INFER_CPU_QT_ATTR void
 infer_cpu_q5_k_group(const unsigned char *row, int64_t g,
     const infer_cpu_qks_t *ks, __m256 *wv)
 {
-    infer_cpu_qk45_group(row + (g >> 3) * sizeof(infer_block_q5_k_t),
-                         (int) (g & 7), ks, wv, 1);
+    infer_cpu_qk45_pair(row + (g >> 3) * sizeof(infer_block_q5_k_t),
+                        (int) ((g & 7) >> 1), ks, wv, 1);
 }
 
 
@@ -433,6 +443,14 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
 }
 
 
+/* the groups a type's unpacking gives at once (4 of wv each) */
+#define INFER_CPU_QU_q8_0  1
+#define INFER_CPU_QU_q4_0  1
+#define INFER_CPU_QU_q4_1  1
+#define INFER_CPU_QU_q6_k  1
+#define INFER_CPU_QU_q4_k  2
+#define INFER_CPU_QU_q5_k  2
+
 /* a K type's block of 256 values comes with its scales set up once */
 #define INFER_CPU_QKS_q8_0(row, g, ks)
 #define INFER_CPU_QKS_q4_0(row, g, ks)
@@ -460,15 +478,17 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
     {                                                                        \
         int              v;                                                  \
         int64_t          g;                                                  \
-        __m256           wv[4];                                              \
+        __m256           wv[4 * INFER_CPU_QU_##type];                        \
         infer_cpu_qks_t  ks;                                                 \
                                                                              \
-        for (g = k0 / 32; g < (k0 + n) / 32; g++, out += 32) {               \
+        for (g = k0 / 32; g < (k0 + n) / 32;                                 \
+             g += INFER_CPU_QU_##type, out += 32 * INFER_CPU_QU_##type)      \
+        {                                                                    \
             INFER_CPU_QKS_##type(row, g, &ks)                                \
             infer_cpu_##type##_group(row, g, &ks, wv);                       \
                                                                              \
-            _Pragma("GCC unroll 4")                                          \
-            for (v = 0; v < 4; v++) {                                        \
+            _Pragma("GCC unroll 8")                                          \
+            for (v = 0; v < 4 * INFER_CPU_QU_##type; v++) {                  \
                 _mm256_store_ps(out + 8 * v, wv[v]);                         \
             }                                                                \
         }                                                                    \
@@ -482,7 +502,7 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
         int              j, r, v;                                            \
         size_t           bs;                                                 \
         int64_t          k0, kc, g;                                          \
-        __m256           acc[INFER_CPU_QFJ][2], wv[4];                       \
+        __m256           acc[INFER_CPU_QFJ][2], wv[4 * INFER_CPU_QU_##type]; \
         infer_cpu_qks_t  ks[INFER_CPU_QFJ];                                  \
                                                                              \
         bs = row_size / (size_t) (n_in / 32);                                \
@@ -496,7 +516,9 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
                 acc[j][1] = _mm256_setzero_ps();                             \
             }                                                                \
                                                                              \
-            for (g = k0 / 32; g < (k0 + kc) / 32; g++) {                     \
+            for (g = k0 / 32; g < (k0 + kc) / 32;                            \
+                 g += INFER_CPU_QU_##type)                                   \
+            {                                                                \
                 _Pragma("GCC unroll 4")                                      \
                 for (j = 0; j < jn; j++) {                                   \
                     _mm_prefetch((const char *) w + (size_t) (j + jn)        \
@@ -508,8 +530,8 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
                                                                              \
                     _Pragma("GCC unroll 2")                                  \
                     for (r = 0; r < nr; r++) {                               \
-                        _Pragma("GCC unroll 4")                              \
-                        for (v = 0; v < 4; v++) {                            \
+                        _Pragma("GCC unroll 8")                              \
+                        for (v = 0; v < 4 * INFER_CPU_QU_##type; v++) {      \
                             acc[j][r] = _mm256_fmadd_ps(wv[v],               \
                                 _mm256_loadu_ps(x + (size_t) r * ldx         \
                                                 + 32 * g + 8 * v),           \

@@ -21,7 +21,8 @@
  * Every output sums in an order fixed by n_in alone: the row is taken in
  * chunks (infer_cpu_qchunk()), in each chunk one 8-lane accumulator takes
  * fma(w, x, acc) for 8 values after 8 in order, its lanes are summed in a
- * fixed tree at the chunk's end, and the chunks are added to y in order.
+ * fixed tree at the chunk's end (infer_cpu_qput(), for up to four outputs
+ * at once), and the chunks are added to y in order.
  * A value's weight is unpacked by the same inline function on both
  * paths, so nothing depends on which rows share a tile: a row computes
  * the same bits alone as in any batch (kernels/test/test_quant.c checks
@@ -179,27 +180,44 @@ infer_cpu_qchunk(int64_t n_in, int64_t k0)
 }
 
 
-static inline INFER_CPU_QT_ATTR float
-infer_cpu_qhsum(__m256 v)
+/*
+ * The ends of a chunk: the lanes of n (1..4) accumulators, the outputs
+ * y[0 .. n), to y (first) or added to it.  Each sums its lanes in one
+ * tree, ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), whichever others
+ * share the call: hadd of the four pairs them, and a missing one is zero.
+ */
+static inline INFER_CPU_QT_ATTR void
+infer_cpu_qput(float *y, const __m256 *acc, int n, int first)
 {
+    int     i;
+    float   v[4];
+    __m256  z, ab, cd;
     __m128  s;
 
-    s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    z = _mm256_setzero_ps();
+    ab = _mm256_hadd_ps(acc[0], n > 1 ? acc[1] : z);
+    cd = _mm256_hadd_ps(n > 2 ? acc[2] : z, n > 3 ? acc[3] : z);
+    ab = _mm256_hadd_ps(ab, cd);
+    s = _mm_add_ps(_mm256_castps256_ps128(ab), _mm256_extractf128_ps(ab, 1));
 
-    return _mm_cvtss_f32(s);
-}
+    if (n == 4) {
+        if (!first) {
+            s = _mm_add_ps(s, _mm_loadu_ps(y));
+        }
 
+        _mm_storeu_ps(y, s);
+        return;
+    }
 
-/* the end of a chunk: the lanes, to y (first) or added to it */
-static inline INFER_CPU_QT_ATTR void
-infer_cpu_qput(float *y, __m256 acc, int first)
-{
-    if (first) {
-        *y = infer_cpu_qhsum(acc);
-    } else {
-        *y += infer_cpu_qhsum(acc);
+    _mm_storeu_ps(v, s);
+
+#pragma GCC unroll 4
+    for (i = 0; i < n; i++) {
+        if (first) {
+            y[i] = v[i];
+        } else {
+            y[i] += v[i];
+        }
     }
 }
 
@@ -502,7 +520,8 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
         int              j, r, v;                                            \
         size_t           bs;                                                 \
         int64_t          k0, kc, g;                                          \
-        __m256           acc[INFER_CPU_QFJ][2], wv[4 * INFER_CPU_QU_##type]; \
+        __m256           acc[INFER_CPU_QFJ][2], wv[4 * INFER_CPU_QU_##type], \
+                         out[INFER_CPU_QFJ];                                 \
         infer_cpu_qks_t  ks[INFER_CPU_QFJ];                                  \
                                                                              \
         bs = row_size / (size_t) (n_in / 32);                                \
@@ -541,13 +560,14 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
                 }                                                            \
             }                                                                \
                                                                              \
-            _Pragma("GCC unroll 4")                                          \
-            for (j = 0; j < jn; j++) {                                       \
-                _Pragma("GCC unroll 2")                                      \
-                for (r = 0; r < nr; r++) {                                   \
-                    infer_cpu_qput(y + (size_t) r * ldy + j, acc[j][r],      \
-                                   k0 == 0);                                 \
+            _Pragma("GCC unroll 2")                                          \
+            for (r = 0; r < nr; r++) {                                       \
+                _Pragma("GCC unroll 4")                                      \
+                for (j = 0; j < jn; j++) {                                   \
+                    out[j] = acc[j][r];                                      \
                 }                                                            \
+                                                                             \
+                infer_cpu_qput(y + (size_t) r * ldy, out, jn, k0 == 0);      \
             }                                                                \
         }                                                                    \
     }                                                                        \
@@ -648,12 +668,14 @@ infer_cpu_qtile(const float *w, size_t ldw, const float *x, size_t ldx,
         }
     }
 
-#pragma GCC unroll 3
-    for (j = 0; j < nj; j++) {
 #pragma GCC unroll 4
-        for (r = 0; r < nr; r++) {
-            infer_cpu_qput(y + (size_t) r * ldy + j, acc[j][r], first);
+    for (r = 0; r < nr; r++) {
+#pragma GCC unroll 3
+        for (j = 0; j < nj; j++) {
+            wv[j] = acc[j][r];
         }
+
+        infer_cpu_qput(y + (size_t) r * ldy, wv, nj, first);
     }
 }
 

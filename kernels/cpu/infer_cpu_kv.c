@@ -186,27 +186,76 @@ infer_cpu_kv_head(const infer_cpu_env_t *env, const int32_t *table,
 
 #if (INFER_CPU_KV_AVX2)
 
+/* sc[0 .. n) = scale times the lanes' sums of dots[0 .. n), n <= 8 */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+infer_cpu_kv_sums(__m256 *dots, int n, float scale, float *sc)
+{
+    int     i;
+    float   v[8];
+    __m256  a, b, lo, hi;
+
+    for (i = n; i < 8; i++) {
+        dots[i] = _mm256_setzero_ps();
+    }
+
+    a = _mm256_hadd_ps(_mm256_hadd_ps(dots[0], dots[1]),
+                       _mm256_hadd_ps(dots[2], dots[3]));
+    b = _mm256_hadd_ps(_mm256_hadd_ps(dots[4], dots[5]),
+                       _mm256_hadd_ps(dots[6], dots[7]));
+    lo = _mm256_permute2f128_ps(a, b, 0x20);
+    hi = _mm256_permute2f128_ps(a, b, 0x31);
+    a = _mm256_mul_ps(_mm256_set1_ps(scale), _mm256_add_ps(lo, hi));
+
+    if (n == 8) {
+        _mm256_storeu_ps(sc, a);
+        return;
+    }
+
+    _mm256_storeu_ps(v, a);
+
+    for (i = 0; i < n; i++) {
+        sc[i] = v[i];
+    }
+}
+
+
 /*
  * The same in AVX2 for d a multiple of 16: each dot in two 8-lane
- * accumulators (so that two chains overlap) summed at the end, the
+ * accumulators (so that two chains overlap) added, its lanes summed with
+ * 7 other positions' (infer_cpu_kv_sums()), the
  * values' sum kept in registers across the positions; the order depends
  * on d alone
  */
-__attribute__((target("avx2,fma"))) static void
-infer_cpu_kv_head_avx2(const infer_cpu_env_t *env, const int32_t *table,
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+infer_cpu_kv_head_body(const infer_cpu_env_t *env, const int32_t *table,
     int layer, int64_t p, size_t off, const float *q, float *y, int d,
     float scale, float *sc)
 {
-    int           l, c;
+    int           l, c, n;
     size_t        ld;
-    __m256        a0, a1, w, acc[8];
-    __m128        h;
+    __m256        a0, a1, w, acc[8], dots[8], qv[8];
     int64_t       j, j0, j1, bt;
     const float  *kr, *vr;
 
-    /* a block's positions are rows ld apart: one lookup a block */
+    /*
+     * A block's positions are rows ld apart: one lookup a block.  The
+     * dots' lanes are summed 8 positions at a time (hadd), each in one
+     * tree, ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), a missing position
+     * zero
+     */
     bt = env->kv_shape.block_tokens;
     ld = (size_t) env->kv_shape.kv_dim;
+    n = 0;
+
+    /* a head of 64 (SmolLM2's, Llama's 128 less) keeps q in registers */
+#define INFER_CPU_KV_Q(l)                                                    \
+    ((d == 64) ? qv[(l) / 8] : _mm256_loadu_ps(q + (l)))
+
+    if (d == 64) {
+        for (l = 0; l < 8; l++) {
+            qv[l] = _mm256_loadu_ps(q + 8 * l);
+        }
+    }
 
     for (j0 = 0; j0 <= p; j0 = j1) {
         j1 = (p + 1 - j0 > bt) ? j0 + bt : p + 1;
@@ -217,18 +266,18 @@ infer_cpu_kv_head_avx2(const infer_cpu_env_t *env, const int32_t *table,
             a1 = _mm256_setzero_ps();
 
             for (l = 0; l < d; l += 16) {
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l),
+                a0 = _mm256_fmadd_ps(INFER_CPU_KV_Q(l),
                                      _mm256_loadu_ps(kr + l), a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l + 8),
+                a1 = _mm256_fmadd_ps(INFER_CPU_KV_Q(l + 8),
                                      _mm256_loadu_ps(kr + l + 8), a1);
             }
 
-            a0 = _mm256_add_ps(a0, a1);
-            h = _mm_add_ps(_mm256_castps256_ps128(a0),
-                           _mm256_extractf128_ps(a0, 1));
-            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-            h = _mm_add_ss(h, _mm_movehdup_ps(h));
-            sc[j] = scale * _mm_cvtss_f32(h);
+            dots[n++] = _mm256_add_ps(a0, a1);
+
+            if (n == 8 || j == p) {
+                infer_cpu_kv_sums(dots, n, scale, sc + j + 1 - n);
+                n = 0;
+            }
         }
     }
 
@@ -258,6 +307,24 @@ infer_cpu_kv_head_avx2(const infer_cpu_env_t *env, const int32_t *table,
             _mm256_storeu_ps(y + c + 8 * l, acc[l]);
         }
     }
+}
+
+#undef INFER_CPU_KV_Q
+
+
+/* the body with a head of 64 made a constant */
+__attribute__((target("avx2,fma"))) static void
+infer_cpu_kv_head_avx2(const infer_cpu_env_t *env, const int32_t *table,
+    int layer, int64_t p, size_t off, const float *q, float *y, int d,
+    float scale, float *sc)
+{
+    if (d == 64) {
+        infer_cpu_kv_head_body(env, table, layer, p, off, q, y, 64, scale,
+                               sc);
+        return;
+    }
+
+    infer_cpu_kv_head_body(env, table, layer, p, off, q, y, d, scale, sc);
 }
 
 #endif

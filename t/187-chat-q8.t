@@ -9,8 +9,8 @@
 # token here; past a near tie either choice is the arithmetic's).  The
 # two llama.cpp runs part at the 16th token, where the Q4_1 run's lead is
 # 0.08 and q8's, the other way, 0.07: on this prompt q8 now gives the F32
-# run's 48 tokens, so which arithmetic q8 follows is test_greedy's report
-# over 14 prompts.  nginx -t refuses q8 where it would mean nothing.  The
+# run's 48 tokens, so which arithmetic each follows is t/188's, over 14
+# prompts.  nginx -t refuses q8 where it would mean nothing.  The
 # same prompt a second time takes its first 20 blocks from the KV cache
 # (prefix caching) and gives the same text.
 

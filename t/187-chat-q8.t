@@ -17,10 +17,7 @@
 use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
 
-our ($ids, $q8_prefix, $f32_text);
-
-my $repo = $ENV{TEST_NGINX_REPO} // '.';
-my $smol = "$repo/build/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+our ($ids, $q8_prefix, $f32_text, $smol);
 
 BEGIN {
     my $fix = ($ENV{TEST_NGINX_FIXTURES} // 't/fixtures') . '/greedy';
@@ -31,8 +28,8 @@ BEGIN {
     };
     my ($p) = $m ? grep { $_->{name} eq 'long' } @{ $m->{prompts} } : ();
 
-    my $smol = ($ENV{TEST_NGINX_REPO} // '.')
-               . '/build/models/SmolLM2-135M-Instruct.Q4_1.gguf';
+    my $repo = $ENV{TEST_NGINX_REPO} // '.';
+    $smol = "$repo/build/models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
     if ($p && -f $smol) {
         my $j = JSON::PP->new->allow_nonref;
@@ -42,7 +39,7 @@ BEGIN {
         # the Q4_1 run's tokens before its first near tie, as text
         my $py = $ENV{TEST_INFER_PYTHON} || 'python3';
         my $ids_before = join(',', @{ $q->{tokens} }[0 .. $n - 1]);
-        my $pre = `$py $ENV{TEST_NGINX_REPO}/t/lib/gguf_detok.py $smol $ids_before`;
+        my $pre = `$py $repo/t/lib/gguf_detok.py $smol $ids_before`;
         chomp $pre;
 
         if ($pre =~ /^"/) {

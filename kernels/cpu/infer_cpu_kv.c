@@ -226,14 +226,14 @@ infer_cpu_kv_sums(__m256 *dots, int n, float scale, float *sc)
  * values' sum kept in registers across the positions; the order depends
  * on d alone
  */
-static inline __attribute__((always_inline, target("avx2,fma"))) void
-infer_cpu_kv_head_body(const infer_cpu_env_t *env, const int32_t *table,
+__attribute__((target("avx2,fma"))) static void
+infer_cpu_kv_head_avx2(const infer_cpu_env_t *env, const int32_t *table,
     int layer, int64_t p, size_t off, const float *q, float *y, int d,
     float scale, float *sc)
 {
     int           l, c, n;
     size_t        ld;
-    __m256        a0, a1, w, acc[8], dots[8], qv[8];
+    __m256        a0, a1, w, acc[8], dots[8];
     int64_t       j, j0, j1, bt;
     const float  *kr, *vr;
 
@@ -247,16 +247,6 @@ infer_cpu_kv_head_body(const infer_cpu_env_t *env, const int32_t *table,
     ld = (size_t) env->kv_shape.kv_dim;
     n = 0;
 
-    /* a head of 64 (SmolLM2's, Llama's 128 less) keeps q in registers */
-#define INFER_CPU_KV_Q(l)                                                    \
-    ((d == 64) ? qv[(l) / 8] : _mm256_loadu_ps(q + (l)))
-
-    if (d == 64) {
-        for (l = 0; l < 8; l++) {
-            qv[l] = _mm256_loadu_ps(q + 8 * l);
-        }
-    }
-
     for (j0 = 0; j0 <= p; j0 = j1) {
         j1 = (p + 1 - j0 > bt) ? j0 + bt : p + 1;
         kr = infer_cpu_kv_row(env, table, layer, 0, j0) + off;
@@ -266,9 +256,9 @@ infer_cpu_kv_head_body(const infer_cpu_env_t *env, const int32_t *table,
             a1 = _mm256_setzero_ps();
 
             for (l = 0; l < d; l += 16) {
-                a0 = _mm256_fmadd_ps(INFER_CPU_KV_Q(l),
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l),
                                      _mm256_loadu_ps(kr + l), a0);
-                a1 = _mm256_fmadd_ps(INFER_CPU_KV_Q(l + 8),
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + l + 8),
                                      _mm256_loadu_ps(kr + l + 8), a1);
             }
 
@@ -307,24 +297,6 @@ infer_cpu_kv_head_body(const infer_cpu_env_t *env, const int32_t *table,
             _mm256_storeu_ps(y + c + 8 * l, acc[l]);
         }
     }
-}
-
-#undef INFER_CPU_KV_Q
-
-
-/* the body with a head of 64 made a constant */
-__attribute__((target("avx2,fma"))) static void
-infer_cpu_kv_head_avx2(const infer_cpu_env_t *env, const int32_t *table,
-    int layer, int64_t p, size_t off, const float *q, float *y, int d,
-    float scale, float *sc)
-{
-    if (d == 64) {
-        infer_cpu_kv_head_body(env, table, layer, p, off, q, y, 64, scale,
-                               sc);
-        return;
-    }
-
-    infer_cpu_kv_head_body(env, table, layer, p, off, q, y, d, scale, sc);
 }
 
 #endif

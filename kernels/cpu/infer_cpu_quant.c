@@ -50,9 +50,7 @@
 #define INFER_CPU_QMJ    3       /* weight rows of the register tile */
 #define INFER_CPU_QMR    4       /* rows of x of the register tile */
 #define INFER_CPU_QT     64      /* rows of x per tile: their chunk in L2 */
-#ifndef INFER_CPU_QFJ
 #define INFER_CPU_QFJ    4       /* weight rows at once for 1 or 2 rows */
-#endif
 
 
 static void infer_cpu_quant_c(infer_dtype_e dt, const float *x, size_t ldx,
@@ -110,8 +108,11 @@ infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
     const float *x, size_t ldx, int rows, const void *w, int64_t n_in,
     int64_t n_out, float *y, size_t ldy)
 {
-    size_t                row_size;
-    const unsigned char  *wb;
+    size_t                    row_size;
+    const unsigned char      *wb;
+#if (INFER_CPU_QAVX2)
+    const infer_cpu_qfns_t   *fns;
+#endif
 
     row_size = infer_dtype_row_size(dt, n_in);
     wb = w;
@@ -125,15 +126,16 @@ infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
     }
 
 #if (INFER_CPU_QAVX2)
-    if (env->avx2 && infer_cpu_quant_avx2() && infer_cpu_qfns(dt) != NULL) {
+    fns = infer_cpu_qfns(dt);
+
+    if (env->avx2 && infer_cpu_quant_avx2() && fns != NULL) {
         if (rows <= 2) {
-            infer_cpu_qfns(dt)->few(wb, row_size, x, ldx, rows, n_in, n_out,
-                                    y, ldy);
+            fns->few(wb, row_size, x, ldx, rows, n_in, n_out, y, ldy);
             return;
         }
 
-        infer_cpu_quant_tiles(infer_cpu_qfns(dt), dt, x, ldx, rows, wb,
-                              row_size, n_in, n_out, y, ldy);
+        infer_cpu_quant_tiles(fns, dt, x, ldx, rows, wb, row_size, n_in,
+                              n_out, y, ldy);
         return;
     }
 #endif
@@ -518,13 +520,13 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
         float *y, size_t ldy)                                                \
     {                                                                        \
         int              j, r, v;                                            \
-        size_t           bs;                                                 \
+        size_t           gb;                                                 \
         int64_t          k0, kc, g;                                          \
         __m256           acc[INFER_CPU_QFJ][2], wv[4 * INFER_CPU_QU_##type], \
                          out[INFER_CPU_QFJ];                                 \
         infer_cpu_qks_t  ks[INFER_CPU_QFJ];                                  \
                                                                              \
-        bs = row_size / (size_t) (n_in / 32);                                \
+        gb = row_size / (size_t) (n_in / 32);    /* bytes of 32 values */    \
                                                                              \
         for (k0 = 0; k0 < n_in; k0 += kc) {                                  \
             kc = infer_cpu_qchunk(n_in, k0);                                 \
@@ -541,7 +543,7 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
                 _Pragma("GCC unroll 4")                                      \
                 for (j = 0; j < jn; j++) {                                   \
                     _mm_prefetch((const char *) w + (size_t) (j + jn)        \
-                                 * row_size + g * bs, _MM_HINT_T0);          \
+                                 * row_size + g * gb, _MM_HINT_T0);          \
                     INFER_CPU_QKS_##type(w + (size_t) j * row_size, g,       \
                                          &ks[j])                             \
                     infer_cpu_##type##_group(w + (size_t) j * row_size, g,   \

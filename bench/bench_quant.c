@@ -48,6 +48,7 @@ typedef struct {
     infer_dtype_e     dt;
     int               how;          /* BQ_QUANT, BQ_SGEMV_SGEMM, BQ_OURS */
     int               avx2;
+    int               avx512;       /* the same bits as AVX2's */
     int               q8;           /* x quantized to 8 bits first */
     int               rows;
     int64_t           n, k;
@@ -147,10 +148,12 @@ bq_run(bq_case_t *c, int copy)
 
     case BQ_QUANT:
         c->env->avx2 = c->avx2;
+        c->env->avx512 = c->avx512;
         c->env->quant_q8 = c->q8;
         infer_cpu_quant_matmul(c->env, c->dt, c->x, (size_t) c->k, c->rows,
                                w, c->k, c->n, c->y, (size_t) c->n);
         c->env->avx2 = 1;
+        c->env->avx512 = 0;
         c->env->quant_q8 = 0;
         return;
 
@@ -238,12 +241,17 @@ main(int argc, char **argv)
     bq_case_t         c;
     infer_cpu_env_t   env;
 
-    /* F32 twice (OpenBLAS, ours), each block type with F32 x, 8-bit x */
-    static const infer_dtype_e  types[] = {
-        INFER_DT_F32, INFER_DT_F32, INFER_DT_Q8_0, INFER_DT_Q8_0,
-        INFER_DT_Q4_0, INFER_DT_Q4_0, INFER_DT_Q4_1, INFER_DT_Q4_1,
-        INFER_DT_Q4_K, INFER_DT_Q4_K, INFER_DT_Q5_K, INFER_DT_Q5_K,
-        INFER_DT_Q6_K, INFER_DT_Q6_K
+    /* F32 twice (OpenBLAS, ours), each block type with F32 x (AVX2 and
+     * AVX-512: the same bits), 8-bit x */
+    static const struct {
+        infer_dtype_e     dt;
+        int               how, q8, avx512;
+    } types[] = {
+        { INFER_DT_F32, BQ_BLAS, 0, 0 }, { INFER_DT_F32, BQ_OURS, 0, 0 },
+#define BQ_TYPE(dt)                                                           \
+        { dt, BQ_QUANT, 0, 0 }, { dt, BQ_QUANT, 0, 1 }, { dt, BQ_QUANT, 1, 0 }
+        BQ_TYPE(INFER_DT_Q8_0), BQ_TYPE(INFER_DT_Q4_0), BQ_TYPE(INFER_DT_Q4_1),
+        BQ_TYPE(INFER_DT_Q4_K), BQ_TYPE(INFER_DT_Q5_K), BQ_TYPE(INFER_DT_Q6_K)
     };
 
 #define BQ_NTYPES  (int) (sizeof(types) / sizeof(types[0]))
@@ -289,19 +297,25 @@ main(int argc, char **argv)
     env.avx2 = infer_cpu_quant_avx2();
 
     printf("W [%lld, %lld], x [1, %lld] and [%d, %lld]; one core; "
-           "AVX2+FMA+F16C: %s\n\n", (long long) n, (long long) k,
-           (long long) k, BQ_BATCH, (long long) k, env.avx2 ? "yes" : "no");
+           "AVX2+FMA+F16C: %s; AVX-512: %s\n\n", (long long) n, (long long) k,
+           (long long) k, BQ_BATCH, (long long) k, env.avx2 ? "yes" : "no",
+           infer_cpu_quant_avx512() ? "yes" : "no");
     printf("| weights | bits/weight | batch 1: ms | GB/s of weights | "
            "GFLOP/s | batch %d: ms | GFLOP/s | speed-up per row |\n", BQ_BATCH);
     printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     fflush(stdout);
 
     for (t = 0; t < BQ_NTYPES + cflag; t++) {
+        if (t < BQ_NTYPES && types[t].avx512 && !infer_cpu_quant_avx512()) {
+            continue;
+        }
+
         memset(&c, 0, sizeof(c));
-        c.dt = (t < BQ_NTYPES) ? types[t] : INFER_DT_Q4_K;
-        c.how = (t == 0) ? BQ_BLAS : (t == 1) ? BQ_OURS : BQ_QUANT;
+        c.dt = (t < BQ_NTYPES) ? types[t].dt : INFER_DT_Q4_K;
+        c.how = (t < BQ_NTYPES) ? types[t].how : BQ_QUANT;
         c.avx2 = (t < BQ_NTYPES) ? env.avx2 : 0;
-        c.q8 = (t < BQ_NTYPES && t > 1 && (t & 1));
+        c.avx512 = (t < BQ_NTYPES) ? types[t].avx512 : 0;
+        c.q8 = (t < BQ_NTYPES) ? types[t].q8 : 0;
         c.n = n;
         c.k = k;
         c.env = &env;
@@ -339,7 +353,7 @@ main(int argc, char **argv)
         snprintf(name, sizeof(name), "%s, %s", infer_dtype_name(c.dt),
                  (t == BQ_NTYPES) ? "plain C (no AVX2)"
                  : c.q8 ? "x to 8 bits, integer products"
-                 : "F32 x");
+                 : c.avx512 ? "F32 x, AVX-512" : "F32 x");
         what = (t == 0) ? "F32, OpenBLAS sgemv / sgemm"
                : (t == 1) ? "F32, infer_cpu_matmul (sgemv / AVX2 rows)"
                : name;

@@ -29,6 +29,7 @@ KMODEL_SRCS  := kernels/infer_util.c kernels/infer_safetensors.c \
 KCPU_SRCS    := kernels/cpu/infer_cpu.c kernels/cpu/infer_cpu_matmul.c \
                 kernels/cpu/infer_cpu_ops.c kernels/cpu/infer_cpu_attention.c \
                 kernels/cpu/infer_cpu_vec.c kernels/cpu/infer_cpu_quant.c \
+                kernels/cpu/infer_cpu_quant512.c \
                 kernels/cpu/infer_cpu_quant_q8.c \
                 kernels/cpu/infer_cpu_kv.c
 

@@ -81,6 +81,7 @@ infer_backend_cpu_new(int precision, char *err, size_t errlen)
 #if (defined __x86_64__ && defined __GNUC__)
     ctx->env.avx2 = __builtin_cpu_supports("avx2")
                     && __builtin_cpu_supports("fma");
+    ctx->env.avx512 = ctx->env.avx2 && infer_cpu_quant_avx512();
 #endif
 
     ctx->env.quant_q8 = (precision == INFER_PRECISION_Q8);

@@ -16,6 +16,7 @@
 /* per backend: scratch an op may need beyond its output */
 typedef struct {
     int                   avx2;      /* the CPU has AVX2 and FMA */
+    int                   avx512;    /* and AVX-512 (F, BW, DQ, VL) */
     int                   quant_q8;  /* quantized weights times x quantized
                                         to 8 bits (infer_cpu_quant_q8.c),
                                         not F32 x */
@@ -42,8 +43,10 @@ void infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
     const float *x, size_t ldx, int rows, const void *w, int64_t n_in,
     int64_t n_out, float *y, size_t ldy);
 
-/* whether infer_cpu_quant_matmul() can take its AVX2 path here */
+/* whether infer_cpu_quant_matmul() can take its AVX2 path here, and its
+ * AVX-512 one (infer_cpu_quant512.c: the same bits, where env->avx512) */
 int infer_cpu_quant_avx2(void);
+int infer_cpu_quant_avx512(void);
 
 /*
  * infer_cpu_quant_q8.c: the same product with each row of x quantized to

@@ -34,22 +34,19 @@
 #include <stdint.h>
 #include <string.h>
 
-#if (defined __x86_64__ && defined __GNUC__)
-#include <cpuid.h>
-#include <immintrin.h>
-#define INFER_CPU_QAVX2  1
-#endif
-
 #include "infer_cpu.h"
 #include "infer_quant.h"
 
+#if (defined __x86_64__ && defined __GNUC__)
+#include <cpuid.h>
+#define INFER_CPU_QAVX2  1
+#include "infer_cpu_quant_impl.h"
+#endif
 
-#define INFER_CPU_QKMAX  1024    /* a row up to this long is one chunk */
-#define INFER_CPU_QKC    512     /* else chunks of this many values */
+
 #define INFER_CPU_QJB    6       /* weight rows unpacked at once */
 #define INFER_CPU_QMJ    3       /* weight rows of the register tile */
 #define INFER_CPU_QMR    4       /* rows of x of the register tile */
-#define INFER_CPU_QT     64      /* rows of x per tile: their chunk in L2 */
 #define INFER_CPU_QFJ    4       /* weight rows at once for 1 or 2 rows */
 
 
@@ -103,6 +100,27 @@ infer_cpu_quant_avx2(void)
 }
 
 
+int
+infer_cpu_quant_avx512(void)
+{
+#if (INFER_CPU_QAVX2)
+    static int  avx512 = -1;
+
+    if (avx512 < 0) {
+        avx512 = infer_cpu_quant_avx2()
+                 && __builtin_cpu_supports("avx512f")
+                 && __builtin_cpu_supports("avx512bw")
+                 && __builtin_cpu_supports("avx512dq")
+                 && __builtin_cpu_supports("avx512vl");
+    }
+
+    return avx512;
+#else
+    return 0;
+#endif
+}
+
+
 void
 infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
     const float *x, size_t ldx, int rows, const void *w, int64_t n_in,
@@ -126,6 +144,14 @@ infer_cpu_quant_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
     }
 
 #if (INFER_CPU_QAVX2)
+    if (env->avx512 && infer_cpu_quant_avx512()
+        && infer_cpu_quant512_matmul(dt, x, ldx, rows, wb, row_size, n_in,
+                                     n_out, y, ldy)
+           == 0)
+    {
+        return;
+    }
+
     fns = infer_cpu_qfns(dt);
 
     if (env->avx2 && infer_cpu_quant_avx2() && fns != NULL) {
@@ -164,64 +190,6 @@ infer_cpu_quant_c(infer_dtype_e dt, const float *x, size_t ldx, int rows,
 
 #if (INFER_CPU_QAVX2)
 
-#define INFER_CPU_QT_ATTR                                                    \
-    __attribute__((always_inline, target("avx2,fma,f16c")))
-
-#define INFER_CPU_QT_FN  __attribute__((target("avx2,fma,f16c")))
-
-
-/* the values of the chunk at k0: both paths take the same ones */
-static inline int64_t
-infer_cpu_qchunk(int64_t n_in, int64_t k0)
-{
-    if (n_in <= INFER_CPU_QKMAX) {
-        return n_in;
-    }
-
-    return (n_in - k0 > INFER_CPU_QKC) ? INFER_CPU_QKC : n_in - k0;
-}
-
-
-/*
- * The ends of a chunk: the lanes of n (1..4) accumulators, the outputs
- * y[0 .. n), to y (first) or added to it.  Each sums its lanes in one
- * tree, ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), whichever others
- * share the call: hadd of the four pairs them, and a missing one is zero.
- */
-static inline INFER_CPU_QT_ATTR void
-infer_cpu_qput(float *y, const __m256 *acc, int n, int first)
-{
-    int     i;
-    float   v[4];
-    __m256  z, ab, cd;
-    __m128  s;
-
-    z = _mm256_setzero_ps();
-    ab = _mm256_hadd_ps(acc[0], n > 1 ? acc[1] : z);
-    cd = _mm256_hadd_ps(n > 2 ? acc[2] : z, n > 3 ? acc[3] : z);
-    ab = _mm256_hadd_ps(ab, cd);
-    s = _mm_add_ps(_mm256_castps256_ps128(ab), _mm256_extractf128_ps(ab, 1));
-
-    if (n == 4) {
-        if (!first) {
-            s = _mm_add_ps(s, _mm_loadu_ps(y));
-        }
-
-        _mm_storeu_ps(y, s);
-        return;
-    }
-
-    _mm_storeu_ps(v, s);
-
-#pragma GCC unroll 4
-    for (i = 0; i < n; i++) {
-        if (first) {
-            y[i] = v[i];
-        } else {
-            y[i] += v[i];
-        }
-    }
-}
 
 
 /* 8 bytes at p as 8 int32 lanes, zero- or sign-extended */
@@ -241,12 +209,6 @@ infer_cpu_qput(float *y, const __m256 *acc, int n, int first)
  * sub-block g % 8 of block g / 8, whose scale and min (ks, from
  * infer_cpu_qks()) the caller has for the whole block.
  */
-
-typedef struct {
-    float                 d[8];      /* d sc of each sub-block */
-    float                 m[8];      /* dmin mn */
-} infer_cpu_qks_t;
-
 
 static inline INFER_CPU_QT_ATTR void
 infer_cpu_q8_0_group(const unsigned char *row, int64_t g,
@@ -314,31 +276,6 @@ infer_cpu_q4_1_group(const unsigned char *row, int64_t g,
     wv[1] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_and_si256(q1, m4)), d, m);
     wv[2] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_srli_epi32(q0, 4)), d, m);
     wv[3] = _mm256_fmadd_ps(infer_cpu_qf(_mm256_srli_epi32(q1, 4)), d, m);
-}
-
-
-/* a Q4_K or Q5_K block's d sc and dmin mn, each sub-block's */
-static inline INFER_CPU_QT_ATTR void
-infer_cpu_qks(const unsigned char *block, infer_cpu_qks_t *ks)
-{
-    int                        s;
-    float                      d, dmin;
-    uint32_t                   u[4];
-    const uint8_t             *sc;
-    const infer_block_q4_k_t  *b;
-
-    /* d, dmin and the scales lie alike in both types' blocks */
-    b = (const infer_block_q4_k_t *) block;
-    d = _cvtsh_ss(b->d);
-    dmin = _cvtsh_ss(b->dmin);
-    infer_quant_k_scales(b->scales, u);
-    sc = (const uint8_t *) u;
-
-#pragma GCC unroll 8
-    for (s = 0; s < 8; s++) {
-        ks->d[s] = d * (float) sc[s];
-        ks->m[s] = dmin * (float) sc[8 + s];
-    }
 }
 
 
@@ -461,29 +398,6 @@ infer_cpu_q6_k_group(const unsigned char *row, int64_t g,
     wv[3] = _mm256_mul_ps(infer_cpu_qf(_mm256_cvtepi8_epi32(
                               _mm_srli_si128(hi, 8))), s1);
 }
-
-
-/* the groups a type's unpacking gives at once (4 of wv each) */
-#define INFER_CPU_QU_q8_0  1
-#define INFER_CPU_QU_q4_0  1
-#define INFER_CPU_QU_q4_1  1
-#define INFER_CPU_QU_q6_k  1
-#define INFER_CPU_QU_q4_k  2
-#define INFER_CPU_QU_q5_k  2
-
-/* a K type's block of 256 values comes with its scales set up once */
-#define INFER_CPU_QKS_q8_0(row, g, ks)
-#define INFER_CPU_QKS_q4_0(row, g, ks)
-#define INFER_CPU_QKS_q4_1(row, g, ks)
-#define INFER_CPU_QKS_q6_k(row, g, ks)
-#define INFER_CPU_QKS_q4_k(row, g, ks)                                       \
-    if (((g) & 7) == 0) {                                                    \
-        infer_cpu_qks((row) + ((g) >> 3) * sizeof(infer_block_q4_k_t), ks);  \
-    }
-#define INFER_CPU_QKS_q5_k(row, g, ks)                                       \
-    if (((g) & 7) == 0) {                                                    \
-        infer_cpu_qks((row) + ((g) >> 3) * sizeof(infer_block_q5_k_t), ks);  \
-    }
 
 
 /*

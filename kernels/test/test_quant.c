@@ -271,7 +271,30 @@ ref_dot(const float *w, const float *x, int64_t n, double *abs_sum)
 }
 
 
-/* the dot products: C and AVX2, against float64 */
+/* the products' paths: plain C, AVX2, AVX-512 */
+static const char  *path_name[] = { "C", "AVX2", "AVX-512" };
+
+
+/* a path this CPU cannot take, skipped (its test counted as passed) */
+static int
+skip_path(infer_dtype_e dt, int path)
+{
+    if (path == 1 && !infer_cpu_quant_avx2()) {
+        ok(1, "# SKIP %s: no AVX2, FMA and F16C here", infer_dtype_name(dt));
+        return 1;
+    }
+
+    if (path == 2 && !infer_cpu_quant_avx512()) {
+        ok(1, "# SKIP %s: no AVX-512 (F, BW, DQ, VL) here",
+           infer_dtype_name(dt));
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* the dot products: C, AVX2 and AVX-512, against float64 */
 
 static void
 test_dot(void)
@@ -286,14 +309,12 @@ test_dot(void)
     static const int64_t  widths[] = { 256, 512, 1024, 2048, 4096, 11008 };
 
     for (t = 0; t < NQT; t++) {
-        for (path = 0; path < 2; path++) {
+        for (path = 0; path < 3; path++) {
             good = 1;
             worst_abs = 0.0;
             worst_rel = 0.0;
 
-            if (path == 1 && !infer_cpu_quant_avx2()) {
-                ok(1, "# SKIP %s: no AVX2, FMA and F16C here",
-                   infer_dtype_name(qtypes[t]));
+            if (skip_path(qtypes[t], path)) {
                 continue;
             }
 
@@ -315,6 +336,7 @@ test_dot(void)
                     } else {
                         memset(&env, 0, sizeof(env));
                         env.avx2 = 1;
+                        env.avx512 = (path == 2);
                         infer_cpu_quant_matmul(&env, qtypes[t], x, n, 1, w, n,
                                                1, &got, 1);
                     }
@@ -347,7 +369,7 @@ test_dot(void)
             ok(good, "%s: %s dot == float64 of the dequantized row within "
                "1e-5 sum|w x|, 256 to 11008 values (worst %.2g of sum|w x|, "
                "%.2g of |ref|)", infer_dtype_name(qtypes[t]),
-               path ? "AVX2" : "C", worst_abs, worst_rel);
+               path_name[path], worst_abs, worst_rel);
         }
     }
 }
@@ -543,16 +565,15 @@ test_bits(void)
     static const int64_t  batches[] = { 2, 4, 5, 16, 17, 64, 65, 100 };
 
     for (t = 0; t < NQT; t++) {
-        for (path = 0; path < 2; path++) {
-            if (path == 1 && !infer_cpu_quant_avx2()) {
-                ok(1, "# SKIP %s: no AVX2, FMA and F16C here",
-                   infer_dtype_name(qtypes[t]));
+        for (path = 0; path < 3; path++) {
+            if (skip_path(qtypes[t], path)) {
                 continue;
             }
 
             good = 1;
             memset(&env, 0, sizeof(env));
-            env.avx2 = path;
+            env.avx2 = (path >= 1);
+            env.avx512 = (path == 2);
 
             k = 4096 + 512;
             n = 23;
@@ -592,10 +613,97 @@ test_bits(void)
 
             ok(good, "%s, %s: a row alone == the same row in batches of 2 to "
                "100 (first, middle, last), bit for bit",
-               infer_dtype_name(qtypes[t]), path ? "AVX2" : "C");
+               infer_dtype_name(qtypes[t]), path_name[path]);
 
             tt_free_all();
         }
+    }
+}
+
+
+/*
+ * AVX-512 computes what AVX2 does, bit for bit: every type, widths of one
+ * chunk and of several (a last short one among them), output counts that
+ * leave a row without its pair, and batches that take the one- and
+ * two-row path, every tile shape and more than one tile of rows.
+ */
+
+static void
+test_avx512(void)
+{
+    int               t, ki, ni, bi, good;
+    float            *x, *y2, *y5;
+    int64_t           k, n, rows, c, bad;
+    unsigned char    *wq;
+    infer_cpu_env_t   e2, e5;
+
+    static const int64_t  ks[] = { 256, 576, 1024, 1536, 4096 + 768 };
+    static const int64_t  ns[] = { 1, 2, 3, 5, 6, 7, 13, 64 };
+    static const int64_t  batches[] = { 1, 2, 3, 4, 5, 7, 8, 16, 17, 65,
+                                        130 };
+
+    if (!infer_cpu_quant_avx512()) {
+        ok(1, "# SKIP AVX-512 against AVX2: no AVX-512 (F, BW, DQ, VL) here");
+        return;
+    }
+
+    memset(&e2, 0, sizeof(e2));
+    e2.avx2 = 1;
+    e5 = e2;
+    e5.avx512 = 1;
+
+    for (t = 0; t < NQT; t++) {
+        good = 1;
+
+        for (ki = 0; ki < 5; ki++) {
+            k = ks[ki];
+
+            if (k % infer_dtype_block(qtypes[t])) {
+                continue;
+            }
+
+            for (ni = 0; ni < 8; ni++) {
+                n = ns[ni];
+                wq = random_blocks(qtypes[t], n, k);
+
+                for (bi = 0; bi < 11; bi++) {
+                    rows = batches[bi];
+                    x = tt_alloc((size_t) (rows * k) * sizeof(float));
+                    y2 = tt_alloc((size_t) (rows * n) * sizeof(float));
+                    y5 = tt_alloc((size_t) (rows * n) * sizeof(float));
+
+                    for (c = 0; c < rows * k; c++) {
+                        x[c] = rndf(-1.0f, 1.0f);
+                    }
+
+                    infer_cpu_quant_matmul(&e2, qtypes[t], x, (size_t) k,
+                                           (int) rows, wq, k, n, y2,
+                                           (size_t) n);
+                    infer_cpu_quant_matmul(&e5, qtypes[t], x, (size_t) k,
+                                           (int) rows, wq, k, n, y5,
+                                           (size_t) n);
+
+                    if (memcmp(y2, y5, (size_t) (rows * n) * sizeof(float))
+                        && good)
+                    {
+                        for (bad = 0; y2[bad] == y5[bad]; bad++) {
+                            /* void */
+                        }
+
+                        diag("%lld x %lld times %lld rows, output %lld: "
+                             "AVX2 %.9g, AVX-512 %.9g", (long long) n,
+                             (long long) k, (long long) rows,
+                             (long long) bad, y2[bad], y5[bad]);
+                        good = 0;
+                    }
+                }
+            }
+
+            tt_free_all();
+        }
+
+        ok(good, "%s: AVX-512 == AVX2 bit for bit, 256 to 4864 values, 1 to "
+           "64 outputs, batches of 1 to 130", infer_dtype_name(qtypes[t]));
     }
 }
 
@@ -905,13 +1013,16 @@ main(int argc, char **argv)
         return 2;
     }
 
-    diag("AVX2 path: %s", infer_cpu_quant_avx2() ? "yes" : "no");
+    diag("AVX2 path: %s, AVX-512 path: %s",
+         infer_cpu_quant_avx2() ? "yes" : "no",
+         infer_cpu_quant_avx512() ? "yes" : "no");
 
     test_layouts();
     test_dequantize();
     test_dot();
     test_matmul();
     test_bits();
+    test_avx512();
     test_q8();
     test_get_rows();
     test_refusals();

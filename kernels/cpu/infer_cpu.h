@@ -59,8 +59,9 @@ int infer_cpu_quant_q8_matmul(infer_cpu_env_t *env, infer_dtype_e dt,
     int64_t n_out, float *y, size_t ldy);
 
 /* a row of x as infer_cpu_quant_q8_matmul() quantizes it: qs[n], and per
- * block of 32 its scale d and d times the sum of its quants s; in AVX2
- * where avx2 and the CPU allow, else in plain C, the same bits */
+ * block of 32 its scale d and d times the sum of its quants s, each
+ * rounded to F16 (llama.cpp's Q8_1); in AVX2 where avx2 and the CPU
+ * allow, else in plain C, the same bits */
 void infer_cpu_q8_quantize_row(int avx2, const float *x, int64_t n,
     int8_t *qs, float *d, float *s);
 

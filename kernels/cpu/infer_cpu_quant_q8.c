@@ -1,10 +1,11 @@
 /*
  * ngx_infer: the CPU backend's second product with quantized weights,
  * llama.cpp's way: each row of x is quantized once per batch to 8 bits,
- * in blocks of 32 (a float scale d, and d times the block's sum for the
- * types with a min), and each weight block is multiplied with it in
- * integers (AVX2's vpmaddubsw, 32 products in one instruction), scaled in
- * float once per block or sub-block.
+ * in blocks of 32 as llama.cpp's Q8_0 and Q8_1 are (the scale d, and d
+ * times the block's sum for the types with a min, each rounded to F16;
+ * the quants x times 127 / amax, rounded to even), and each weight block
+ * is multiplied with it in integers (AVX2's vpmaddubsw, 32 products in one
+ * instruction), scaled in float once per block or sub-block.
  *
  * It is the faster of the two (bench/bench_quant), but not the same
  * arithmetic: quantizing the activations costs about 2^-8 of each value,
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "infer_cpu.h"
+#include "infer_math.h"
 #include "infer_quant.h"
 
 #if (defined __x86_64__ && defined __GNUC__)
@@ -49,7 +51,7 @@ infer_cpu_q8_quantize_row(int avx2, const float *x, int64_t n, int8_t *qs,
     float *d, float *s)
 {
     int      l, sum, q;
-    float    amax, id;
+    float    amax, id, dd;
     int64_t  i;
 
 #if (INFER_CPU_Q8AVX2)
@@ -69,7 +71,8 @@ infer_cpu_q8_quantize_row(int avx2, const float *x, int64_t n, int8_t *qs,
             amax = fmaxf(amax, fabsf(x[i + l]));
         }
 
-        d[i / INFER_QK] = amax / 127.0f;
+        dd = amax / 127.0f;
+        d[i / INFER_QK] = infer_f16_to_f32(infer_f32_to_f16(dd));
         id = (amax != 0.0f) ? 127.0f / amax : 0.0f;
         sum = 0;
 
@@ -79,7 +82,8 @@ infer_cpu_q8_quantize_row(int avx2, const float *x, int64_t n, int8_t *qs,
             sum += q;
         }
 
-        s[i / INFER_QK] = d[i / INFER_QK] * (float) sum;
+        s[i / INFER_QK] = infer_f16_to_f32(infer_f32_to_f16(dd
+                                                            * (float) sum));
     }
 }
 
@@ -121,7 +125,7 @@ infer_cpu_q8_quantize_avx2(const float *x, int64_t n, int8_t *qs, float *d,
     float *s)
 {
     int      l;
-    float    amax, id;
+    float    amax, id, dd;
     int64_t  i;
     __m256   v[4], m, sign;
     __m128   h;
@@ -142,7 +146,8 @@ infer_cpu_q8_quantize_avx2(const float *x, int64_t n, int8_t *qs, float *d,
         h = _mm_max_ss(h, _mm_movehdup_ps(h));
         amax = _mm_cvtss_f32(h);
 
-        d[i / INFER_QK] = amax / 127.0f;
+        dd = amax / 127.0f;
+        d[i / INFER_QK] = _cvtsh_ss(_cvtss_sh(dd, 0));
         id = (amax != 0.0f) ? 127.0f / amax : 0.0f;
 
         for (l = 0; l < 4; l++) {
@@ -155,9 +160,9 @@ infer_cpu_q8_quantize_avx2(const float *x, int64_t n, int8_t *qs, float *d,
                                _mm256_add_epi32(q[2], q[3]));
         sum = _mm256_hadd_epi32(sum, sum);
         sum = _mm256_hadd_epi32(sum, sum);
-        s[i / INFER_QK] = d[i / INFER_QK]
-                          * (float) (_mm256_extract_epi32(sum, 0)
-                                     + _mm256_extract_epi32(sum, 4));
+        s[i / INFER_QK] = _cvtsh_ss(_cvtss_sh(dd * (float)
+                              (_mm256_extract_epi32(sum, 0)
+                               + _mm256_extract_epi32(sum, 4)), 0));
 
         /* 4 x 8 int32 to 32 int8, in order */
         p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),

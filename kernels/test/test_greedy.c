@@ -938,8 +938,8 @@ test_q4_1(json_t *manifest, const set_t *s, const int32_t *f32,
     }
 
     diag("%s: %d of %d prompts give llama.cpp's first %d tokens (not "
-         "asserted: llama.cpp's sums run in another order, its KV cache is "
-         "F16%s); %d give all %d of our F32 file's", what, agree, s->n,
+         "asserted: llama.cpp's sums run in another order%s); %d give all "
+         "%d of our F32 file's", what, agree, s->n,
          T_COMPARE, (precision == INFER_PRECISION_Q8) ? ""
                     : ", and it rounds activations to 8 bits where this "
                       "does not", as_f32, s->n_gen);

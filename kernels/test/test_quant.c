@@ -709,6 +709,54 @@ test_avx512(void)
 
 
 /*
+ * What the 8-bit path's x scales cost a type with a min (Q4_1, and the
+ * K types' -dmin mn): x's block sum s is d times the sum of its quants
+ * rounded to F16 (llama.cpp's Q8_1), which the min multiplies; 0 for the
+ * others.  Row j of w (k values), x's quants q, d and s.
+ */
+static double
+min_term(infer_dtype_e dt, const unsigned char *w, int64_t j, int64_t k,
+    const int8_t *q, const float *d, const float *s)
+{
+    int                        l, sum;
+    double                     m, e;
+    int64_t                    b;
+    uint32_t                   u[4];
+    const unsigned char       *row;
+    const infer_block_q4_k_t  *kb;
+
+    if (dt != INFER_DT_Q4_1 && dt != INFER_DT_Q4_K && dt != INFER_DT_Q5_K) {
+        return 0.0;
+    }
+
+    row = w + (size_t) j * infer_dtype_row_size(dt, k);
+    e = 0.0;
+
+    for (b = 0; b < k / 32; b++) {
+        if (dt == INFER_DT_Q4_1) {
+            m = infer_f16_to_f32(((const infer_block_q4_1_t *) row)[b].m);
+
+        } else {
+            /* d, dmin and the scales lie alike in Q4_K's and Q5_K's */
+            kb = (const infer_block_q4_k_t *)
+                     (row + (size_t) (b / 8) * infer_dtype_block_size(dt));
+            infer_quant_k_scales(kb->scales, u);
+            m = -(double) infer_f16_to_f32(kb->dmin)
+                * ((const uint8_t *) u)[8 + b % 8];
+        }
+
+        for (l = 0, sum = 0; l < 32; l++) {
+            sum += q[32 * b + l];
+        }
+
+        e += m * ((double) s[b] - (double) d[b] * sum);
+    }
+
+    return e;
+}
+
+
+/*
  * The second path, x quantized to 8 bits (infer_cpu_quant_q8.c): its
  * quantization the same in C and AVX2; its product against float64 of the
  * dequantized weights times the dequantized x (within 1e-5, as above),
@@ -821,7 +869,8 @@ test_q8(void)
                     infer_cpu_q8_quantize_row(0, xr, k, q, d, s);
 
                     for (j = 0; j < n; j++) {
-                        ref = ref_dot(wf + j * k, xd + r * k, k, &abs_sum);
+                        ref = ref_dot(wf + j * k, xd + r * k, k, &abs_sum)
+                              + min_term(qtypes[t], wq, j, k, q, d, s);
                         e = fabs((double) y[r * n + j] - ref);
                         tol = 1e-5 * fabs(ref) + 1e-5 * abs_sum;
                         worst = (e / tol > worst) ? e / tol : worst;

@@ -2,9 +2,11 @@
 Decodes token ids with SmolLM2's GGUF vocabulary: gen_llama.py's byte-level
 BPE built by Hugging Face's tokenizers from the file's own arrays, with
 tokenizers' byte-level decoder.  Used by t/187 to turn a reference run's
-first tokens into text.
+first tokens into text, and by t/188 to turn each prompt's.
 
-    python3 t/lib/gguf_detok.py FILE ID,ID,...   -> the text, JSON-quoted
+    python3 t/lib/gguf_detok.py [--skip-special] FILE ID,ID,... [...]
+        -> each list's text, JSON-quoted, a line each; --skip-special
+           leaves out special tokens' text, as our OpenAI API does
 """
 
 import json
@@ -20,10 +22,14 @@ from gen_llama import smol_tokenizer     # noqa: E402
 
 
 def main():
-    t = smol_tokenizer(types.SimpleNamespace(r=gguf.GGUFReader(sys.argv[1])))
+    args = sys.argv[1:]
+    skip = args[:1] == ["--skip-special"]
+    args = args[1:] if skip else args
+    t = smol_tokenizer(types.SimpleNamespace(r=gguf.GGUFReader(args[0])))
     t.decoder = decoders.ByteLevel()
-    ids = [int(i) for i in sys.argv[2].split(",") if i]
-    print(json.dumps(t.decode(ids, skip_special_tokens=False)))
+    for arg in args[1:]:
+        ids = [int(i) for i in arg.split(",") if i]
+        print(json.dumps(t.decode(ids, skip_special_tokens=skip)))
 
 
 if __name__ == "__main__":

@@ -397,15 +397,16 @@ infer_cpu_q5rows(const unsigned char *w, size_t row_size, int64_t j,
         gb = row_size / (size_t) (n_in / 32);    /* bytes of 32 values */    \
         ahead = (size_t) (2 * INFER_CPU_Q5FP) * row_size;                    \
                                                                              \
-        _Pragma("GCC unroll 2")                                              \
-        for (i = 0; i < np; i++) {                                           \
-            p[i] = infer_cpu_q5rows(w, row_size, 2 * i, nj);                 \
+        _Pragma("GCC unroll 4")                                              \
+        for (i = 0; i < INFER_CPU_Q5FP; i++) {   /* all: for the compiler */ \
+            p[i] = infer_cpu_q5rows(w, row_size, (2 * i < nj) ? 2 * i : 0,   \
+                                    nj);                                     \
         }                                                                    \
                                                                              \
         for (k0 = 0; k0 < n_in; k0 += kc) {                                  \
             kc = infer_cpu_qchunk(n_in, k0);                                 \
                                                                              \
-            _Pragma("GCC unroll 2")                                          \
+            _Pragma("GCC unroll 4")                                          \
             for (i = 0; i < np; i++) {                                       \
                 acc[0][i] = _mm512_setzero_ps();                             \
                 acc[1][i] = _mm512_setzero_ps();                             \
@@ -414,7 +415,7 @@ infer_cpu_q5rows(const unsigned char *w, size_t row_size, int64_t j,
             for (g = k0 / 32; g < (k0 + kc) / 32;                            \
                  g += INFER_CPU_QU_##type)                                   \
             {                                                                \
-                _Pragma("GCC unroll 2")                                      \
+                _Pragma("GCC unroll 4")                                      \
                 for (i = 0; i < np; i++) {                                   \
                     if ((size_t) (2 * i) * row_size + ahead                  \
                         < (size_t) n_out * row_size)                         \

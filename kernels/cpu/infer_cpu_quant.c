@@ -44,9 +44,7 @@
 #endif
 
 
-#define INFER_CPU_QJB    6       /* weight rows unpacked at once */
 #define INFER_CPU_QMJ    3       /* weight rows of the register tile */
-#define INFER_CPU_QMR    4       /* rows of x of the register tile */
 #define INFER_CPU_QFJ    4       /* weight rows at once for 1 or 2 rows */
 
 
@@ -625,18 +623,21 @@ infer_cpu_qtiles(const float *w, size_t ldw, const float *x, size_t ldx,
 }
 
 
-/* the loops that make the weights come from memory once a tile */
-static void
-infer_cpu_quant_tiles(const infer_cpu_qfns_t *fns, infer_dtype_e dt,
+/*
+ * The loops that make the weights come from memory once a tile, for both
+ * paths (g: their unpacking into the buffer and their register tiles)
+ */
+void
+infer_cpu_quant_gemm(const infer_cpu_qgemm_t *g, infer_dtype_e dt,
     const float *x, size_t ldx, int rows, const unsigned char *w,
     size_t row_size, int64_t n_in, int64_t n_out, float *y, size_t ldy)
 {
-    int            r0, r1, r, nr, nj;
+    int            r0, r1, r, nr;
     size_t         at, next, cb, end, l;
     int64_t        j0, jb, j, k0, kc;
     const char    *p;
     float          buf[INFER_CPU_QJB * INFER_CPU_QKMAX]
-                       __attribute__((aligned(32)));
+                       __attribute__((aligned(64)));
 
     end = (size_t) n_out * row_size;
 
@@ -667,27 +668,66 @@ infer_cpu_quant_tiles(const infer_cpu_qfns_t *fns, infer_dtype_e dt,
                     {
                         _mm_prefetch(p + next + l, _MM_HINT_T0);
                     }
-
-                    fns->deq((const unsigned char *) p, k0, kc,
-                             buf + j * kc);
                 }
+
+                g->unpack(g->fns, w + (size_t) j0 * row_size, row_size,
+                          (int) jb, k0, kc, buf);
 
                 for (r = r0; r < r1; r += nr) {
                     nr = (r1 - r > INFER_CPU_QMR) ? INFER_CPU_QMR : r1 - r;
 
-                    for (j = 0; j < jb; j += nj) {
-                        nj = (jb - j > INFER_CPU_QMJ) ? INFER_CPU_QMJ
-                                                      : (int) (jb - j);
-
-                        infer_cpu_qtiles(buf + j * kc, (size_t) kc,
-                                         x + (size_t) r * ldx + k0, ldx, kc,
-                                         y + (size_t) r * ldy + j0 + j, ldy,
-                                         k0 == 0, nj, nr);
-                    }
+                    g->tile(buf, kc, x + (size_t) r * ldx + k0, ldx,
+                            y + (size_t) r * ldy + j0, ldy, k0 == 0,
+                            (int) jb, nr);
                 }
             }
         }
     }
+}
+
+
+/* the AVX2 path's unpacking: each row to its kc floats */
+static void
+infer_cpu_qunpack(const void *fns, const unsigned char *w, size_t row_size,
+    int jb, int64_t k0, int64_t kc, float *buf)
+{
+    int  j;
+
+    for (j = 0; j < jb; j++) {
+        ((const infer_cpu_qfns_t *) fns)->deq(w + (size_t) j * row_size, k0,
+                                              kc, buf + j * kc);
+    }
+}
+
+
+/* and its tiles: INFER_CPU_QMJ weight rows at a time */
+static INFER_CPU_QT_FN void
+infer_cpu_qtile_rows(const float *buf, int64_t kc, const float *x,
+    size_t ldx, float *y, size_t ldy, int first, int jb, int nr)
+{
+    int  j, nj;
+
+    for (j = 0; j < jb; j += nj) {
+        nj = (jb - j > INFER_CPU_QMJ) ? INFER_CPU_QMJ : jb - j;
+        infer_cpu_qtiles(buf + j * kc, (size_t) kc, x, ldx, kc, y + j, ldy,
+                         first, nj, nr);
+    }
+}
+
+
+static void
+infer_cpu_quant_tiles(const infer_cpu_qfns_t *fns, infer_dtype_e dt,
+    const float *x, size_t ldx, int rows, const unsigned char *w,
+    size_t row_size, int64_t n_in, int64_t n_out, float *y, size_t ldy)
+{
+    infer_cpu_qgemm_t  g;
+
+    g.fns = fns;
+    g.unpack = infer_cpu_qunpack;
+    g.tile = infer_cpu_qtile_rows;
+
+    infer_cpu_quant_gemm(&g, dt, x, ldx, rows, w, row_size, n_in, n_out, y,
+                         ldy);
 }
 
 #endif

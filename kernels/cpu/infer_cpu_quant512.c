@@ -27,9 +27,9 @@
 #include "infer_cpu_quant_impl.h"
 
 
-#define INFER_CPU_Q5JB   6       /* weight rows unpacked at once: 3 pairs */
-#define INFER_CPU_Q5P    3       /* pairs of the register tile */
-#define INFER_CPU_Q5R    4       /* rows of x of the register tile */
+#define INFER_CPU_Q5P    3       /* pairs of the register tile: the
+                                    INFER_CPU_QJB rows unpacked at once */
+#define INFER_CPU_Q5R    INFER_CPU_QMR   /* rows of x of the register tile */
 #define INFER_CPU_Q5FP   4       /* pairs at once for 1 or 2 rows of x (up
                                     to 4: infer_cpu_q5put()) */
 
@@ -601,61 +601,29 @@ infer_cpu_q5tiles(const float *w, size_t ldw, const float *x, size_t ldx,
 }
 
 
-/* the loops that make the weights come from memory once a tile, as the
- * AVX2 path's infer_cpu_quant_tiles() */
-static INFER_CPU_Q5_FN void
-infer_cpu_q5_tiles(const infer_cpu_q5fns_t *fns, infer_dtype_e dt,
-    const float *x, size_t ldx, int rows, const unsigned char *w,
-    size_t row_size, int64_t n_in, int64_t n_out, float *y, size_t ldy)
+/* the batched product's unpacking: the rows in pairs, a last odd one
+ * with itself */
+static void
+infer_cpu_q5unpack(const void *fns, const unsigned char *w, size_t row_size,
+    int jb, int64_t k0, int64_t kc, float *buf)
 {
-    int            r0, r1, r, nr;
-    size_t         at, next, cb, end, l;
-    int64_t        j0, jb, j, k0, kc;
-    const char    *p;
-    float          buf[INFER_CPU_Q5JB * INFER_CPU_QKMAX]
-                       __attribute__((aligned(64)));
+    int  j;
 
-    end = (size_t) n_out * row_size;
-
-    for (r0 = 0; r0 < rows; r0 = r1) {
-        r1 = (rows - r0 > INFER_CPU_QT) ? r0 + INFER_CPU_QT : rows;
-
-        for (j0 = 0; j0 < n_out; j0 += jb) {
-            jb = (n_out - j0 > INFER_CPU_Q5JB) ? INFER_CPU_Q5JB : n_out - j0;
-
-            for (k0 = 0; k0 < n_in; k0 += kc) {
-                kc = infer_cpu_qchunk(n_in, k0);
-                at = infer_dtype_row_size(dt, k0);
-                cb = infer_dtype_row_size(dt, kc);
-                next = (k0 + kc < n_in) ? at + cb
-                                        : (size_t) INFER_CPU_Q5JB * row_size;
-
-                for (j = 0; j < jb; j++) {
-                    p = (const char *) w + (size_t) (j0 + j) * row_size;
-
-                    for (l = 0; l < cb && (size_t) (j0 + j) * row_size + next
-                                          + l < end; l += 64)
-                    {
-                        _mm_prefetch(p + next + l, _MM_HINT_T0);
-                    }
-                }
-
-                for (j = 0; j < jb; j += 2) {
-                    fns->deq(infer_cpu_q5rows(w, row_size, j0 + j, j0 + jb),
-                             k0, kc, buf + j * kc);
-                }
-
-                for (r = r0; r < r1; r += nr) {
-                    nr = (r1 - r > INFER_CPU_Q5R) ? INFER_CPU_Q5R : r1 - r;
-
-                    infer_cpu_q5tiles(buf, (size_t) (2 * kc),
-                                      x + (size_t) r * ldx + k0, ldx, kc,
-                                      y + (size_t) r * ldy + j0, ldy,
-                                      k0 == 0, (int) jb, nr);
-                }
-            }
-        }
+    for (j = 0; j < jb; j += 2) {
+        ((const infer_cpu_q5fns_t *) fns)->deq(infer_cpu_q5rows(w, row_size,
+                                                                j, jb),
+                                               k0, kc, buf + j * kc);
     }
+}
+
+
+/* and its tiles: all jb outputs (3 pairs) at once */
+static INFER_CPU_Q5_FN void
+infer_cpu_q5tile_rows(const float *buf, int64_t kc, const float *x,
+    size_t ldx, float *y, size_t ldy, int first, int jb, int nr)
+{
+    infer_cpu_q5tiles(buf, (size_t) (2 * kc), x, ldx, kc, y, ldy, first, jb,
+                      nr);
 }
 
 
@@ -664,6 +632,7 @@ infer_cpu_quant512_matmul(infer_dtype_e dt, const float *x, size_t ldx,
     int rows, const unsigned char *w, size_t row_size, int64_t n_in,
     int64_t n_out, float *y, size_t ldy)
 {
+    infer_cpu_qgemm_t         g;
     const infer_cpu_q5fns_t  *fns;
 
     fns = infer_cpu_q5fns(dt);
@@ -677,8 +646,12 @@ infer_cpu_quant512_matmul(infer_dtype_e dt, const float *x, size_t ldx,
         return 0;
     }
 
-    infer_cpu_q5_tiles(fns, dt, x, ldx, rows, w, row_size, n_in, n_out, y,
-                       ldy);
+    g.fns = fns;
+    g.unpack = infer_cpu_q5unpack;
+    g.tile = infer_cpu_q5tile_rows;
+
+    infer_cpu_quant_gemm(&g, dt, x, ldx, rows, w, row_size, n_in, n_out, y,
+                         ldy);
     return 0;
 }
 

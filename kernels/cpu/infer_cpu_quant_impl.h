@@ -20,6 +20,8 @@
 #define INFER_CPU_QKMAX  1024    /* a row up to this long is one chunk */
 #define INFER_CPU_QKC    512     /* else chunks of this many values */
 #define INFER_CPU_QT     64      /* rows of x per tile: their chunk in L2 */
+#define INFER_CPU_QJB    6       /* weight rows unpacked at once */
+#define INFER_CPU_QMR    4       /* rows of x of the register tiles */
 
 #define INFER_CPU_QT_ATTR                                                    \
     __attribute__((always_inline, target("avx2,fma,f16c")))
@@ -134,6 +136,29 @@ infer_cpu_qks(const unsigned char *block, infer_cpu_qks_t *ks)
         infer_cpu_qks((row) + ((g) >> 3) * sizeof(infer_block_q5_k_t), ks);  \
     }
 
+
+
+/*
+ * The batched product's loops (infer_cpu_quant.c), whichever path's
+ * arithmetic: for each tile of rows of x, each INFER_CPU_QJB weight rows
+ * and each chunk, unpack() puts the jb rows at w (row_size bytes apart),
+ * values k0 .. k0 + kc, into buf in the path's layout, and tile() runs
+ * its register tiles over buf for nr rows of x (ldx apart) into y's jb
+ * outputs (ldy apart), to y (first) or added to it.
+ */
+typedef struct {
+    const void           *fns;
+    void                (*unpack)(const void *fns, const unsigned char *w,
+                                  size_t row_size, int jb, int64_t k0,
+                                  int64_t kc, float *buf);
+    void                (*tile)(const float *buf, int64_t kc,
+                                const float *x, size_t ldx, float *y,
+                                size_t ldy, int first, int jb, int nr);
+} infer_cpu_qgemm_t;
+
+void infer_cpu_quant_gemm(const infer_cpu_qgemm_t *g, infer_dtype_e dt,
+    const float *x, size_t ldx, int rows, const unsigned char *w,
+    size_t row_size, int64_t n_in, int64_t n_out, float *y, size_t ldy);
 
 
 /*

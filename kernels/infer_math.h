@@ -278,6 +278,14 @@ infer_f32_to_f16(float f)
 }
 
 
+/* f rounded to the nearest binary16, back as binary32 */
+static inline INFER_HD float
+infer_f16_round(float f)
+{
+    return infer_f16_to_f32(infer_f32_to_f16(f));
+}
+
+
 static inline INFER_HD float
 infer_bf16_to_f32(uint16_t h)
 {

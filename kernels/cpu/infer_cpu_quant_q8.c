@@ -72,7 +72,7 @@ infer_cpu_q8_quantize_row(int avx2, const float *x, int64_t n, int8_t *qs,
         }
 
         dd = amax / 127.0f;
-        d[i / INFER_QK] = infer_f16_to_f32(infer_f32_to_f16(dd));
+        d[i / INFER_QK] = infer_f16_round(dd);
         id = (amax != 0.0f) ? 127.0f / amax : 0.0f;
         sum = 0;
 
@@ -82,8 +82,7 @@ infer_cpu_q8_quantize_row(int avx2, const float *x, int64_t n, int8_t *qs,
             sum += q;
         }
 
-        s[i / INFER_QK] = infer_f16_to_f32(infer_f32_to_f16(dd
-                                                            * (float) sum));
+        s[i / INFER_QK] = infer_f16_round(dd * (float) sum);
     }
 }
 

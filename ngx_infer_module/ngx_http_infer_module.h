@@ -202,13 +202,17 @@ typedef struct ngx_http_infer_codec_s  ngx_http_infer_codec_t;
  * A request's error for the client, as the request path hands it to
  * ngx_http_infer_send_error_param(): the status (0: 400), the field it
  * is about and an error code, which OpenAI's error shape carries (NULL:
- * none), and the message
+ * none), and the message.  The field is a copy, in param_buf: a decoder
+ * formats one ("messages[3].content[1]") in its request, which lives on
+ * the decoder's stack and is gone by the time the error is sent; a code
+ * is a string constant.
  */
 typedef struct {
     ngx_uint_t                  status;
     const char                 *param;
     const char                 *code;
     char                        msg[INFER_KSERVE_ERRLEN];
+    char                        param_buf[64];
 } ngx_http_infer_err_t;
 
 

@@ -75,8 +75,11 @@ ASAN_UNITS     := $(ASAN_DIR)/test_kernels $(ASAN_DIR)/test_ops \
 # undefined behaviour of nginx's own code (never the module's).
 # ASan and LSan write to UBSAN_OPTIONS' log_path when both are set (one
 # runtime parses both): reports may be named ubsan.PID whatever they are.
+# detect_stack_use_after_return: a pointer into a returned function's
+# frame (memcheck found an error's param left pointing into a decoder's
+# request on the stack; without it ASan reads such memory as valid).
 ASAN_ENV = ASAN_SYMBOLIZER_PATH=$(ASAN_SYMBOLIZER) \
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$(ASAN_LOGS)/asan \
+    ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:abort_on_error=0:log_path=$(ASAN_LOGS)/asan \
     LSAN_OPTIONS=suppressions=$(CURDIR)/sanitize/lsan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=print_stacktrace=1:suppressions=$(CURDIR)/sanitize/ubsan.supp:log_path=$(ASAN_LOGS)/ubsan
 

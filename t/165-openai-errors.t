@@ -21,6 +21,9 @@ add_block_preprocessor(sub {
     infer_model strict $TEST_NGINX_REPO/build/models/all-MiniLM-L6-v2
                 max_seq=16 truncate=off;
     infer_model digits $TEST_NGINX_REPO/models/digits;
+    # TEST 21's 256 tokens take a millisecond natively, more than the
+    # default 30 s under memcheck
+    infer_timeout 300s;
 _EOC_
     }
 
@@ -208,6 +211,7 @@ main::post('{"model":"strict","input":[' . CORE::join(',', (1000) x 17) . ']}')
 main::post('{"model":"minilm","input":"' . ('word ' x 300) . '"}')
 --- error_code: 200
 --- response_body_like: "usage":\{"prompt_tokens":256,"total_tokens":256\}\}$
+--- timeout: 300
 
 
 

@@ -298,7 +298,10 @@ qr{\[emerg\] .*model "smol": invalid value "kv_cache=lots" in \S+nginx\.conf:\d+
 --- http_config
     infer_model smol $TEST_NGINX_REPO/build/models/SmolLM2-135M-Instruct.Q4_1.gguf
                 kv_cache=8m ctx=128 chat_template=chatml instances=1;
+    # its prompt takes more than 30 s under memcheck
+    infer_timeout 300s;
 --- request eval
 main::chat('{"model":"smol","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}],"max_tokens":1,"temperature":0}')
+--- timeout: 300
 --- error_code: 200
 --- response_body_like: ^\{"id":"chatcmpl-[0-9a-f]+","object":"chat\.completion","created":\d+,"model":"smol","choices":\[\{"index":0,"message":\{"role":"assistant","content":"[^"]*"\},"logprobs":null,"finish_reason":"(length|stop)"\}\],"usage":\{"prompt_tokens":\d+,"completion_tokens":[01],"total_tokens":\d+\}\}$

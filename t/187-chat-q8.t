@@ -72,7 +72,14 @@ add_block_preprocessor(sub {
     infer_model q8 $TEST_NGINX_SMOL kv_cache=32m ctx=512 instances=1
                 precision=q8;
     infer_model f32 $TEST_NGINX_SMOL kv_cache=32m ctx=512 instances=1;
+    infer_timeout 900s;
 _EOC_
+    }
+
+    # a second natively; under memcheck the 325-token prompt and its 48
+    # tokens take minutes, past the blocks' 60 s
+    if ($ENV{TEST_NGINX_USE_VALGRIND} && defined $block->timeout) {
+        $block->set_value('timeout', 900);
     }
 
     if (!defined $block->config) {
@@ -134,6 +141,7 @@ qr{\[emerg\] .*model "q8": precision=q8 is the CPU's \(device=cpu\), a GPU compu
 === TEST 5: the same prompt again finds its blocks cached, the same text
 --- http_config
     infer_model f32 $TEST_NGINX_SMOL kv_cache=24m ctx=512 instances=1;
+    infer_timeout 900s;
 --- request eval
 [main::comp('f32'), main::comp('f32'), "GET /metrics"]
 --- timeout: 60

@@ -194,18 +194,14 @@ ngx_http_infer_err(ngx_http_infer_err_t *err, ngx_uint_t status,
 
     *p = '\0';
 
-    err->status = status;
-    err->param = NULL;
-    err->code = code;
-
     if (param != NULL) {
-        if (param != err->param_buf) {
-            ngx_cpystrn((u_char *) err->param_buf, (u_char *) param,
-                        sizeof(err->param_buf));
-        }
-
-        err->param = err->param_buf;
+        ngx_cpystrn((u_char *) err->param_buf, (u_char *) param,
+                    sizeof(err->param_buf));
     }
+
+    err->status = status;
+    err->param = param ? err->param_buf : NULL;
+    err->code = code;
 
     return NGX_DECLINED;
 }

@@ -211,7 +211,8 @@ main::post('{"model":"strict","input":[' . CORE::join(',', (1000) x 17) . ']}')
 main::post('{"model":"minilm","input":"' . ('word ' x 300) . '"}')
 --- error_code: 200
 --- response_body_like: "usage":\{"prompt_tokens":256,"total_tokens":256\}\}$
---- timeout: 300
+--- timeout eval
+$ENV{TEST_NGINX_USE_VALGRIND} ? 300 : 3
 
 
 

@@ -302,6 +302,7 @@ qr{\[emerg\] .*model "smol": invalid value "kv_cache=lots" in \S+nginx\.conf:\d+
     infer_timeout 300s;
 --- request eval
 main::chat('{"model":"smol","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}],"max_tokens":1,"temperature":0}')
---- timeout: 300
+--- timeout eval
+$ENV{TEST_NGINX_USE_VALGRIND} ? 300 : 3
 --- error_code: 200
 --- response_body_like: ^\{"id":"chatcmpl-[0-9a-f]+","object":"chat\.completion","created":\d+,"model":"smol","choices":\[\{"index":0,"message":\{"role":"assistant","content":"[^"]*"\},"logprobs":null,"finish_reason":"(length|stop)"\}\],"usage":\{"prompt_tokens":\d+,"completion_tokens":[01],"total_tokens":\d+\}\}$
